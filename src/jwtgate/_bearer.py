@@ -1,0 +1,75 @@
+"""Pure parsing of where a token can come from: header, cookie, query (no I/O)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from urllib.parse import unquote_plus
+
+from .errors import InvalidRequest, TokenTooLarge
+
+# RFC 9110 token (an auth-scheme) and RFC 7235 token68 (the credentials).
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+_TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/]+=*\Z")
+
+
+def from_header(values: Sequence[str], scheme: str, max_bytes: int) -> str | None:
+    """The token in an ``Authorization: <scheme> <token>`` header, or None if absent.
+
+    A header of another scheme (``Basic …``) is not ours: None. Two headers, a
+    missing token, or credentials that are not token68 are an ``InvalidRequest``.
+    """
+    if not values:
+        return None
+    if len(values) > 1:
+        raise InvalidRequest("more than one authorization header")
+    value = values[0].strip(" \t")
+    found_scheme, _, credentials = value.partition(" ")
+    if not found_scheme or not _TOKEN.match(found_scheme):
+        raise InvalidRequest("malformed authorization header")
+    # RFC 7235 §2.1: the scheme is case-insensitive.
+    if found_scheme.lower() != scheme.lower():
+        return None
+    credentials = credentials.strip(" \t")
+    if not credentials:
+        raise InvalidRequest("missing token")
+    if len(credentials) > max_bytes:
+        raise TokenTooLarge()
+    if not _TOKEN68.match(credentials):
+        raise InvalidRequest("malformed authorization header")
+    return credentials
+
+
+def from_cookie(cookie_header: str | None, name: str, max_bytes: int) -> str | None:
+    """The value of cookie ``name`` (the first one, as RFC 6265 orders them), or None."""
+    if not cookie_header or name not in cookie_header:
+        return None
+    for pair in cookie_header.split(";"):
+        key, sep, value = pair.partition("=")
+        if sep and key.strip(" \t") == name:
+            value = value.strip(" \t")
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1]
+            if len(value) > max_bytes:
+                raise TokenTooLarge()
+            return value or None
+    return None
+
+
+def from_query(query_string: str, name: str, max_bytes: int) -> str | None:
+    """The value of query parameter ``name``; two of them are an ``InvalidRequest``."""
+    if not query_string or name not in query_string:
+        return None
+    found: str | None = None
+    for pair in query_string.split("&"):
+        key, _, value = pair.partition("=")
+        if unquote_plus(key) != name:
+            continue
+        if found is not None:
+            raise InvalidRequest("more than one token in the query")
+        if len(value) > 3 * max_bytes:
+            raise TokenTooLarge()
+        found = unquote_plus(value)
+        if len(found) > max_bytes:
+            raise TokenTooLarge()
+    return found or None

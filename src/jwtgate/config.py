@@ -1,0 +1,856 @@
+"""Settings: one plain dict for every stack, validated completely at startup.
+
+``Settings.from_dict(d)`` accepts keys in either case (``{"leeway": 30}`` or
+Django's ``JWTGATE = {"LEEWAY": 30}``), checks every key, collects every problem,
+and raises one :class:`~jwtgate.errors.ConfigurationError` listing each problem
+with a stable id (``jwtgate.E001`` …), the key and a hint. Nothing is checked
+lazily: a ``Settings`` object that exists is one that works.
+
+The ids are documented in ``docs/settings.md``; they never change meaning.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from .errors import ConfigurationError, Problem
+from .keys import (
+    ASYMMETRIC_ALGORITHMS,
+    HMAC_ALGORITHMS,
+    HMAC_MIN_BYTES,
+    RSA_MIN_BITS,
+    SUPPORTED_ALGORITHMS,
+    PrivateKey,
+    PublicKey,
+    Secret,
+    SigningKey,
+    StaticKeys,
+    VerificationKey,
+    algorithms_for_key,
+    load_private_key,
+    load_public_key,
+    parse_jwks,
+)
+from .paths import PathMatcher, compile_patterns
+
+__all__ = ["DEFAULTS", "Rule", "Settings"]
+
+TOKEN_SOURCES = ("header", "cookie", "query")
+STORE_SCHEMES = ("memory", "sqlite", "redis", "rediss")
+
+DEFAULTS: dict[str, Any] = {
+    "algorithms": ["HS256"],
+    "secret": None,
+    "public_key": None,
+    "private_key": None,
+    "key_id": None,
+    "jwks": None,
+    "jwks_url": None,
+    "issuer": None,
+    "audience": None,
+    "leeway": 0,
+    "required_claims": ["exp", "sub"],
+    "identity_claim": "sub",
+    "scopes_claim": "scope",
+    "token_sources": ["header"],
+    "header_name": "Authorization",
+    "header_scheme": "Bearer",
+    "cookie_name": "access_token",
+    "query_param": "access_token",
+    "credentials_required": True,
+    "public_paths": [],
+    "rules": [],
+    "max_token_bytes": 8192,
+    "access_token_ttl": 300,
+    "refresh_token_ttl": 1209600,
+    "store": None,
+    "check_revocation": False,
+    "on_store_error": "deny",
+    "realm": "api",
+    "set_remote_user": False,
+    "load_user": False,
+    "user_field": None,
+}
+
+# Names people bring from PyJWT, Flask-JWT-Extended and simplejwt.
+RENAMED = {
+    "algorithm": "algorithms",
+    "secret_key": "secret",
+    "signing_key": "private_key (or secret for HMAC)",
+    "verifying_key": "public_key",
+    "jwt_secret_key": "secret",
+    "require": "required_claims",
+    "options": "required_claims and leeway",
+    "access_token_lifetime": "access_token_ttl",
+    "refresh_token_lifetime": "refresh_token_ttl",
+    "jwt_access_token_expires": "access_token_ttl",
+    "jwt_refresh_token_expires": "refresh_token_ttl",
+    "auth_header_types": "header_scheme",
+    "auth_header_name": "header_name",
+    "user_id_claim": "identity_claim",
+    "jwt_identity_claim": "identity_claim",
+    "jwt_token_location": "token_sources",
+    "token_location": "token_sources",
+    "exempt_paths": "public_paths",
+    "issuers": "issuer",
+    "audiences": "audience",
+}
+
+LEEWAY_MAX = 300
+MAX_TOKEN_BYTES_RANGE = (512, 1_048_576)
+_TCHAR = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")  # RFC 9110 token
+_REALM_CHARS = re.compile(r"^[\x20-\x21\x23-\x5b\x5d-\x7e]*$")  # RFC 6750 §3 realm chars
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A scope requirement: requests matching ``path`` (and ``methods``) need all ``scopes``."""
+
+    path: str
+    scopes: frozenset[str]
+    methods: frozenset[str] | None = None
+    matcher: PathMatcher = field(repr=False, compare=False, default_factory=lambda: PathMatcher(()))
+
+    def applies(self, method: str, path: str) -> bool:
+        """Whether this rule covers a request with this method and path."""
+        return (self.methods is None or method in self.methods) and self.matcher.match(path)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated, immutable jwtgate settings; build with :meth:`Settings.from_dict`.
+
+    Every attribute holds the checked form of the key of the same name (lists
+    become tuples, key material becomes prepared key objects). Secrets are kept
+    out of ``repr()``.
+    """
+
+    algorithms: tuple[str, ...]
+    keys: StaticKeys = field(repr=False)
+    signing_key: SigningKey | None = field(repr=False)
+    key_id: str | None
+    jwks_url: str | None
+    issuer: tuple[str, ...] | None
+    audience: tuple[str, ...] | None
+    leeway: float
+    required_claims: tuple[str, ...]
+    identity_claim: str
+    scopes_claim: str
+    token_sources: tuple[str, ...]
+    header_name: str
+    header_scheme: str
+    cookie_name: str
+    query_param: str
+    credentials_required: bool
+    public_paths: PathMatcher
+    rules: tuple[Rule, ...]
+    max_token_bytes: int
+    access_token_ttl: int
+    refresh_token_ttl: int
+    store: str | None
+    check_revocation: bool
+    on_store_error: Literal["deny", "allow"]
+    realm: str
+    set_remote_user: bool
+    load_user: bool
+    user_field: str | None
+    source: Mapping[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None = None, *, name: str = "JWTGATE") -> Settings:
+        """Validate ``data`` and build settings, or raise one ``ConfigurationError``.
+
+        ``name`` is how problems refer to the dict (``JWTGATE['LEEWAY']``).
+        """
+        return _Validator(data if data is not None else {}, name).build()
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some keys changed, validated again like ``from_dict``."""
+        merged = {**self.source, **{k.lower(): v for k, v in changes.items()}}
+        return Settings.from_dict(merged)
+
+    @property
+    def is_hmac(self) -> bool:
+        """True when tokens are verified with a shared secret (HS* algorithms)."""
+        return bool(HMAC_ALGORITHMS.intersection(self.algorithms))
+
+
+def check_settings(data: Mapping[str, Any] | None, *, name: str = "JWTGATE") -> list[Problem]:
+    """Every problem with ``data``, without raising (used by Django system checks and the CLI)."""
+    try:
+        Settings.from_dict(data, name=name)
+    except ConfigurationError as exc:
+        return list(exc.problems)
+    return []
+
+
+_MISSING = object()
+
+
+class _Validator:
+    """Collects problems key by key, then builds the Settings or raises."""
+
+    def __init__(self, data: object, name: str) -> None:
+        self.name = name
+        self.problems: list[Problem] = []
+        self.values: dict[str, Any] = {}
+        if not isinstance(data, Mapping):
+            self.add("E003", "", f"{name} should be a dict, not {type(data).__name__}.")
+            data = {}
+        self.raw: dict[str, Any] = {}
+        for key, value in data.items():
+            if not isinstance(key, str):  # a dict from YAML or TOML can have any keys
+                self.add("E003", repr(key), "settings keys should be strings.")
+                continue
+            lower = key.lower()
+            if lower in self.raw:
+                self.add(
+                    "E030",
+                    key,
+                    f"{self.ref(key)} is given twice, in different cases.",
+                    "Keep one spelling.",
+                )
+            self.raw[lower] = value
+
+    # -- helpers --------------------------------------------------------------
+
+    def ref(self, key: str) -> str:
+        return f"{self.name}['{key.upper()}']"
+
+    def add(self, id_: str, key: str, message: str, hint: str = "") -> None:
+        self.problems.append(Problem(f"jwtgate.{id_}", key.upper(), message, hint))
+
+    def get(self, key: str) -> Any:
+        return self.raw.get(key, DEFAULTS[key])
+
+    def given(self, key: str) -> bool:
+        return self.raw.get(key) is not None
+
+    def type_error(self, key: str, expected: str) -> None:
+        value = self.raw.get(key)
+        self.add("E003", key, f"{self.ref(key)} should be {expected}, not {type(value).__name__}.")
+
+    def boolean(self, key: str) -> bool:
+        value = self.get(key)
+        if not isinstance(value, bool):
+            self.type_error(key, "True or False")
+            return bool(DEFAULTS[key])
+        return value
+
+    def string(
+        self,
+        key: str,
+        *,
+        optional: bool = False,
+        pattern: re.Pattern[str] | None = None,
+        what: str = "",
+    ) -> str | None:
+        value = self.get(key)
+        if value is None and optional:
+            return None
+        if not isinstance(value, str) or not value:
+            self.type_error(key, "a non-empty string")
+            return DEFAULTS[key]  # type: ignore[no-any-return]
+        if pattern is not None and not pattern.match(value):
+            self.add(
+                "E024",
+                key,
+                f"{self.ref(key)} is not a valid {what}.",
+                "Use letters, digits and - _ . only.",
+            )
+            return DEFAULTS[key]  # type: ignore[no-any-return]
+        return value
+
+    def string_list(self, key: str, *, allow_empty: bool = True) -> tuple[str, ...] | None:
+        value = self.get(key)
+        if (
+            isinstance(value, str)
+            or not isinstance(value, list | tuple)
+            or not all(isinstance(v, str) and v for v in value)
+        ):
+            hint = f'Write {self.ref(key)} = ["{value}"].' if isinstance(value, str) else ""
+            self.add("E003", key, f"{self.ref(key)} should be a list of non-empty strings.", hint)
+            return None
+        if not allow_empty and not value:
+            self.add("E003", key, f"{self.ref(key)} should not be empty.")
+            return None
+        return tuple(value)
+
+    def integer(self, key: str, low: float, high: float, id_: str, unit: str = "") -> Any:
+        value = self.get(key)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or (isinstance(value, float) and not math.isfinite(value))
+        ):
+            self.type_error(key, f"a number{unit}")
+            return DEFAULTS[key]
+        if not low <= value <= high:
+            self.add(
+                id_,
+                key,
+                f"{self.ref(key)} is {value}; it should be between {low} and {high}{unit}.",
+            )
+            return DEFAULTS[key]
+        return value
+
+    def resolve(self, key: str, value: Any, *, what: str) -> bytes | None:
+        """Follow ``env:NAME`` / ``file:PATH`` indirections; return the bytes, or None."""
+        if isinstance(value, bytes):
+            return value
+        if not isinstance(value, str) or not value:
+            self.add(
+                "E003",
+                key,
+                f"{self.ref(key)} should be {what} (str or bytes), or 'env:NAME' / 'file:PATH'.",
+            )
+            return None
+        if value.startswith("env:"):
+            var = value[4:]
+            env = os.environ.get(var)
+            if env is None:
+                self.add(
+                    "E012",
+                    key,
+                    f"{self.ref(key)} names the environment variable {var!r}, which is not set.",
+                    f"Set {var} before starting the app.",
+                )
+                return None
+            return env.encode()
+        if value.startswith("file:"):
+            path = Path(value[5:]).expanduser()
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                self.add(
+                    "E013",
+                    key,
+                    f"{self.ref(key)} names the file {str(path)!r}, which cannot "
+                    f"be read ({exc.strerror or type(exc).__name__}).",
+                    "Check the path and its permissions.",
+                )
+                return None
+            # A trailing newline is an editor's, not part of the secret.
+            return data.rstrip(b"\r\n") if key == "secret" else data
+        return value.encode()
+
+    # -- build ----------------------------------------------------------------
+
+    def build(self) -> Settings:
+        self.check_unknown_keys()
+        algorithms = self.check_algorithms()
+        if algorithms is None:  # keys cannot be judged without knowing the algorithms
+            algorithms = ()
+            keys, signing_key = StaticKeys(()), None
+        else:
+            keys, signing_key = self.check_keys(algorithms)
+        v = self.values
+        v["issuer"] = self.optional_strings("issuer")
+        v["audience"] = self.optional_strings("audience")
+        v["leeway"] = self.integer("leeway", 0, LEEWAY_MAX, "E010", " seconds")
+        v["required_claims"] = self.string_list("required_claims") or ()
+        v["identity_claim"] = self.string("identity_claim")
+        v["scopes_claim"] = self.string("scopes_claim")
+        v["token_sources"] = self.check_token_sources()
+        v["header_name"] = self.string("header_name", pattern=_TCHAR, what="HTTP header name")
+        v["header_scheme"] = self.string("header_scheme", pattern=_TCHAR, what="auth scheme")
+        v["cookie_name"] = self.string("cookie_name", pattern=_TCHAR, what="cookie name")
+        v["query_param"] = self.string("query_param", pattern=_TCHAR, what="query parameter")
+        v["credentials_required"] = self.boolean("credentials_required")
+        v["public_paths"] = self.check_patterns("public_paths")
+        v["rules"] = self.check_rules()
+        v["max_token_bytes"] = self.integer(
+            "max_token_bytes", *MAX_TOKEN_BYTES_RANGE, "E025", " bytes"
+        )
+        v["access_token_ttl"] = self.ttl("access_token_ttl")
+        v["refresh_token_ttl"] = self.ttl("refresh_token_ttl")
+        v["store"] = self.check_store()
+        v["check_revocation"] = self.boolean("check_revocation")
+        if v["check_revocation"] and v["store"] is None:
+            self.add(
+                "E022",
+                "check_revocation",
+                f"{self.ref('check_revocation')} is on but no store is configured.",
+                f"Set {self.ref('store')}, e.g. 'sqlite:///jwtgate.db'.",
+            )
+        on_error = self.get("on_store_error")
+        if on_error not in ("deny", "allow"):
+            self.add(
+                "E021",
+                "on_store_error",
+                f"{self.ref('on_store_error')} should be 'deny' or 'allow', not {on_error!r}.",
+            )
+            on_error = "deny"
+        v["on_store_error"] = on_error
+        v["realm"] = self.string("realm", pattern=_REALM_CHARS, what="realm")
+        v["set_remote_user"] = self.boolean("set_remote_user")
+        v["load_user"] = self.boolean("load_user")
+        v["user_field"] = self.string("user_field", optional=True)
+        if self.problems:
+            raise ConfigurationError(self.problems)
+        return Settings(
+            algorithms=algorithms,
+            keys=keys,
+            signing_key=signing_key,
+            key_id=self.raw.get("key_id"),
+            jwks_url=None,
+            source=dict(self.raw),
+            **v,
+        )
+
+    def check_unknown_keys(self) -> None:
+        for key in list(self.raw):
+            if key in DEFAULTS:
+                continue
+            del self.raw[key]
+            if key in RENAMED:
+                self.add(
+                    "E002",
+                    key,
+                    f"{self.ref(key)} is not a jwtgate setting.",
+                    f"Use {self.ref(RENAMED[key].split(' ')[0])} instead ({RENAMED[key]}).",
+                )
+                continue
+            close = difflib.get_close_matches(key, list(DEFAULTS), n=1)
+            hint = (
+                f"Did you mean {self.ref(close[0])}?"
+                if close
+                else ("See docs/settings.md for the list of settings.")
+            )
+            self.add("E001", key, f"{self.ref(key)} is not a jwtgate setting.", hint)
+
+    def check_algorithms(self) -> tuple[str, ...] | None:
+        algorithms = self.string_list("algorithms", allow_empty=False)
+        if algorithms is None:
+            return None
+        result = []
+        for alg in algorithms:
+            if alg.lower() == "none":
+                self.add(
+                    "E004",
+                    "algorithms",
+                    f"{self.ref('algorithms')} includes 'none': "
+                    "unsigned tokens are never accepted.",
+                    "Remove 'none'.",
+                )
+            elif alg not in SUPPORTED_ALGORITHMS:
+                close = difflib.get_close_matches(alg, sorted(SUPPORTED_ALGORITHMS), n=1)
+                hint = (
+                    f"Did you mean {close[0]!r}?"
+                    if close
+                    else (f"Supported: {', '.join(sorted(SUPPORTED_ALGORITHMS))}.")
+                )
+                self.add(
+                    "E005",
+                    "algorithms",
+                    f"{self.ref('algorithms')} includes {alg!r}, which jwtgate does not support.",
+                    hint,
+                )
+            elif alg not in result:
+                result.append(alg)
+        hmac = HMAC_ALGORITHMS.intersection(result)
+        if hmac and ASYMMETRIC_ALGORITHMS.intersection(result):
+            families = ", ".join(sorted(hmac))
+            self.add(
+                "E006",
+                "algorithms",
+                f"{self.ref('algorithms')} mixes HMAC ({families}) "
+                "with public-key algorithms; one key would be read two ways (RFC 8725 §2.1).",
+                "Pick one family: HS* with a secret, or RS*/PS*/ES*/EdDSA with public keys.",
+            )
+        return tuple(result)
+
+    def keyed(self, key: str) -> list[tuple[str | None, Any]]:
+        """A single value, or a ``{kid: value}`` dict, as ``(kid, value)`` pairs."""
+        value = self.raw.get(key)
+        if value is None:
+            return []
+        if isinstance(value, Mapping):
+            if not value or not all(isinstance(k, str) and k for k in value):
+                self.add(
+                    "E003",
+                    key,
+                    f"{self.ref(key)} as a dict should map non-empty key ids (kid) to keys.",
+                )
+                return []
+            return list(value.items())
+        return [(None, value)]
+
+    def check_keys(self, algorithms: tuple[str, ...]) -> tuple[StaticKeys, SigningKey | None]:
+        hmac_algs = HMAC_ALGORITHMS.intersection(algorithms)
+        keys: list[VerificationKey] = []
+        signing: list[tuple[str | None, PrivateKey | Secret, frozenset[str]]] = []
+
+        for kid, value in self.keyed("secret"):
+            material = self.resolve("secret", value, what="an HMAC secret")
+            if material is None:
+                continue
+            if b"-----BEGIN" in material or material.startswith(b"ssh-"):
+                self.add(
+                    "E009",
+                    "secret",
+                    f"{self.ref('secret')} looks like a PEM or SSH key; an "
+                    "HMAC secret must be random bytes, never a public key.",
+                    f"Give public keys as {self.ref('public_key')}.",
+                )
+                continue
+            if not hmac_algs:
+                self.add(
+                    "E009",
+                    "secret",
+                    f"{self.ref('secret')} is set but "
+                    f"{self.ref('algorithms')} has no HMAC (HS*) algorithm.",
+                    "Remove the secret, or use HS256.",
+                )
+                continue
+            needed = max(HMAC_MIN_BYTES[a] for a in hmac_algs)
+            if len(material) < needed:
+                self.add(
+                    "E007",
+                    "secret",
+                    f"{self.ref('secret')} is {len(material)} bytes; "
+                    f"{'/'.join(sorted(hmac_algs))} needs at least {needed} (RFC 7518 §3.2).",
+                    f"Generate one with secrets.token_urlsafe({needed}).",
+                )
+                continue
+            keys.append(VerificationKey(kid, frozenset(hmac_algs), material))
+            signing.append((kid, Secret(material), frozenset(hmac_algs)))
+
+        for kid, value in self.keyed("public_key"):
+            pem = self.resolve("public_key", value, what="a PEM public key")
+            if pem is None:
+                continue
+            try:
+                public = load_public_key(pem)
+            except ValueError as exc:
+                self.add(
+                    "E014",
+                    "public_key",
+                    f"{self.ref('public_key')} cannot be read: {exc}.",
+                    "Give PEM text ('-----BEGIN PUBLIC KEY-----…') or 'file:PATH'.",
+                )
+                continue
+            self.add_public(keys, "public_key", kid, public, algorithms, hmac_algs)
+
+        private_value = self.raw.get("private_key")
+        if private_value is not None:
+            pem = self.resolve("private_key", private_value, what="a PEM private key")
+            if pem is not None:
+                try:
+                    private = load_private_key(pem)
+                except ValueError as exc:
+                    self.add(
+                        "E014",
+                        "private_key",
+                        f"{self.ref('private_key')} cannot be read: {exc}.",
+                        "Give unencrypted PEM text or 'file:PATH'.",
+                    )
+                else:
+                    key_id = self.raw.get("key_id")
+                    kid = key_id if isinstance(key_id, str) else None
+                    usable = self.add_public(
+                        keys,
+                        "private_key",
+                        kid,
+                        private.public_key(),
+                        algorithms,
+                        hmac_algs,
+                        derived=True,
+                    )
+                    if usable:
+                        signing.append((kid, private, usable))
+
+        jwks_value = self.raw.get("jwks")
+        if jwks_value is not None:
+            document = (
+                jwks_value
+                if isinstance(jwks_value, Mapping)
+                else self.resolve("jwks", jwks_value, what="a JWKS document")
+            )
+            if document is not None:
+                try:
+                    for jwk_key in parse_jwks(document):
+                        usable = jwk_key.algorithms & set(algorithms)
+                        if isinstance(jwk_key.key, bytes) and any(
+                            len(jwk_key.key) < HMAC_MIN_BYTES[a] for a in usable
+                        ):
+                            self.add(
+                                "E007",
+                                "jwks",
+                                f"{self.ref('jwks')} has an HMAC key shorter "
+                                "than its algorithm's hash output (RFC 7518 §3.2).",
+                            )
+                        elif usable:
+                            keys.append(replace(jwk_key, algorithms=frozenset(usable)))
+                except ValueError as exc:
+                    self.add("E026", "jwks", f"{self.ref('jwks')} is not a usable JWKS: {exc}.")
+
+        if self.raw.get("jwks_url") is not None:
+            self.add(
+                "E026",
+                "jwks_url",
+                f"{self.ref('jwks_url')} is not supported by this version of jwtgate.",
+                f"Download the JWKS and give it as {self.ref('jwks')}.",
+            )
+
+        key_ids = [k.kid for k in keys]
+        if len([k for k in key_ids if k is not None]) != len({k for k in key_ids if k is not None}):
+            self.add(
+                "E023",
+                "key_id",
+                "two configured keys share one key id (kid).",
+                "Give every key its own kid.",
+            )
+
+        if not self.problems or not any(
+            p.id in {"jwtgate.E003", "jwtgate.E012", "jwtgate.E013", "jwtgate.E014"}
+            for p in self.problems
+        ):
+            for alg in algorithms:
+                if not any(alg in k.algorithms for k in keys):
+                    where = (
+                        self.ref("secret")
+                        if alg in HMAC_ALGORITHMS
+                        else (
+                            f"{self.ref('public_key')}, {self.ref('private_key')} "
+                            f"or {self.ref('jwks')}"
+                        )
+                    )
+                    self.add(
+                        "E008",
+                        "algorithms",
+                        f"{self.ref('algorithms')} includes {alg!r} but "
+                        "no configured key can verify it.",
+                        f"Set {where}.",
+                    )
+
+        return StaticKeys(keys), self.pick_signing_key(signing, algorithms)
+
+    def add_public(
+        self,
+        keys: list[VerificationKey],
+        key: str,
+        kid: str | None,
+        public: PublicKey,
+        algorithms: tuple[str, ...],
+        hmac_algs: frozenset[str],
+        derived: bool = False,
+    ) -> frozenset[str]:
+        if hmac_algs and not ASYMMETRIC_ALGORITHMS.intersection(algorithms):
+            self.add(
+                "E009",
+                key,
+                f"{self.ref(key)} is set but {self.ref('algorithms')} only has "
+                "HMAC algorithms; a public key must never be used as an HMAC secret.",
+                "Use RS256/ES256/EdDSA with public keys, or HS256 with a secret.",
+            )
+            return frozenset()
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        if isinstance(public, rsa.RSAPublicKey) and public.key_size < RSA_MIN_BITS:
+            self.add(
+                "E016",
+                key,
+                f"{self.ref(key)} is a {public.key_size}-bit RSA key; at least "
+                f"{RSA_MIN_BITS} bits are required (RFC 7518 §3.3).",
+            )
+            return frozenset()
+        usable = algorithms_for_key(public) & set(algorithms)
+        if not usable:
+            self.add(
+                "E015",
+                key,
+                f"{self.ref(key)} is a {type(public).__name__.replace('_', '')} "
+                f"key, which fits none of {self.ref('algorithms')} {list(algorithms)}.",
+                f"Add one of {sorted(algorithms_for_key(public))} to ALGORITHMS.",
+            )
+            return frozenset()
+        if derived and any(k.kid == kid for k in keys if k.algorithms & usable):
+            return usable  # the matching public key was also given explicitly
+        keys.append(VerificationKey(kid, usable, public))
+        return usable
+
+    def pick_signing_key(
+        self,
+        candidates: list[tuple[str | None, PrivateKey | Secret, frozenset[str]]],
+        algorithms: tuple[str, ...],
+    ) -> SigningKey | None:
+        key_id = self.raw.get("key_id")
+        if key_id is not None and not isinstance(key_id, str):
+            self.type_error("key_id", "a string")
+            return None
+        if key_id is not None and isinstance(self.raw.get("secret"), Mapping):
+            candidates = [c for c in candidates if c[0] == key_id]
+            if not candidates:
+                self.add(
+                    "E023",
+                    "key_id",
+                    f"{self.ref('key_id')} is {key_id!r}, which is not a "
+                    f"key id in {self.ref('secret')}.",
+                )
+                return None
+        asymmetric = [c for c in candidates if not isinstance(c[1], Secret)]
+        if asymmetric:
+            candidates = asymmetric
+        if not candidates:
+            return None
+        if len(candidates) > 1:
+            if any(p.key == "KEY_ID" for p in self.problems):
+                return None
+            self.add(
+                "E023",
+                "key_id",
+                f"several keys could sign tokens; {self.ref('key_id')} should say which.",
+                "Set KEY_ID to the kid of the signing key.",
+            )
+            return None
+        kid, material, usable = candidates[0]
+        algorithm = next(a for a in algorithms if a in usable)
+        return SigningKey(algorithm, kid if kid is not None else key_id, material)
+
+    def optional_strings(self, key: str) -> tuple[str, ...] | None:
+        value = self.raw.get(key)
+        if value is None:
+            return None
+        if isinstance(value, str) and value:
+            return (value,)
+        if (
+            isinstance(value, list | tuple)
+            and value
+            and all(isinstance(v, str) and v for v in value)
+        ):
+            return tuple(value)
+        self.add(
+            "E027",
+            key,
+            f"{self.ref(key)} should be a non-empty string or a non-empty list "
+            "of strings (matched exactly).",
+        )
+        return None
+
+    def check_token_sources(self) -> tuple[str, ...]:
+        sources = self.string_list("token_sources", allow_empty=False)
+        if sources is None:
+            return tuple(DEFAULTS["token_sources"])
+        bad = [s for s in sources if s not in TOKEN_SOURCES]
+        if bad or len(set(sources)) != len(sources):
+            self.add(
+                "E017",
+                "token_sources",
+                f"{self.ref('token_sources')} should list distinct "
+                f"values among {list(TOKEN_SOURCES)}; got {list(sources)}.",
+            )
+            return tuple(DEFAULTS["token_sources"])
+        return sources
+
+    def check_patterns(self, key: str, value: Any = _MISSING) -> PathMatcher:
+        patterns = self.string_list(key) if value is _MISSING else value
+        if patterns is None:
+            return PathMatcher(())
+        try:
+            return compile_patterns(patterns)
+        except ValueError as exc:
+            self.add(
+                "E018",
+                key,
+                f"{self.ref(key)} has a pattern that does not compile: {exc}.",
+                "Patterns are globs like '/health' or '/public/*', or 're:<regex>'.",
+            )
+            return PathMatcher(())
+
+    def check_rules(self) -> tuple[Rule, ...]:
+        value = self.get("rules")
+        if not isinstance(value, list | tuple):
+            self.type_error("rules", "a list of dicts")
+            return ()
+        rules = []
+        for index, item in enumerate(value):
+            where = f"{self.ref('rules')}[{index}]"
+            if (
+                not isinstance(item, Mapping)
+                or set(item) - {"path", "methods", "scopes"}
+                or not (isinstance(item.get("path"), str) and item["path"])
+            ):
+                self.add(
+                    "E019",
+                    "rules",
+                    f"{where} should be a dict with 'path', 'scopes' and optionally 'methods'.",
+                    "Example: {'path': '/admin/*', 'methods': ['POST'], 'scopes': ['admin']}",
+                )
+                continue
+            scopes = item.get("scopes")
+            methods = item.get("methods")
+            if (
+                isinstance(scopes, str)
+                or not isinstance(scopes, list | tuple)
+                or not scopes
+                or not all(isinstance(s, str) and s and " " not in s for s in scopes)
+            ):
+                self.add(
+                    "E019", "rules", f"{where}['scopes'] should be a non-empty list of scope names."
+                )
+                continue
+            if methods is not None and (
+                isinstance(methods, str)
+                or not isinstance(methods, list | tuple)
+                or not methods
+                or not all(isinstance(m, str) and _TCHAR.match(m) for m in methods)
+            ):
+                self.add("E019", "rules", f"{where}['methods'] should be a list of HTTP methods.")
+                continue
+            try:
+                matcher = compile_patterns([item["path"]])
+            except ValueError as exc:
+                self.add("E018", "rules", f"{where}['path'] does not compile: {exc}.")
+                continue
+            rules.append(
+                Rule(
+                    path=item["path"],
+                    scopes=frozenset(scopes),
+                    methods=frozenset(m.upper() for m in methods) if methods else None,
+                    matcher=matcher,
+                )
+            )
+        return tuple(rules)
+
+    def ttl(self, key: str) -> int:
+        value = self.get(key)
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.type_error(key, "a whole number of seconds")
+            return int(DEFAULTS[key])
+        if value <= 0:
+            self.add(
+                "E011",
+                key,
+                f"{self.ref(key)} is {value}; it should be a positive number of seconds.",
+            )
+            return int(DEFAULTS[key])
+        return value
+
+    def check_store(self) -> str | None:
+        value = self.raw.get("store")
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            self.type_error("store", "a URL string")
+            return None
+        scheme = urlsplit(value).scheme
+        if scheme not in STORE_SCHEMES or (
+            scheme == "sqlite" and not value.startswith("sqlite:///")
+        ):
+            self.add(
+                "E020",
+                "store",
+                f"{self.ref('store')} is not a store URL jwtgate knows.",
+                "Use 'memory://', 'sqlite:///path/to/file.db' or 'redis://host:6379/0'.",
+            )
+            return None
+        return value

@@ -1,0 +1,264 @@
+"""Every error jwtgate raises, and the HTTP answer each one maps to.
+
+The tree::
+
+    JWTGateError
+    ├── ConfigurationError              settings that cannot work (raised at startup)
+    ├── AuthenticationError             the request's credentials are refused
+    │   ├── MissingToken                401, no error code
+    │   ├── InvalidRequest              400 invalid_request
+    │   ├── InvalidToken                401 invalid_token
+    │   │   ├── TokenTooLarge
+    │   │   ├── MalformedToken
+    │   │   ├── DisallowedAlgorithm
+    │   │   ├── UnknownKey
+    │   │   ├── InvalidSignature
+    │   │   ├── UnsupportedCriticalHeader
+    │   │   ├── ExpiredToken
+    │   │   ├── ImmatureToken
+    │   │   ├── InvalidClaim
+    │   │   │   ├── MissingClaim
+    │   │   │   ├── InvalidIssuer
+    │   │   │   └── InvalidAudience
+    │   │   ├── WrongTokenType
+    │   │   └── RevokedToken
+    │   └── InsufficientScope           403 insufficient_scope
+    └── ServiceUnavailable              503 with Retry-After: the server's fault
+        ├── KeySourceUnavailable
+        └── StoreUnavailable
+
+Each request error carries its HTTP mapping as class attributes (``status``,
+``error`` — the RFC 6750 error code — and ``description``). ``description`` is a
+fixed, short sentence: it never echoes token contents, keys or library internals,
+so it is safe to send to the client and to log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "AuthenticationError",
+    "ConfigurationError",
+    "DisallowedAlgorithm",
+    "ExpiredToken",
+    "ImmatureToken",
+    "InsufficientScope",
+    "InvalidAudience",
+    "InvalidClaim",
+    "InvalidIssuer",
+    "InvalidRequest",
+    "InvalidSignature",
+    "InvalidToken",
+    "JWTGateError",
+    "KeySourceUnavailable",
+    "MalformedToken",
+    "MissingClaim",
+    "MissingToken",
+    "Problem",
+    "RequestError",
+    "RevokedToken",
+    "ServiceUnavailable",
+    "StoreUnavailable",
+    "TokenTooLarge",
+    "UnknownKey",
+    "UnsupportedCriticalHeader",
+    "WrongTokenType",
+]
+
+
+class JWTGateError(Exception):
+    """Base class of every exception jwtgate raises."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One configuration problem: a stable id, the settings key, what is wrong, how to fix it."""
+
+    id: str
+    key: str
+    message: str
+    hint: str = ""
+
+    def __str__(self) -> str:
+        text = f"{self.id} [{self.key}]: {self.message}"
+        return f"{text} HINT: {self.hint}" if self.hint else text
+
+
+class ConfigurationError(JWTGateError):
+    """Raised when settings cannot work; lists every problem found, each with its id."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        count = len(self.problems)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(f"jwtgate settings have {count} {noun}:\n{lines}")
+
+    @property
+    def ids(self) -> list[str]:
+        """The ids of the problems, in the order they were found."""
+        return [p.id for p in self.problems]
+
+
+class RequestError(JWTGateError):
+    """Base of the errors that end a request; carries its HTTP mapping."""
+
+    status: int = 401
+    error: str | None = None
+    description: str = "authentication failed"
+
+    def __init__(self, description: str | None = None) -> None:
+        if description is not None:
+            self.description = description
+        super().__init__(self.description)
+
+
+class AuthenticationError(RequestError):
+    """Raised when the request's credentials are missing, malformed or refused."""
+
+
+class MissingToken(AuthenticationError):
+    """Raised when the request carries no token at all (RFC 6750 §3.1: no error code)."""
+
+    description = "authentication required"
+
+
+class InvalidRequest(AuthenticationError):
+    """Raised when the request's credentials are ill-formed (two tokens, a bad scheme)."""
+
+    status = 400
+    error = "invalid_request"
+    description = "malformed credentials"
+
+
+class InvalidToken(AuthenticationError):
+    """Raised when the token is malformed, expired, revoked or otherwise invalid."""
+
+    error = "invalid_token"
+    description = "invalid token"
+
+
+class TokenTooLarge(InvalidToken):
+    """Raised when the token is longer than ``max_token_bytes``, before any parsing."""
+
+    description = "token too large"
+
+
+class MalformedToken(InvalidToken):
+    """Raised when the token is not a well-formed compact JWS."""
+
+    description = "malformed token"
+
+
+class DisallowedAlgorithm(InvalidToken):
+    """Raised when the token's ``alg`` is not in the configured allow-list."""
+
+    description = "algorithm not allowed"
+
+
+class UnknownKey(InvalidToken):
+    """Raised when no configured key matches the token's algorithm and ``kid``."""
+
+    description = "unknown signing key"
+
+
+class InvalidSignature(InvalidToken):
+    """Raised when the signature does not verify."""
+
+    description = "signature verification failed"
+
+
+class UnsupportedCriticalHeader(InvalidToken):
+    """Raised when ``crit`` names an extension jwtgate does not understand (RFC 7515 §4.1.11)."""
+
+    description = "unsupported critical header"
+
+
+class ExpiredToken(InvalidToken):
+    """Raised when ``exp`` plus the leeway is in the past."""
+
+    description = "token expired"
+
+
+class ImmatureToken(InvalidToken):
+    """Raised when ``nbf`` or ``iat`` is further in the future than the leeway allows."""
+
+    description = "token not yet valid"
+
+
+class InvalidClaim(InvalidToken):
+    """Raised when a claim has the wrong type or value; ``claim`` names it."""
+
+    def __init__(self, claim: str, description: str | None = None) -> None:
+        self.claim = claim
+        super().__init__(description or f"invalid {claim} claim")
+
+
+class MissingClaim(InvalidClaim):
+    """Raised when a required claim is absent."""
+
+    def __init__(self, claim: str) -> None:
+        super().__init__(claim, f"missing {claim} claim")
+
+
+class InvalidIssuer(InvalidClaim):
+    """Raised when ``iss`` is not one of the accepted issuers."""
+
+    def __init__(self) -> None:
+        super().__init__("iss", "invalid issuer")
+
+
+class InvalidAudience(InvalidClaim):
+    """Raised when ``aud`` matches no accepted audience, or is present when none is configured."""
+
+    def __init__(self) -> None:
+        super().__init__("aud", "invalid audience")
+
+
+class WrongTokenType(InvalidToken):
+    """Raised when a token of another kind (a refresh token) is presented as an access token."""
+
+    description = "wrong token type"
+
+
+class RevokedToken(InvalidToken):
+    """Raised when the token, its session or its subject has been revoked."""
+
+    description = "token revoked"
+
+
+class InsufficientScope(AuthenticationError):
+    """Raised when a valid token lacks a scope the resource requires (403)."""
+
+    status = 403
+    error = "insufficient_scope"
+    description = "insufficient scope"
+
+    def __init__(self, required: Sequence[str]) -> None:
+        self.required: tuple[str, ...] = tuple(required)
+        super().__init__()
+
+
+class ServiceUnavailable(RequestError):
+    """Raised when a dependency of the decision (keys, store) cannot be reached: 503."""
+
+    status = 503
+    description = "authentication temporarily unavailable"
+
+    def __init__(self, description: str | None = None, *, retry_after: int = 5) -> None:
+        self.retry_after = retry_after
+        super().__init__(description)
+
+
+class KeySourceUnavailable(ServiceUnavailable):
+    """Raised when the verification keys cannot be fetched and no usable keys are cached."""
+
+    description = "signing keys temporarily unavailable"
+
+
+class StoreUnavailable(ServiceUnavailable):
+    """Raised when the session or revocation store cannot be reached."""
+
+    description = "session store temporarily unavailable"

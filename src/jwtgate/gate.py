@@ -1,0 +1,184 @@
+"""The Gate: the one decision object every adapter holds.
+
+An adapter turns its request into a :class:`RequestInfo` and asks
+``gate.decide(request)`` (or ``await gate.decide_async(request)``). The answer is
+an :class:`~jwtgate.Identity` (let the request through, put the identity where the
+stack expects it) or a :class:`~jwtgate.http.Rejection` (send it; never call the
+app). Token extraction, public paths, CORS preflight, optional credentials,
+scope rules, verification and error mapping all live here, so the ASGI and WSGI
+stacks cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from . import _bearer
+from .config import Settings
+from .errors import (
+    InsufficientScope,
+    InvalidRequest,
+    MalformedToken,
+    MissingToken,
+    RequestError,
+)
+from .http import Rejection, render
+from .identity import ANONYMOUS, Identity
+from .verify import Clock, Verifier
+
+__all__ = ["Gate", "RequestInfo"]
+
+logger = logging.getLogger("jwtgate")
+
+
+@dataclass(frozen=True, slots=True)
+class RequestInfo:
+    """What the Gate needs from a request, in plain strings.
+
+    ``authorization`` holds every value of the configured token header (so two
+    headers can be refused); ``cookie`` the Cookie header; ``query_string`` the
+    raw query; ``preflight`` whether this is a CORS preflight (``OPTIONS`` with
+    ``Access-Control-Request-Method``).
+    """
+
+    method: str
+    path: str
+    authorization: tuple[str, ...] = ()
+    cookie: str | None = None
+    query_string: str = ""
+    preflight: bool = False
+
+
+class Gate:
+    """Decides, for one request, who it is or why it is refused."""
+
+    def __init__(
+        self,
+        settings: Settings | Mapping[str, Any],
+        *,
+        verifier: Verifier | None = None,
+        clock: Clock = time.time,
+    ) -> None:
+        if not isinstance(settings, Settings):
+            settings = Settings.from_dict(settings)
+        self.settings = settings
+        self.verifier = verifier if verifier is not None else Verifier(settings, clock=clock)
+        self.header_name = settings.header_name.lower()
+        self._scheme = settings.header_scheme
+        self._max = settings.max_token_bytes
+        self._sources = settings.token_sources
+        self._public = settings.public_paths
+        self._rules = settings.rules
+        self._required = settings.credentials_required
+        self._realm = settings.realm
+
+    # -- the decision -----------------------------------------------------------
+
+    def decide(self, request: RequestInfo) -> Identity | Rejection:
+        """Identity to let the request through, or the Rejection to send."""
+        if self._skips(request):
+            return ANONYMOUS
+        try:
+            token = self.token(request)
+            identity = self._verify(token)
+            self.authorize(identity, request.method, request.path)
+        except RequestError as error:
+            return self.reject(error)
+        return identity
+
+    async def decide_async(self, request: RequestInfo) -> Identity | Rejection:
+        """Like :meth:`decide`, for event loops: key fetches never block the loop."""
+        if self._skips(request):
+            return ANONYMOUS
+        try:
+            token = self.token(request)
+            if token is None:
+                identity = self._verify(None)
+            else:
+                try:
+                    identity = await self.verifier.verify_async(token)
+                except RequestError:
+                    raise
+                except Exception as exc:
+                    raise self._unexpected(exc) from exc
+            self.authorize(identity, request.method, request.path)
+        except RequestError as error:
+            return self.reject(error)
+        return identity
+
+    # -- steps ------------------------------------------------------------------
+
+    def _skips(self, request: RequestInfo) -> bool:
+        if request.preflight and request.method == "OPTIONS":
+            return True
+        return bool(self._public) and self._public.match(request.path)
+
+    def token(self, request: RequestInfo) -> str | None:
+        """The request's token from the configured sources, or None.
+
+        A token in the header and another in the query is an ``InvalidRequest``
+        (RFC 6750 §2: one method per request). A cookie is ambient (browsers send
+        it on every request), so a header token simply takes precedence over it.
+        """
+        found: dict[str, str] = {}
+        for source in self._sources:
+            if source == "header":
+                value = _bearer.from_header(request.authorization, self._scheme, self._max)
+            elif source == "cookie":
+                value = _bearer.from_cookie(request.cookie, self.settings.cookie_name, self._max)
+            else:
+                value = _bearer.from_query(
+                    request.query_string, self.settings.query_param, self._max
+                )
+            if value is not None:
+                found[source] = value
+        if "header" in found and "query" in found:
+            raise InvalidRequest("more than one token in the request")
+        for source in self._sources:
+            if source in found:
+                return found[source]
+        return None
+
+    def _verify(self, token: str | None) -> Identity:
+        if token is None:
+            if self._required:
+                raise MissingToken()
+            return ANONYMOUS
+        try:
+            return self.verifier.verify(token)
+        except RequestError:
+            raise
+        except Exception as exc:
+            raise self._unexpected(exc) from exc
+
+    @staticmethod
+    def _unexpected(exc: Exception) -> RequestError:
+        # A client must never cause a 500. Log the exception type only: its
+        # message could quote the token.
+        logger.error("jwtgate: unexpected %s while verifying a token", type(exc).__name__)
+        return MalformedToken()
+
+    def authorize(self, identity: Identity, method: str, path: str) -> None:
+        """Apply the scope ``rules`` that match ``method`` and ``path``."""
+        for rule in self._rules:
+            if rule.applies(method, path):
+                if not identity.is_authenticated:
+                    raise MissingToken()
+                if not rule.scopes <= identity.scopes:
+                    raise InsufficientScope(sorted(rule.scopes))
+
+    def reject(self, error: RequestError) -> Rejection:
+        """The HTTP answer for ``error``, logged without any token material."""
+        logger.debug("jwtgate: refused (%s: %s)", type(error).__name__, error.description)
+        return render(error, self._realm)
+
+    def expires_at(self, identity: Identity) -> float | None:
+        """When ``identity`` stops being valid (``exp`` plus leeway), or None."""
+        exp = identity.claims.get("exp")
+        if exp is None:
+            return None
+        return float(exp) + self.settings.leeway

@@ -1,0 +1,75 @@
+"""Turning a request error into an HTTP answer (RFC 6750 §3), for every adapter.
+
+``render(error, realm)`` gives status, headers and a small JSON body. The
+``WWW-Authenticate`` challenge carries ``error``/``error_description`` only when
+RFC 6750 calls for them: a request without credentials gets a bare
+``Bearer realm="…"``. Descriptions come from a fixed vocabulary in
+:mod:`jwtgate.errors`, never from token contents.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from .errors import InsufficientScope, RequestError, ServiceUnavailable
+
+__all__ = ["Rejection", "challenge", "quote", "render"]
+
+
+def quote(value: str) -> str:
+    """An RFC 9110 quoted-string: backslash-escape ``"`` and ``\\``."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A ready-to-send refusal: status, header pairs and body bytes."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    error: RequestError
+
+    @property
+    def reason(self) -> str:
+        """The status line's reason phrase."""
+        return _REASONS[self.status]
+
+
+_REASONS = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    503: "Service Unavailable",
+}
+
+
+def challenge(error: RequestError, realm: str) -> str:
+    """The ``WWW-Authenticate`` value for ``error``."""
+    params = [f"realm={quote(realm)}"]
+    if error.error is not None:
+        params.append(f"error={quote(error.error)}")
+        params.append(f"error_description={quote(error.description)}")
+    if isinstance(error, InsufficientScope) and error.required:
+        params.append(f"scope={quote(' '.join(error.required))}")
+    return "Bearer " + ", ".join(params)
+
+
+def render(error: RequestError, realm: str) -> Rejection:
+    """Status, headers and JSON body for ``error``."""
+    headers: list[tuple[str, str]] = [
+        ("content-type", "application/json"),
+        ("cache-control", "no-store"),
+    ]
+    if isinstance(error, ServiceUnavailable):
+        headers.append(("retry-after", str(error.retry_after)))
+        code = "temporarily_unavailable"
+    else:
+        headers.append(("www-authenticate", challenge(error, realm)))
+        code = error.error or "authentication_required"
+    body = json.dumps(
+        {"error": code, "error_description": error.description}, separators=(",", ":")
+    ).encode()
+    headers.append(("content-length", str(len(body))))
+    return Rejection(error.status, tuple(headers), body, error)
