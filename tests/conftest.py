@@ -1,0 +1,77 @@
+"""Shared fixtures: throwaway keys, a controllable clock, settings and token factories."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+
+from jwtgate import Settings
+
+KEYS = Path(__file__).parent / "keys"
+SECRET = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"  # fake, 50 bytes
+NOW = 1_800_000_000
+
+
+def pem(name: str) -> str:
+    """The text of tests/keys/<name>.pem (e.g. ``pem("rsa_public")``)."""
+    return (KEYS / f"{name}.pem").read_text()
+
+
+class FakeClock:
+    """A clock for Verifier/Issuer: starts at NOW, moves only when told."""
+
+    def __init__(self, now: float = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A fake clock at NOW."""
+    return FakeClock()
+
+
+def make_settings(**overrides: Any) -> Settings:
+    """HS256 settings with the test secret, overridden by keyword (lower-case keys)."""
+    data: dict[str, Any] = {"secret": SECRET}
+    data.update(overrides)
+    return Settings.from_dict(data)
+
+
+@pytest.fixture
+def settings_factory() -> Callable[..., Settings]:
+    """``settings_factory(**overrides)`` builds HS256 settings."""
+    return make_settings
+
+
+def make_token(
+    claims: Mapping[str, Any] | None = None,
+    *,
+    key: Any = SECRET,
+    algorithm: str = "HS256",
+    headers: Mapping[str, Any] | None = None,
+    now: float = NOW,
+    ttl: int = 300,
+    drop: tuple[str, ...] = (),
+) -> str:
+    """A signed token with sane defaults (sub, iat, exp) merged with ``claims``."""
+    payload: dict[str, Any] = {"sub": "alice", "iat": int(now), "exp": int(now) + ttl}
+    payload.update(claims or {})
+    for name in drop:
+        payload.pop(name, None)
+    return jwt.encode(payload, key, algorithm=algorithm, headers=dict(headers or {}) or None)
+
+
+@pytest.fixture
+def token_factory() -> Callable[..., str]:
+    """``token_factory(claims, key=..., algorithm=..., headers=...)`` mints a token."""
+    return make_token
