@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -55,61 +56,63 @@ class Refusal:
     body: dict[str, str]
 
 
-def refusals() -> list[Any]:
-    """The refusal table, as ``pytest.param`` rows with readable ids."""
-    rows = {
+def _invalid(description: str, headers: dict[str, str]) -> Refusal:
+    return Refusal(
+        headers,
+        401,
+        challenge("invalid_token", description),
+        body("invalid_token", description),
+    )
+
+
+def _table() -> dict[str, Refusal]:
+    # Built on each call: the tokens are minted against the wall clock.
+    return {
         "missing": Refusal(
             {}, 401, REALM, body("authentication_required", "authentication required")
         ),
-        "expired": Refusal(
-            bearer(now=time.time() - 3600),
-            401,
-            challenge("invalid_token", "token expired"),
-            body("invalid_token", "token expired"),
-        ),
-        "bad-signature": Refusal(
-            bearer(key=OTHER_SECRET),
-            401,
-            challenge("invalid_token", "signature verification failed"),
-            body("invalid_token", "signature verification failed"),
-        ),
-        "alg-none": Refusal(
-            bearer(key=None, algorithm="none"),
-            401,
-            challenge("invalid_token", "algorithm not allowed"),
-            body("invalid_token", "algorithm not allowed"),
-        ),
-        "malformed": Refusal(
-            {"Authorization": "Bearer not-a-jwt"},
-            401,
-            challenge("invalid_token", "malformed token"),
-            body("invalid_token", "malformed token"),
-        ),
+        "expired": _invalid("token expired", bearer(now=time.time() - 3600)),
+        "bad-signature": _invalid("signature verification failed", bearer(key=OTHER_SECRET)),
+        "alg-none": _invalid("algorithm not allowed", bearer(key=None, algorithm="none")),
+        "malformed": _invalid("malformed token", {"Authorization": "Bearer not-a-jwt"}),
         "empty-bearer": Refusal(
-            {"Authorization": "Bearer "},
+            {"Authorization": "Bearer"},  # no token after the scheme
             400,
             challenge("invalid_request", "missing token"),
             body("invalid_request", "missing token"),
         ),
     }
-    return [pytest.param(refusal, id=name) for name, refusal in rows.items()]
 
 
-def scope_refusal(scopes: str) -> tuple[int, str, dict[str, str]]:
-    """Status, challenge and body of a 403 for a missing ``scopes``."""
-    return (
+def refusal(name: str) -> Refusal:
+    """One row of the refusal table (``missing``, ``expired``, ...)."""
+    return _table()[name]
+
+
+def refusals(*skip: str) -> list[Any]:
+    """The refusal table (less ``skip``), as ``pytest.param`` rows with readable ids."""
+    return [pytest.param(row, id=name) for name, row in _table().items() if name not in skip]
+
+
+def scope_refusal(scopes: str, headers: dict[str, str] | None = None) -> Refusal:
+    """A 403 for a token lacking ``scopes``."""
+    return Refusal(
+        headers or {},
         403,
         challenge("insufficient_scope", "insufficient scope", f', scope="{scopes}"'),
         body("insufficient_scope", "insufficient scope"),
     )
 
 
-def assert_refused(
-    status: int, headers: Mapping[str, str], content: bytes, expected: Refusal
-) -> None:
-    """The response is exactly the refusal ``expected``."""
-    assert status == expected.status
-    assert headers["WWW-Authenticate"] == expected.www_authenticate
+USER_REFUSED = _invalid("unknown or inactive user", {})
+"""A valid token whose subject is an unknown or inactive user (``load_user``)."""
+
+
+def assert_refused(response: Any, expected: Refusal) -> None:
+    """``response`` (werkzeug, Django or httpx) is exactly the refusal ``expected``."""
+    content = response.content if hasattr(response, "content") else response.data
+    assert response.status_code == expected.status
+    assert response.headers["WWW-Authenticate"] == expected.www_authenticate
     assert json.loads(content) == expected.body
 
 
@@ -124,34 +127,37 @@ def free_port() -> int:
         return port
 
 
-def wait_until_up(url: str, proc: subprocess.Popen[bytes] | None = None) -> None:
+def wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     """Poll ``url`` until the server answers (any status), or fail after 30 s."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            out = proc.stdout.read().decode() if proc.stdout else ""
-            raise RuntimeError(f"server exited with {proc.returncode}:\n{out}")
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}:\n{log.read_text()}")
         try:
             httpx.get(url, timeout=1)
         except httpx.TransportError:
             time.sleep(0.05)
         else:
             return
-    raise RuntimeError(f"server at {url} did not come up")
+    raise RuntimeError(f"server at {url} did not come up:\n{log.read_text()}")
 
 
 @contextlib.contextmanager
-def server_process(args: list[str], port: int, env: Mapping[str, str]) -> Iterator[str]:
-    """Run a server command (gunicorn, uvicorn) listening on ``port``; yield its base URL."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", *args],
-        env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+def server_process(args: list[str], port: int, env: Mapping[str, str], log: Path) -> Iterator[str]:
+    """Run ``python -m <args>`` (gunicorn, uvicorn) listening on ``port``; yield its base URL.
+
+    Its output goes to ``log`` (a pipe nobody reads could fill and stall it).
+    """
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", *args],
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until_up(base + "/", proc)
+        wait_until_up(base + "/", proc, log)
         yield base
     finally:
         proc.terminate()
@@ -160,8 +166,6 @@ def server_process(args: list[str], port: int, env: Mapping[str, str]) -> Iterat
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        if proc.stdout:
-            proc.stdout.close()
 
 
 @contextlib.contextmanager
