@@ -219,3 +219,41 @@ def test_real_server_waitress(calls: list[str]) -> None:
 
         assert http.get("/health").json()["ok"] is True
     assert calls == ["index", "health"]
+
+
+def test_flask_restful_resources(calls: list[str]) -> None:
+    """Flask-RESTful's error handling cannot turn jwtgate's refusals into other answers."""
+    flask_restful = pytest.importorskip("flask_restful")
+
+    app = flask.Flask(__name__)
+    app.config["JWTGATE"] = SETTINGS
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    api = flask_restful.Api(app, catch_all_404s=True)
+
+    class Report(flask_restful.Resource):
+        method_decorators = [requires_scopes("reports")]
+
+        def get(self) -> dict[str, Any]:
+            calls.append("report")
+            return {"subject": current_identity.subject}
+
+    api.add_resource(Report, "/report")
+    JWTGate(app)
+    client = app.test_client()
+    for row in refusals():
+        expected: Refusal = row.values[0]
+        assert_refused(client.get("/report", headers=expected.headers), expected)
+    assert_refused(client.get("/report", headers=bearer()), scope_refusal("reports"))
+    assert calls == []
+    ok = client.get("/report", headers=bearer({"scope": "reports"}))
+    assert ok.json == {"subject": "alice"}
+    assert calls == ["report"]
+
+
+def test_unknown_url_is_refused_before_404() -> None:
+    """An unknown URL is refused like any protected path, and is a 404 only with a valid token."""
+    app = flask.Flask(__name__)
+    JWTGate(app, settings={"SECRET": SECRET})
+    client = app.test_client()
+    assert_refused(client.get("/no-such-page"), refusal("missing"))
+    assert client.get("/no-such-page", headers=bearer()).status_code == 404

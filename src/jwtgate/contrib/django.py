@@ -65,6 +65,7 @@ __all__ = [
     "UserRefused",
     "aload_user",
     "check_jwtgate_settings",
+    "django_request_info",
     "get_gate",
     "get_optional_gate",
     "load_user",
