@@ -1,16 +1,19 @@
 """Shared pieces of the WSGI, Flask, Django and DRF tests: wall-clock tokens,
-the table of refused requests with their exact answers, and real servers."""
+the table of refused requests with their exact answers, README examples (each the
+code block whose first line is ``# example: NAME``), and real servers."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import threading
 import time
+import types
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +23,7 @@ import httpx
 import pytest
 
 from conftest import SECRET, make_token
+from jwtgate import Issuer, Settings
 
 OTHER_SECRET = "another-secret-0123456789-abcdefghijklmnopqrstuv"
 REALM = 'Bearer realm="api"'
@@ -114,6 +118,33 @@ def assert_refused(response: Any, expected: Refusal) -> None:
     assert response.status_code == expected.status
     assert response.headers["WWW-Authenticate"] == expected.www_authenticate
     assert json.loads(content) == expected.body
+
+
+# -- README examples ------------------------------------------------------------
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def example(name: str) -> str:
+    """The code of the README block marked ``# example: <name>``."""
+    blocks = re.findall(r"```python\n(# example: ([\w-]+)\n.*?)```", README.read_text(), re.S)
+    found = [code for code, marker in blocks if marker == name]
+    assert len(found) == 1, f"README has {len(found)} blocks marked {name!r}"
+    return found[0]
+
+
+def run_example(name: str, module: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Execute the example as module ``module`` (in sys.modules for the test); its namespace."""
+    mod = types.ModuleType(module)
+    monkeypatch.setitem(sys.modules, module, mod)
+    exec(compile(example(name), f"README.md:{name}", "exec"), mod.__dict__)
+    return mod.__dict__
+
+
+def token_for(jwtgate: dict[str, Any], subject: str = "alice", scope: str = "") -> dict[str, str]:
+    """An Authorization header with a token minted by jwtgate's Issuer for these settings."""
+    issued = Issuer(Settings.from_dict(jwtgate)).access_token(subject, claims={"scope": scope})
+    return {"Authorization": f"Bearer {issued}"}
 
 
 # -- real servers ------------------------------------------------------------------

@@ -23,6 +23,16 @@ if django is not None:
     django.setup()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _close_django_connections() -> Iterator[None]:
+    """Close Django's database connections after the session (no ResourceWarning at exit)."""
+    yield
+    if django is not None:
+        from django.db import connections
+
+        connections.close_all()
+
+
 @pytest.fixture
 def calls() -> Iterator[list[str]]:
     """The names of the Django project's views that ran during the test."""

@@ -152,7 +152,7 @@ async def test_async_client_refusals(async_client: Any, calls: list[str], refusa
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("users")
 async def test_async_load_user(async_client: Any, calls: list[str]) -> None:
-    """await request.auser() loads the user; an inactive one is refused with 401."""
+    """await request.auser() loads the user; an inactive or unknown one is refused with 401."""
     response = await async_client.get("/async-user", headers=bearer())
     assert json.loads(response.content) == {"username": "alice", "email": "alice@example.com"}
     for subject in ("carol", "nobody"):
