@@ -5,6 +5,8 @@ code block whose first line is ``# example: NAME``), and real servers."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import json
 import os
 import re
@@ -14,7 +16,7 @@ import sys
 import threading
 import time
 import types
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,6 +114,12 @@ USER_REFUSED = _invalid("unknown or inactive user", {})
 """A valid token whose subject is an unknown or inactive user (``load_user``)."""
 
 
+def in_realm(expected: Refusal, realm: str) -> Refusal:
+    """``expected`` as answered with another ``realm`` setting."""
+    value = expected.www_authenticate.replace('realm="api"', f'realm="{realm}"', 1)
+    return dataclasses.replace(expected, www_authenticate=value)
+
+
 def assert_refused(response: Any, expected: Refusal) -> None:
     """``response`` (werkzeug, Django or httpx) is exactly the refusal ``expected``."""
     content = response.content if hasattr(response, "content") else response.data
@@ -139,6 +147,17 @@ def run_example(name: str, module: str, monkeypatch: pytest.MonkeyPatch) -> dict
     monkeypatch.setitem(sys.modules, module, mod)
     exec(compile(example(name), f"README.md:{name}", "exec"), mod.__dict__)
     return mod.__dict__
+
+
+def recording(name: str, view: Callable[..., Any], ran: list[str]) -> Callable[..., Any]:
+    """``view`` wrapped to append ``name`` to ``ran`` each time it is called."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ran.append(name)
+        return view(*args, **kwargs)
+
+    return wrapper
 
 
 def token_for(jwtgate: dict[str, Any], subject: str = "alice", scope: str = "") -> dict[str, str]:

@@ -17,11 +17,12 @@ from django.test import override_settings
 from conftest import SECRET
 from django_project import settings as project_settings
 from frameworks import (
-    REALM,
     USER_REFUSED,
     Refusal,
     assert_refused,
     bearer,
+    in_realm,
+    refusal,
     refusals,
     scope_refusal,
 )
@@ -87,14 +88,15 @@ def test_inactive_or_unknown_user_is_refused(client: Any, calls: list[str], subj
 
 @pytest.mark.django_db
 @pytest.mark.usefixtures("users")
-def test_user_field_and_override_settings(client: Any) -> None:
+def test_user_field_and_override_settings(client: Any, calls: list[str]) -> None:
     """USER_FIELD picks the lookup field, and override_settings takes effect at once."""
     changed = {**project_settings.JWTGATE, "USER_FIELD": "email", "REALM": "people"}
     with override_settings(JWTGATE=changed):
         response = client.get("/user", headers=bearer({"sub": "alice@example.com"}))
         assert response.json() == {"username": "alice", "email": "alice@example.com"}
-        assert client.get("/").headers["WWW-Authenticate"] == 'Bearer realm="people"'
-    assert client.get("/").headers["WWW-Authenticate"] == REALM
+        assert_refused(client.get("/"), in_realm(refusal("missing"), "people"))
+    assert_refused(client.get("/"), refusal("missing"))
+    assert calls == ["user"]
     gate = get_gate()
     with override_settings(USE_TZ=False):  # other settings keep the built Gate
         assert get_gate() is gate

@@ -14,6 +14,7 @@ from frameworks import (
     Refusal,
     assert_refused,
     bearer,
+    in_realm,
     refusal,
     refusals,
     scope_refusal,
@@ -185,14 +186,16 @@ def test_extension_state_and_current_identity_outside_requests(calls: list[str])
 def test_settings_argument_and_bad_config() -> None:
     """JWTGate(app, settings=...) overrides app.config; bad config fails at init with its id."""
     app = flask.Flask(__name__)
+    ran: list[str] = []
 
     @app.get("/")
     def index() -> str:
+        ran.append("index")
         return current_identity.subject or ""
 
     JWTGate(app, settings=Settings.from_dict({"secret": SECRET, "realm": "flask"}))
-    response = app.test_client().get("/")
-    assert response.headers["WWW-Authenticate"] == 'Bearer realm="flask"'
+    assert_refused(app.test_client().get("/"), in_realm(refusal("missing"), "flask"))
+    assert ran == []
     assert app.test_client().get("/", headers=bearer()).data == b"alice"
 
     broken = flask.Flask(__name__)
