@@ -106,8 +106,9 @@ RENAMED = {
 
 LEEWAY_MAX = 300
 MAX_TOKEN_BYTES_RANGE = (512, 1_048_576)
-_TCHAR = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")  # RFC 9110 token
-_REALM_CHARS = re.compile(r"^[\x20-\x21\x23-\x5b\x5d-\x7e]*$")  # RFC 6750 §3 realm chars
+# \Z, not $: "$" also matches before a trailing newline (header injection).
+_TCHAR = re.compile(r"\A[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")  # RFC 9110 token
+_REALM_CHARS = re.compile(r"\A[\x20-\x21\x23-\x5b\x5d-\x7e]*\Z")  # RFC 6750 §3 realm chars
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,7 @@ class Settings:
     max_token_bytes: int
     access_token_ttl: int
     refresh_token_ttl: int
-    store: str | None
+    store: str | None = field(repr=False)  # a URL may carry a password
     check_revocation: bool
     on_store_error: Literal["deny", "allow"]
     realm: str
