@@ -87,7 +87,12 @@ def _load_json_object(data: bytes) -> dict[str, Any]:
 
 
 def _is_numeric_date(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float (10**400) is no date either
+        return False
 
 
 class Verifier:
