@@ -54,7 +54,9 @@ class Issuer:
         ttl: int | None = None,
     ) -> str:
         """A signed access token for ``subject``, valid ``ttl`` seconds (``access_token_ttl``)."""
-        payload = self.claims_for(subject, claims, ttl or self.settings.access_token_ttl)
+        # "is None", not "or": ttl=0 must be refused, not silently replaced by the default.
+        lifetime = self.settings.access_token_ttl if ttl is None else ttl
+        payload = self.claims_for(subject, claims, lifetime)
         return self.encode(payload)
 
     def claims_for(
