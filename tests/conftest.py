@@ -75,3 +75,13 @@ def make_token(
 def token_factory() -> Callable[..., str]:
     """``token_factory(claims, key=..., algorithm=..., headers=...)`` mints a token."""
     return make_token
+
+
+def core_modules() -> list[str]:
+    """Every jwtgate module outside contrib/ and stores/ (which may import frameworks)."""
+    import pkgutil
+
+    import jwtgate
+
+    names = [m.name for m in pkgutil.iter_modules(jwtgate.__path__) if m.name != "__main__"]
+    return ["jwtgate"] + [f"jwtgate.{n}" for n in sorted(names) if n not in {"contrib", "stores"}]
