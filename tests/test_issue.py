@@ -131,6 +131,13 @@ def test_registered_claims_cannot_be_overridden(claim: str) -> None:
         issuer.access_token("alice", claims={claim: "x"})
 
 
+def test_identity_claim_cannot_be_overridden() -> None:
+    """With identity_claim "email", ``claims={"email": ...}`` cannot replace the subject."""
+    issuer = Issuer(make_settings(identity_claim="email"), clock=FakeClock())
+    with pytest.raises(ValueError, match="override registered claims: email"):
+        issuer.access_token("alice@example.com", claims={"email": "admin@example.com"})
+
+
 def test_issuer_without_signing_key() -> None:
     """Verification-only settings cannot issue: ConfigurationError E031."""
     settings = Settings.from_dict({"algorithms": ["RS256"], "public_key": pem("rsa_public")})

@@ -71,7 +71,9 @@ class Issuer:
         if isinstance(ttl_value, bool) or not isinstance(ttl_value, int) or ttl <= 0:
             raise ValueError("ttl must be a positive whole number of seconds")
         extra = dict(claims or {})
-        clash = sorted(REGISTERED_CLAIMS.intersection(extra))
+        # The identity claim names the subject too ("email"): as protected as "sub".
+        protected = REGISTERED_CLAIMS | {self.settings.identity_claim}
+        clash = sorted(protected.intersection(extra))
         if clash:
             raise ValueError(f"claims may not override registered claims: {', '.join(clash)}")
         now = int(self.clock())
