@@ -11,6 +11,8 @@ from typing import Any
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from jwt.algorithms import RSAAlgorithm
 
 from conftest import NOW, SECRET, FakeClock, make_settings, make_token, pem
 from jwtgate import Issuer, Settings, Verifier
@@ -174,6 +176,16 @@ HS_CONFUSION = raw_hs256({}, claims(), key=pem("rsa_public"))
 NONE_TOKEN = f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(claims())}."
 GOOD_PARTS = make_token().split(".")
 NOT_UTF8 = b64(b"\xff\xfe")
+# RFC 8725 §3.10 / CVE-2018-0114: a key embedded in the header must never be used.
+EMBEDDED_JWK = make_token(
+    key=pem("rsa2_private"),
+    algorithm="RS256",
+    headers={
+        "jwk": RSAAlgorithm.to_jwk(  # type: ignore[arg-type]
+            load_pem_public_key(pem("rsa2_public").encode()), as_dict=True
+        )
+    },
+)
 
 REJECTIONS = [
     # size and shape
@@ -244,6 +256,10 @@ REJECTIONS = [
         id="no-kid-several-keys",
     ),
     pytest.param(None, make_token(key=OTHER_SECRET), InvalidSignature, id="bad-signature"),
+    pytest.param(rs_settings, EMBEDDED_JWK, InvalidSignature, id="embedded-jwk-not-trusted"),
+    pytest.param(
+        None, raw_hs256({"b64": False}, claims()), MalformedToken, id="b64-false-without-crit"
+    ),
     pytest.param(
         None,
         f"{GOOD_PARTS[0]}.{b64(claims(sub='admin'))}.{GOOD_PARTS[2]}",
