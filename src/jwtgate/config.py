@@ -674,7 +674,11 @@ class _Validator:
                 f"Add one of {sorted(algorithms_for_key(public))} to ALGORITHMS.",
             )
             return frozenset()
-        if derived and any(k.kid == kid for k in keys if k.algorithms & usable):
+        if derived and any(
+            k.kid == kid or (k.kid is None and k.key == public)
+            for k in keys
+            if k.algorithms & usable
+        ):
             return usable  # the matching public key was also given explicitly
         keys.append(VerificationKey(kid, usable, public))
         return usable
