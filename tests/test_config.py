@@ -470,6 +470,37 @@ def test_defaults_and_conversions() -> None:
     assert settings.store == "sqlite:///jwtgate.db"
 
 
+def test_private_key_with_key_id_next_to_its_public_key() -> None:
+    """public_key + private_key + key_id is one key: tokens with or without kid verify."""
+    settings = Settings.from_dict(
+        {
+            "algorithms": ["RS256"],
+            "public_key": pem("rsa_public"),
+            "private_key": pem("rsa_private"),
+            "key_id": "k",
+        }
+    )
+    assert len(settings.keys.keys) == 1
+    verifier = Verifier(settings, clock=FakeClock())
+    for headers in ({}, {"kid": "k"}):
+        token = make_token(key=pem("rsa_private"), algorithm="RS256", headers=headers)
+        assert verifier.verify(token).subject == "alice"
+
+
+def test_private_key_kid_differs_from_public_key_dict_kids() -> None:
+    """A key_id not among the public_key kids still verifies the issuer's own tokens."""
+    settings = Settings.from_dict(
+        {
+            "algorithms": ["RS256"],
+            "public_key": {"a": pem("rsa_public"), "b": pem("rsa2_public")},
+            "private_key": pem("rsa_private"),
+            "key_id": "k",
+        }
+    )
+    token = make_token(key=pem("rsa_private"), algorithm="RS256", headers={"kid": "k"})
+    assert Verifier(settings, clock=FakeClock()).verify(token).subject == "alice"
+
+
 def test_duplicate_algorithms_are_kept_once() -> None:
     """An algorithm listed twice is kept once."""
     settings = Settings.from_dict({"secret": SECRET, "algorithms": ["HS256", "HS256"]})
