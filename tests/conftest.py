@@ -11,6 +11,8 @@ import pytest
 
 from jwtgate import Settings
 
+pytest_plugins = ["jwtgate.pytest_plugin"]
+
 KEYS = Path(__file__).parent / "keys"
 SECRET = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"  # fake, 50 bytes
 NOW = 1_800_000_000
