@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import runpy
 import subprocess
 import sys
 from importlib.metadata import entry_points
+from pathlib import Path
 
 import pytest
 
@@ -53,9 +53,11 @@ def test_unknown_option_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
 def test_python_m_runs_main(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """jwtgate/__main__.py hands its arguments to main()."""
+    """jwtgate/__main__.py hands its arguments to main() and exits with its code."""
+    path = Path(jwtgate.__file__).with_name("__main__.py")
+    code = compile(path.read_text(), str(path), "exec")
     monkeypatch.setattr(sys, "argv", ["jwtgate", "--version"])
     with pytest.raises(SystemExit) as info:
-        runpy.run_module("jwtgate", run_name="__main__")
+        exec(code, {"__name__": "jwtgate.__main__", "__package__": "jwtgate"})
     assert info.value.code == 0
     assert capsys.readouterr().out == f"jwtgate {jwtgate.__version__}\n"
