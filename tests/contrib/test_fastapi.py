@@ -167,3 +167,17 @@ def test_require_scopes_checks_its_arguments() -> None:
         require_scopes("read write")
     with pytest.raises(ValueError, match="scope names"):
         require_scopes("")
+
+
+@pytest.mark.anyio
+async def test_rejection_handler_reraises_other_exceptions() -> None:
+    """rejection_handler only answers JWTGateHTTPException; anything else propagates unchanged."""
+    from starlette.requests import Request
+
+    from jwtgate.contrib.fastapi import rejection_handler
+
+    request = Request({"type": "http", "headers": [], "path": "/", "query_string": b""})
+    error = LookupError("not ours")
+    with pytest.raises(LookupError) as info:
+        await rejection_handler(request, error)
+    assert info.value is error

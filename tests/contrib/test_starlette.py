@@ -219,3 +219,29 @@ def test_backend_needs_exactly_one_of_settings_or_gate() -> None:
     with pytest.raises(TypeError, match="not both"):
         JWTGateBackend({"secret": "x"}, gate=gate())
     assert isinstance(JWTGateBackend(gate=gate()).gate, Gate)
+
+
+def test_cors_outside_jwtgate_adds_cors_headers_to_refusals_and_answers_preflights() -> None:
+    """With CORS outermost, a 401 carries the CORS headers and a preflight is answered by CORS."""
+    from starlette.middleware.cors import CORSMiddleware
+
+    calls = Calls()
+
+    async def me(request: Request) -> Response:
+        calls.count += 1
+        return JSONResponse({})
+
+    cors = Middleware(
+        CORSMiddleware, allow_origins=["https://app.example"], allow_headers=["authorization"]
+    )
+    app = Starlette(routes=[Route("/me", me)], middleware=[cors, raw()])
+    origin = {"origin": "https://app.example"}
+    with TestClient(app) as http:
+        refused = http.get("/me", headers=origin)
+        preflight = http.options("/me", headers={**origin, "access-control-request-method": "GET"})
+    assert refused.status_code == 401
+    assert refused.headers["access-control-allow-origin"] == "https://app.example"
+    assert refused.headers["www-authenticate"] == challenge()
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == "https://app.example"
+    assert calls.count == 0

@@ -17,7 +17,7 @@ the *Authorize* button.
     install(app)
 
     @app.get("/me")
-    async def me(identity: Identity = Depends(current_identity)) -> dict[str, str]:
+    async def me(identity: Annotated[Identity, Depends(current_identity)]) -> dict[str, str]:
         return {"subject": identity.subject or ""}
 
     @app.delete("/items/{item_id}", dependencies=[Depends(require_scopes("admin"))])
