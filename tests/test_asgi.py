@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
+import anyio
 import httpx
 import jwt
 import pytest
@@ -170,6 +173,51 @@ async def test_unreachable_key_source_is_503() -> None:
         "temporarily_unavailable", "signing keys temporarily unavailable"
     )
     assert app.scopes == []
+
+
+class SlowKeys:
+    """A remote-style key source: its async fetch waits until ``ready`` is set."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.ready = anyio.Event()
+
+    def get(self, algorithm: str, kid: str | None) -> VerificationKey:
+        raise AssertionError("the ASGI path must use the async key lookup")
+
+    async def get_async(self, algorithm: str, kid: str | None) -> VerificationKey:
+        await self.ready.wait()
+        return self.inner.get(algorithm, kid)
+
+
+async def test_key_fetch_does_not_block_the_event_loop() -> None:
+    """While one request awaits its key fetch, another request on the same loop is served."""
+    settings = gate(public_paths=["/health"]).settings
+    keys = SlowKeys(settings.keys)
+    slow = Gate(settings, verifier=Verifier(settings, clock=FakeClock(), keys=keys))
+    order: list[str] = []
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        order.append(scope["path"])
+        if scope["path"] == "/health":
+            keys.ready.set()  # only reachable if the first request left the loop free
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    middleware = JWTGateMiddleware(app, gate=slow)
+    statuses: dict[str, int] = {}
+    # A guard against hanging forever if the loop were blocked, not a timing assertion.
+    with anyio.fail_after(10):
+        async with client(middleware) as http, anyio.create_task_group() as tasks:
+
+            async def get(path: str, headers: dict[str, str]) -> None:
+                statuses[path] = (await http.get(path, headers=headers)).status_code
+
+            tasks.start_soon(get, "/slow", bearer(token()))
+            await anyio.wait_all_tasks_blocked()
+            tasks.start_soon(get, "/health", {})
+    assert order == ["/health", "/slow"]
+    assert statuses == {"/slow": 200, "/health": 200}
 
 
 PASSES = [
@@ -508,3 +556,15 @@ async def test_anonymous_websocket_is_not_watched() -> None:
     )
     assert sent == [{"type": "websocket.accept"}, {"type": "websocket.send", "text": "None:hi"}]
     assert ANONYMOUS.subject is None
+
+
+def test_asgi_module_imports_no_framework() -> None:
+    """Importing jwtgate.asgi loads no web framework (the core and adapter stay neutral)."""
+    code = (
+        "import sys, jwtgate.asgi; "
+        "print(sorted(m for m in ('starlette', 'fastapi', 'django', 'flask') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
