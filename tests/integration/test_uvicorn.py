@@ -146,7 +146,10 @@ def test_websocket_handshake_with_a_bad_token_is_refused(served: Served) -> None
         pass
     response = info.value.response
     assert response.status_code == 401
-    assert response.headers["www-authenticate"] == challenge("invalid_token", "malformed token")
+    assert response.headers.get_all("www-authenticate") == [
+        challenge("invalid_token", "malformed token")
+    ]
+    assert json.loads(response.body) == body("invalid_token", "malformed token")
     assert served.events == ["startup"]
 
 
