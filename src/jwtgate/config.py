@@ -485,6 +485,7 @@ class _Validator:
         return [(None, value)]
 
     def check_keys(self, algorithms: tuple[str, ...]) -> tuple[StaticKeys, SigningKey | None]:
+        problems_before = len(self.problems)
         hmac_algs = HMAC_ALGORITHMS.intersection(algorithms)
         keys: list[VerificationKey] = []
         signing: list[tuple[str | None, PrivateKey | Secret, frozenset[str]]] = []
@@ -610,10 +611,8 @@ class _Validator:
                 "Give every key its own kid.",
             )
 
-        if not self.problems or not any(
-            p.id in {"jwtgate.E003", "jwtgate.E012", "jwtgate.E013", "jwtgate.E014"}
-            for p in self.problems
-        ):
+        # A key already reported as unusable would make every algorithm "keyless": say it once.
+        if len(self.problems) == problems_before:
             for alg in algorithms:
                 if not any(alg in k.algorithms for k in keys):
                     where = (
