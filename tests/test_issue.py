@@ -147,6 +147,22 @@ def test_issuer_without_signing_key() -> None:
     assert info.value.problems[0].key == "PRIVATE_KEY"
 
 
+def test_several_secrets_verify_without_key_id_but_cannot_sign() -> None:
+    """Two kid-named secrets verify tokens of both kids; issuing needs KEY_ID (E023)."""
+    other = SECRET[::-1]
+    settings = Settings.from_dict({"secret": {"a": SECRET, "b": other}})
+    for kid, key in (("a", SECRET), ("b", other)):
+        token = jwt.encode(
+            {"sub": "u", "exp": NOW + 60}, key, algorithm="HS256", headers={"kid": kid}
+        )
+        assert Verifier(settings, clock=FakeClock()).verify(token).subject == "u"
+    with pytest.raises(ConfigurationError) as info:
+        Issuer(settings)
+    assert info.value.ids == ["jwtgate.E023"]
+    signer = Settings.from_dict({"secret": {"a": SECRET, "b": other}, "key_id": "b"})
+    assert Issuer(signer).access_token("u")
+
+
 def test_issuer_accepts_a_settings_dict() -> None:
     """A plain dict is validated into Settings by the Issuer."""
     issuer = Issuer({"secret": SECRET}, clock=FakeClock())

@@ -105,6 +105,7 @@ RENAMED = {
 }
 
 LEEWAY_MAX = 300
+TTL_MAX = 315_360_000
 MAX_TOKEN_BYTES_RANGE = (512, 1_048_576)
 # \Z, not $: "$" also matches before a trailing newline (header injection).
 _TCHAR = re.compile(r"\A[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")  # RFC 9110 token
@@ -707,14 +708,8 @@ class _Validator:
         if not candidates:
             return None
         if len(candidates) > 1:
-            if any(p.key == "KEY_ID" for p in self.problems):
-                return None
-            self.add(
-                "E023",
-                "key_id",
-                f"several keys could sign tokens; {self.ref('key_id')} should say which.",
-                "Set KEY_ID to the kid of the signing key.",
-            )
+            # A service that only verifies needs no signing key: the Issuer reports
+            # the ambiguity (jwtgate.E023) if this service ever tries to sign.
             return None
         kid, material, usable = candidates[0]
         algorithm = next(a for a in algorithms if a in usable)
@@ -830,11 +825,12 @@ class _Validator:
         if isinstance(value, bool) or not isinstance(value, int):
             self.type_error(key, "a whole number of seconds")
             return int(DEFAULTS[key])
-        if value <= 0:
+        if not 0 < value <= TTL_MAX:
             self.add(
                 "E011",
                 key,
-                f"{self.ref(key)} is {value}; it should be a positive number of seconds.",
+                f"{self.ref(key)} is {value}; it should be a positive number of seconds, "
+                f"at most {TTL_MAX} (10 years).",
             )
             return int(DEFAULTS[key])
         return value

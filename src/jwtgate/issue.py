@@ -32,16 +32,21 @@ class Issuer:
         if not isinstance(settings, Settings):
             settings = Settings.from_dict(settings)
         if settings.signing_key is None:
-            raise ConfigurationError(
-                [
-                    Problem(
-                        "jwtgate.E031",
-                        "PRIVATE_KEY",
-                        "issuing tokens needs a signing key, and none is configured.",
-                        "Set SECRET (HS*) or PRIVATE_KEY (RS*/PS*/ES*/EdDSA).",
-                    )
-                ]
-            )
+            if isinstance(settings.source.get("secret"), Mapping):
+                problem = Problem(
+                    "jwtgate.E023",
+                    "KEY_ID",
+                    "several keys could sign tokens; KEY_ID should say which.",
+                    "Set KEY_ID to the kid of the signing key.",
+                )
+            else:
+                problem = Problem(
+                    "jwtgate.E031",
+                    "PRIVATE_KEY",
+                    "issuing tokens needs a signing key, and none is configured.",
+                    "Set SECRET (HS*) or PRIVATE_KEY (RS*/PS*/ES*/EdDSA).",
+                )
+            raise ConfigurationError([problem])
         self.settings = settings
         self.clock = clock
         self.signing_key: SigningKey = settings.signing_key
