@@ -1,6 +1,6 @@
 """Shared pieces of the WSGI, Flask, Django and DRF tests: wall-clock tokens,
 the table of refused requests with their exact answers, README examples (each the
-code block whose first line is ``# example: NAME``), and real servers."""
+code block after ``<!-- readme-test: NAME -->``), and real servers."""
 
 from __future__ import annotations
 
@@ -134,11 +134,12 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def example(name: str) -> str:
-    """The code of the README block marked ``# example: <name>``."""
-    blocks = re.findall(r"```python\n(# example: ([\w-]+)\n.*?)```", README.read_text(), re.S)
-    found = [code for code, marker in blocks if marker == name]
-    assert len(found) == 1, f"README has {len(found)} blocks marked {name!r}"
-    return found[0]
+    """The code of the README block marked ``<!-- readme-test: <name> -->``."""
+    pattern = rf"<!-- readme-test: {re.escape(name)} -->\n```python\n(.*?)```"
+    found = re.findall(pattern, README.read_text(encoding="utf-8"), re.DOTALL)
+    assert len(found) == 1, f"README has {len(found)} blocks marked readme-test: {name}"
+    code: str = found[0]
+    return code
 
 
 def run_example(name: str, module: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:

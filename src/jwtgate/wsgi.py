@@ -46,7 +46,13 @@ from .identity import Identity
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-__all__ = ["IDENTITY_KEY", "JWTGateMiddleware", "environ_key", "request_info"]
+__all__ = [
+    "IDENTITY_KEY",
+    "JWTGateMiddleware",
+    "environ_key",
+    "request_info",
+    "send_rejection",
+]
 
 IDENTITY_KEY = "jwtgate.identity"
 """The environ key that holds the request's :class:`~jwtgate.Identity`."""
