@@ -51,6 +51,19 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return {"root": root, "env": env, "log": root / "views.log"}
 
 
+def test_manage_py_check(project: dict[str, Any]) -> None:
+    """`django-admin check` passes the project, and reports a typo in JWTGATE with its id."""
+    command = [sys.executable, "-m", "django", "check"]
+    env = {**os.environ, **project["env"]}
+    clean = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    assert clean.returncode == 0, clean.stderr
+    env["JWTGATE_TEST_TYPO"] = "1"
+    typo = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    assert typo.returncode == 1
+    assert "?: (jwtgate.E001) JWTGATE['LEEWAYS'] is not a jwtgate setting." in typo.stderr
+    assert "HINT: Did you mean JWTGATE['LEEWAY']?" in typo.stderr
+
+
 SERVERS = {
     "gunicorn-wsgi": ["gunicorn", "django_project.wsgi:application", "--workers", "1"],
     "uvicorn-asgi": [

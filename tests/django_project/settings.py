@@ -41,6 +41,9 @@ JWTGATE = {
     "LOAD_USER": True,
 }
 
+if os.environ.get("JWTGATE_TEST_TYPO"):  # for the `django-admin check` test
+    JWTGATE["LEEWAYS"] = 30
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["jwtgate.contrib.drf.JWTGateAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
