@@ -26,6 +26,8 @@ import pytest
 
 from conftest import SECRET, make_token
 from jwtgate import Issuer, Settings
+from jwtgate.errors import KeySourceUnavailable
+from jwtgate.keys import VerificationKey
 
 OTHER_SECRET = "another-secret-0123456789-abcdefghijklmnopqrstuv"
 REALM = 'Bearer realm="api"'
@@ -126,6 +128,16 @@ def assert_refused(response: Any, expected: Refusal) -> None:
     assert response.status_code == expected.status
     assert response.headers["WWW-Authenticate"] == expected.www_authenticate
     assert json.loads(content) == expected.body
+
+
+class UnreachableKeys:
+    """A key source whose remote end is down (as a JWKS URL can be)."""
+
+    def get(self, alg: str, kid: str | None) -> VerificationKey:
+        raise KeySourceUnavailable()
+
+    async def get_async(self, alg: str, kid: str | None) -> VerificationKey:
+        raise KeySourceUnavailable()
 
 
 # -- README examples ------------------------------------------------------------

@@ -14,6 +14,7 @@ from werkzeug.test import Client, EnvironBuilder, run_wsgi_app
 from conftest import make_settings
 from frameworks import (
     Refusal,
+    UnreachableKeys,
     assert_refused,
     bearer,
     body,
@@ -24,7 +25,7 @@ from frameworks import (
     scope_refusal,
     token,
 )
-from jwtgate import ANONYMOUS, ConfigurationError, Gate, Identity
+from jwtgate import ANONYMOUS, ConfigurationError, Gate, Identity, Verifier
 from jwtgate.wsgi import IDENTITY_KEY, JWTGateMiddleware, environ_key, request_info
 
 
@@ -245,6 +246,19 @@ def test_wsgiref_validator_on_both_sides(headers: Callable[[], dict[str, str]]) 
     else:
         assert_refused(response, refusal("missing"))
         assert called == []
+
+
+def test_unreachable_keys_are_503() -> None:
+    """Keys that cannot be fetched answer 503 with Retry-After and no challenge; no app call."""
+    settings = make_settings()
+    inner = Recorder()
+    gate = Gate(settings, verifier=Verifier(settings, keys=UnreachableKeys()))
+    response = get(JWTGateMiddleware(inner, gate=gate), headers=bearer())
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert "WWW-Authenticate" not in response.headers
+    assert response.json == body("temporarily_unavailable", "signing keys temporarily unavailable")
+    assert inner.calls == []
 
 
 def test_gate_injection_and_settings_dict() -> None:

@@ -11,6 +11,7 @@ from django_project import settings as project_settings
 from frameworks import (
     REALM,
     USER_REFUSED,
+    UnreachableKeys,
     assert_refused,
     bearer,
     body,
@@ -20,8 +21,6 @@ from frameworks import (
 )
 from jwtgate.contrib.django import get_gate
 from jwtgate.contrib.drf import HasScopes, JWTGateAuthentication, requires_scopes
-from jwtgate.errors import KeySourceUnavailable
-from jwtgate.keys import VerificationKey
 
 NOT_PROVIDED = {"detail": "Authentication credentials were not provided."}
 
@@ -84,16 +83,6 @@ def test_identity_from_middleware_is_reused(client: Any, calls: list[str]) -> No
         assert response.json() == {"admin": "alice"}  # the Identity serves as request.user
         assert_refused(client.get("/api/admin"), refusal("missing"))
     assert calls == ["api-admin"]
-
-
-class UnreachableKeys:
-    """A key source whose remote end is down (as a JWKS URL can be)."""
-
-    def get(self, alg: str, kid: str | None) -> VerificationKey:
-        raise KeySourceUnavailable()
-
-    async def get_async(self, alg: str, kid: str | None) -> VerificationKey:
-        raise KeySourceUnavailable()
 
 
 def test_unreachable_keys_are_503(client: Any, calls: list[str], monkeypatch: Any) -> None:
