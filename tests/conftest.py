@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import uuid
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import jwt
 import pytest
 
 from jwtgate import Settings
+from redis_server import RedisServer, redis_binary
 
 KEYS = Path(__file__).parent / "keys"
 SECRET = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"  # fake, 50 bytes
@@ -75,3 +77,21 @@ def make_token(
 def token_factory() -> Callable[..., str]:
     """``token_factory(claims, key=..., algorithm=..., headers=...)`` mints a token."""
     return make_token
+
+
+# -- Redis (issue #6): a real redis-server for the store, session and endpoint tests --
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A redis-server shared by the session; skipped (failed under CI=true) without one."""
+    server = RedisServer(redis_binary(), tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """The shared server's URL with a key prefix of this test's own."""
+    return f"{redis_server.url}?prefix=t{uuid.uuid4().hex[:12]}:"
