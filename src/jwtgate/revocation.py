@@ -35,14 +35,15 @@ from .errors import RevokedToken, StoreUnavailable
 from .identity import Identity
 from .stores import AsyncStore, Store, open_async_store, open_store
 
-__all__ = ["RevocationCheck"]
+__all__ = ["RevocationCheck", "question"]
 
 logger = logging.getLogger("jwtgate")
 
 WARN_EVERY = 10.0
 
 
-def _question(identity: Identity) -> tuple[str, str | None, str | None, float | None]:
+def question(identity: Identity) -> tuple[str, str | None, str | None, float | None]:
+    """The arguments of ``Store.is_revoked`` for a verified identity."""
     claims = identity.claims
     sid, jti, iat = claims.get("sid"), claims.get("jti"), claims.get("iat")
     return (
@@ -100,7 +101,7 @@ class RevocationCheck:
     def check(self, identity: Identity) -> None:
         """Raise RevokedToken if revoked; on a store failure, deny or allow as configured."""
         try:
-            revoked = self.store.is_revoked(*_question(identity))
+            revoked = self.store.is_revoked(*question(identity))
         except StoreUnavailable as error:
             self._failed(error)
             return
@@ -110,7 +111,7 @@ class RevocationCheck:
     async def check_async(self, identity: Identity) -> None:
         """Like :meth:`check`, on the async store (never blocks the event loop)."""
         try:
-            revoked = await self.async_store.is_revoked(*_question(identity))
+            revoked = await self.async_store.is_revoked(*question(identity))
         except StoreUnavailable as error:
             self._failed(error)
             return
