@@ -24,12 +24,20 @@ def free_port() -> int:
 
 
 def redis_binary() -> str:
-    """The redis-server path, or skip (fail under CI=true) with the reason."""
-    found = shutil.which("redis-server") or (
-        "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None
-    )
+    """The redis-server path, or skip (fail under CI=true) with the reason.
+
+    ``REDIS_SERVER`` names the binary explicitly; otherwise PATH, then
+    /usr/bin/redis-server.
+    """
+    explicit = os.environ.get("REDIS_SERVER")
+    if explicit is not None:
+        found = explicit if Path(explicit).is_file() else None
+    else:
+        found = shutil.which("redis-server") or (
+            "/usr/bin/redis-server" if Path("/usr/bin/redis-server").is_file() else None
+        )
     if found is None:
-        reason = "redis-server not found (install Redis to run the Redis store tests)"
+        reason = "redis-server not found (install Redis, or set REDIS_SERVER, to run these tests)"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"{reason}; CI=true requires it")
         pytest.skip(reason)
@@ -88,3 +96,9 @@ class RedisServer:
             self.process.terminate()
             self.process.wait(timeout=10)
             self.process = None
+
+
+def skip_async_redis_on_trio(url: str | None, anyio_backend: str) -> None:
+    """Skip: redis-py's async client runs on asyncio only, so Redis async tests skip trio."""
+    if str(url).startswith("redis") and anyio_backend != "asyncio":
+        pytest.skip("redis-py's async client runs on asyncio only")

@@ -530,3 +530,33 @@ def test_end_to_end_through_uvicorn_and_waitress(uvicorn_server: str, waitress_s
             assert http.get(f"{base}/api/me", headers=mine_bearer).status_code == 401
             gone = http.post(f"{base}/auth/refresh", json={"refresh_token": mine["refresh_token"]})
             assert gone.status_code == 400
+
+
+def test_cookie_mode_edge_cases(sessions: Sessions) -> None:
+    """No cookie and no body is a 400; an oversized cookie is a 400, not a 5xx."""
+    endpoints = Endpoints(sessions, authenticate, cookie=True)
+    assert endpoints.handle(post("/auth/refresh")).json()["error"] == "invalid_request"
+    huge = "jwtgate_refresh=" + "a" * 9000
+    response = endpoints.handle(post("/auth/refresh", headers={"cookie": huge}))
+    assert (response.status, response.json()["error_description"]) == (400, "malformed cookie")
+
+
+@pytest.mark.anyio
+async def test_raw_asgi_app_websocket_and_disconnect(settings: Settings) -> None:
+    """A websocket is closed with 1008; a client that disconnects mid-body gets nothing."""
+    app = asgi_app(settings, authenticate)
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def disconnect() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    await app({"type": "websocket", "path": "/auth/token", "headers": []}, disconnect, send)
+    assert sent == [{"type": "websocket.close", "code": 1008}]
+    sent.clear()
+    scope = {"type": "http", "method": "POST", "path": "/auth/token", "headers": []}
+    await app(scope, disconnect, send)
+    assert sent == []
+    await app.endpoints.sessions.aclose()

@@ -15,7 +15,7 @@ import redis
 from conftest import make_settings
 from jwtgate import Gate, Identity, Issuer, Rejection, RequestInfo, Sessions, Settings
 from jwtgate.stores import open_store
-from redis_server import RedisServer, redis_binary
+from redis_server import RedisServer, redis_binary, skip_async_redis_on_trio
 
 BACKENDS = ["memory", "sqlite", "redis"]
 REVOKED = 'Bearer realm="api", error="invalid_token", error_description="token revoked"'
@@ -79,8 +79,7 @@ async def test_live_session_passes_and_logged_out_session_is_refused(
     settings: Settings, sessions: Sessions, anyio_backend: str
 ) -> None:
     """An access token passes until its session is logged out, then is refused at once."""
-    if str(settings.store).startswith("redis") and anyio_backend != "asyncio":
-        pytest.skip("redis-py's async client runs on asyncio only")
+    skip_async_redis_on_trio(settings.store, anyio_backend)
     async with open_gate(settings) as gate:
         pair = sessions.login("alice")
         for result in await both(gate, pair.access_token):
@@ -95,8 +94,7 @@ async def test_reused_family_refuses_access_tokens(
     settings: Settings, sessions: Sessions, anyio_backend: str
 ) -> None:
     """After reuse detection, the access tokens of the family are refused too."""
-    if str(settings.store).startswith("redis") and anyio_backend != "asyncio":
-        pytest.skip("redis-py's async client runs on asyncio only")
+    skip_async_redis_on_trio(settings.store, anyio_backend)
     async with open_gate(settings) as gate:
         first = sessions.login("alice")
         second = sessions.refresh(first.refresh_token)
@@ -112,8 +110,7 @@ async def test_revoked_jti_and_logout_all(
     settings: Settings, sessions: Sessions, anyio_backend: str
 ) -> None:
     """A revoked jti is refused; logout-all refuses older tokens and sessions, not newer ones."""
-    if str(settings.store).startswith("redis") and anyio_backend != "asyncio":
-        pytest.skip("redis-py's async client runs on asyncio only")
+    skip_async_redis_on_trio(settings.store, anyio_backend)
     async with open_gate(settings) as gate:
         issuer = Issuer(settings)
         plain = issuer.access_token("alice")
@@ -180,12 +177,11 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # redis-py's async client
 async def test_redis_outage_denies_or_allows_and_recovers(
     own_redis: RedisServer, caplog: pytest.LogCaptureFixture, anyio_backend: str
 ) -> None:
     """Redis down: 503 + Retry-After under deny, pass + warning under allow; back: checks resume."""
-    if anyio_backend != "asyncio":
-        pytest.skip("redis-py's async client runs on asyncio only")
     deny_settings = make_settings(store=own_redis.url, check_revocation=True)
     allow_settings = make_settings(
         store=own_redis.url, check_revocation=True, on_store_error="allow"

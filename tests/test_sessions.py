@@ -15,17 +15,20 @@ from typing import Any
 import pytest
 
 from conftest import SECRET, FakeClock, make_settings
-from jwtgate import AsyncSessions, Issuer, Sessions, Settings, TokenPair, Verifier
+from jwtgate import AsyncSessions, Identity, Issuer, Sessions, Settings, TokenPair, Verifier
 from jwtgate.errors import (
     ConfigurationError,
     ExpiredToken,
+    InvalidClaim,
+    MissingClaim,
     ReusedToken,
     RevokedToken,
     StoreUnavailable,
     WrongTokenType,
 )
 from jwtgate.sessions import purge_expired, revoke_jti, revoke_subject
-from jwtgate.stores import open_store
+from jwtgate.stores import open_async_store, open_store
+from redis_server import skip_async_redis_on_trio
 
 BACKENDS = ["memory", "sqlite", "redis"]
 
@@ -400,8 +403,7 @@ def test_housekeeping_functions(tmp_path: Path) -> None:
 @pytest.mark.anyio
 async def test_async_sessions_follow_the_same_rules(store_url: str, anyio_backend: str) -> None:
     """AsyncSessions logs in, rotates, detects reuse, logs out and logs out everywhere."""
-    if store_url.startswith("redis") and anyio_backend != "asyncio":
-        pytest.skip("redis-py's async client runs on asyncio only")
+    skip_async_redis_on_trio(store_url, anyio_backend)
     async with AsyncSessions(make_settings(store=store_url)) as sessions:
         first = await sessions.login("alice", {"scope": "read"})
         second = await sessions.refresh(first.refresh_token)
@@ -432,3 +434,37 @@ def test_reuse_warning_is_logged_without_tokens(
         sessions.refresh(pair.refresh_token)
     assert pair.session_id in caplog.text
     assert pair.refresh_token.split(".")[2] not in caplog.text
+
+
+def test_refresh_token_needs_sid_and_jti(tmp_path: Path) -> None:
+    """A signed refresh token without a string sid or jti is refused as invalid."""
+    settings = make_settings(store=f"sqlite:///{tmp_path / 'c.db'}")
+    issuer = Issuer(settings)
+    with Sessions(settings) as sessions:
+        no_sid = issuer.encode({"sub": "alice", "exp": 2**40, "jti": "j", "token_use": "refresh"})
+        with pytest.raises(MissingClaim):
+            sessions.refresh(no_sid)
+        bad_sid = issuer.encode(
+            {"sub": "alice", "exp": 2**40, "jti": "j", "sid": 5, "token_use": "refresh"}
+        )
+        with pytest.raises(InvalidClaim):
+            sessions.refresh(bad_sid)
+
+
+@pytest.mark.anyio
+async def test_sessions_accept_a_store_object_and_revoke_by_jti(anyio_backend: str) -> None:
+    """A store object is used as given (not closed); revoke_jti needs a jti, exp is optional."""
+    store = open_store("memory://given")
+    settings = make_settings()
+    with Sessions(settings, store) as sessions:
+        assert sessions.store is store
+        assert sessions.revoke_jti(Identity("alice", {"jti": "j1"})) is True
+        assert sessions.revoke_jti(Identity("alice", {})) is False
+    assert store.is_revoked("alice", None, "j1", None) is True
+    astore = open_async_store("memory://given")
+    async with AsyncSessions(settings, astore) as asessions:
+        assert asessions.store is astore
+        assert await asessions.revoke_jti(Identity("bob", {"jti": "j2"})) is True
+        assert await asessions.revoke_jti(Identity("bob", {})) is False
+    assert store.is_revoked("bob", None, "j2", None) is True
+    store.close()

@@ -78,7 +78,7 @@ class RevocationCheck:
 
     def _open(self, opener: Any) -> Any:
         url = self.settings.store
-        if url is None:  # Settings refuses check_revocation without a store (E022).
+        if url is None:  # pragma: no cover - Settings refuses this combination (E022)
             raise StoreUnavailable()
         return opener(url, prefix=self.settings.store_key_prefix)
 

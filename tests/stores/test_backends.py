@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 
 from jwtgate.errors import StoreUnavailable
-from jwtgate.stores import open_store
+from jwtgate.stores import open_async_store, open_store
+from jwtgate.stores.memory import MemoryStore
 from jwtgate.stores.redis import RedisKeys, RedisStore, split_url
 from jwtgate.stores.sqlite import SCHEMA_VERSION, SQLiteStore
+from redis_server import free_port, redis_binary
 
 T0 = 1_800_000_000.0
 
@@ -160,3 +162,54 @@ def test_redis_every_key_has_a_ttl(redis_url: str) -> None:
     store.rotate("alice", "s1", "r1", "r2", now=T0, grace=0, ttl=300)
     assert 200_000 < client.pttl(store.keys.family("alice", "s1")) <= 300_000
     store.close()
+
+
+def test_memory_forgets_expired_entries_on_read() -> None:
+    """The memory store drops an expired family or logout-all mark when it reads it."""
+    now = [0.0]
+    store = MemoryStore(clock=lambda: now[0])
+    store.create_session("alice", "s1", "r1", now=T0, ttl=1)
+    store.revoke_subject("alice", at=T0, ttl=1)
+    now[0] = 5
+    assert store.is_revoked("alice", "s1", None, None) is True
+    assert store.is_revoked("alice", None, None, T0 - 1) is False
+    assert store.purge_expired() == 0
+
+
+def test_closed_sqlite_store_cannot_be_used(tmp_path: Path) -> None:
+    """Using a SQLiteStore after close() is a programming error, said plainly."""
+    store = SQLiteStore(tmp_path / "s.db")
+    store.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        store.is_revoked("alice", None, None, None)
+
+
+@pytest.mark.anyio
+async def test_unreachable_redis_is_store_unavailable(anyio_backend: str) -> None:
+    """Every Redis operation against a closed port raises StoreUnavailable, sync and async."""
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    with open_store(url, timeout=1) as store:
+        with pytest.raises(StoreUnavailable):
+            store.revoke_session("alice", "s1")
+        with pytest.raises(StoreUnavailable):
+            store.is_revoked("alice", "s1", None, None)
+    if anyio_backend != "asyncio":
+        return  # redis-py's async client runs on asyncio only
+    async with open_async_store(url, timeout=1) as astore:
+        with pytest.raises(StoreUnavailable):
+            await astore.revoke_session("alice", "s1")
+        with pytest.raises(StoreUnavailable):
+            await astore.is_revoked("alice", "s1", None, None)
+
+
+def test_missing_redis_server_skips_locally_and_fails_under_ci(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Without redis-server the Redis tests skip with a reason; under CI=true they fail."""
+    monkeypatch.setenv("REDIS_SERVER", str(tmp_path / "no-redis-server"))
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="redis-server not found"):
+        redis_binary()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true requires it"):
+        redis_binary()

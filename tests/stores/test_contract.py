@@ -12,6 +12,7 @@ import pytest
 from jwtgate.stores import AsyncStore, Store, open_async_store, open_store
 from jwtgate.stores.memory import MemoryStore
 from jwtgate.stores.sqlite import SQLiteStore
+from redis_server import skip_async_redis_on_trio
 
 BACKENDS = ["memory", "sqlite", "redis"]
 T0 = 1_800_000_000.0
@@ -210,8 +211,7 @@ def test_sync_store_is_a_context_manager(harness: Harness) -> None:
 @pytest.fixture
 async def astore(harness: Harness, anyio_backend: str) -> AsyncIterator[AsyncStore]:
     """The async twin of the backend, on the same data."""
-    if harness.url.startswith("redis") and anyio_backend != "asyncio":
-        pytest.skip("redis-py's async client runs on asyncio only")
+    skip_async_redis_on_trio(harness.url, anyio_backend)
     async with open_async_store(harness.url) as store:
         yield store
 
