@@ -468,3 +468,12 @@ async def test_sessions_accept_a_store_object_and_revoke_by_jti(anyio_backend: s
         assert await asessions.revoke_jti(Identity("bob", {})) is False
     assert store.is_revoked("bob", None, "j2", None) is True
     store.close()
+
+
+def test_sync_and_async_stores_are_not_mixed_up() -> None:
+    """Sessions refuses an async store and AsyncSessions a sync one, naming the right class."""
+    with pytest.raises(TypeError, match="AsyncSessions"):
+        Sessions(make_settings(), open_async_store("memory://mixed"))
+    with pytest.raises(TypeError, match="use Sessions"):
+        AsyncSessions(make_settings(), open_store("memory://mixed"))
+    open_store("memory://mixed").close()

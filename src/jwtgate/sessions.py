@@ -26,6 +26,7 @@ operation never succeeds without the store.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 from collections.abc import Mapping
@@ -217,12 +218,14 @@ class Sessions:
     ) -> None:
         self._core = core = _Core(settings, clock)
         self.settings = core.settings
-        self._owns_store = not isinstance(store, Store)
-        if isinstance(store, Store):
-            self.store = store
-        else:
+        self._owns_store = store is None or isinstance(store, str)
+        if store is None or isinstance(store, str):
             url = store if store is not None else core.store_url()
-            self.store = open_store(url, prefix=core.settings.store_key_prefix)
+            self.store: Store = open_store(url, prefix=core.settings.store_key_prefix)
+        elif inspect.iscoroutinefunction(getattr(store, "rotate", None)):
+            raise TypeError("this store is async: use AsyncSessions")
+        else:
+            self.store = store
 
     def login(self, subject: str, claims: Mapping[str, Any] | None = None) -> TokenPair:
         """Start a session for ``subject``; ``claims`` go into both tokens."""
@@ -310,12 +313,14 @@ class AsyncSessions:
     ) -> None:
         self._core = core = _Core(settings, clock)
         self.settings = core.settings
-        self._owns_store = not isinstance(store, AsyncStore)
-        if isinstance(store, AsyncStore):
-            self.store = store
-        else:
+        self._owns_store = store is None or isinstance(store, str)
+        if store is None or isinstance(store, str):
             url = store if store is not None else core.store_url()
-            self.store = open_async_store(url, prefix=core.settings.store_key_prefix)
+            self.store: AsyncStore = open_async_store(url, prefix=core.settings.store_key_prefix)
+        elif not inspect.iscoroutinefunction(getattr(store, "rotate", None)):
+            raise TypeError("this store is sync: use Sessions, or open_async_store()")
+        else:
+            self.store = store
 
     async def login(self, subject: str, claims: Mapping[str, Any] | None = None) -> TokenPair:
         """See :meth:`Sessions.login`."""

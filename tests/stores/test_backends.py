@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
@@ -213,3 +214,26 @@ def test_missing_redis_server_skips_locally_and_fails_under_ci(
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="CI=true requires it"):
         redis_binary()
+
+
+def test_redis_extra_missing_gives_an_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without redis-py, opening a Redis store says which extra to install."""
+    monkeypatch.setitem(sys.modules, "redis", None)
+    with pytest.raises(ImportError, match=r"pip install 'jwtgate\[redis\]'"):
+        open_store("redis://127.0.0.1:1/0")
+    with pytest.raises(ImportError, match=r"pip install 'jwtgate\[redis\]'"):
+        open_async_store("redis://127.0.0.1:1/0")
+
+
+def test_repeated_store_failures_are_logged_once_in_a_while(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The same store failure is a warning once, then debug lines until LOG_EVERY passes."""
+    store = open_store(f"sqlite:///{tmp_path / 'missing' / 's.db'}")
+    with caplog.at_level(logging.DEBUG, logger="jwtgate.stores"):
+        for _ in range(3):
+            with pytest.raises(StoreUnavailable):
+                store.is_revoked("alice", None, None, None)
+    levels = [r.levelno for r in caplog.records if r.name == "jwtgate.stores"]
+    assert levels == [logging.WARNING, logging.DEBUG, logging.DEBUG]
+    store.close()

@@ -31,6 +31,7 @@ Backends raise :class:`jwtgate.errors.StoreUnavailable` when they cannot answer
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
@@ -245,9 +246,26 @@ def open_async_store(url: str, *, prefix: str = "jwtgate:", timeout: float = 5.0
     return AsyncRedisStore.from_url(url, prefix=prefix, timeout=timeout)
 
 
+_last_logged: dict[tuple[str, str], float] = {}
+LOG_EVERY = 10.0
+
+
 def unavailable(backend: str, exc: BaseException) -> StoreUnavailable:
-    """A StoreUnavailable for ``exc``, logged with the cause (never token material)."""
-    logger.warning("jwtgate: %s store unavailable: %s: %s", backend, type(exc).__name__, exc)
+    """A StoreUnavailable for ``exc``, its cause logged (never token material).
+
+    The same failure is logged as a warning at most every ``LOG_EVERY`` seconds
+    (an outage under load would otherwise write one line per request).
+    """
+    message = f"{type(exc).__name__}: {exc}"
+    now = time.monotonic()
+    key = (backend, message)
+    last = _last_logged.get(key)
+    level = logging.WARNING if last is None or now - last >= LOG_EVERY else logging.DEBUG
+    if level == logging.WARNING:
+        if len(_last_logged) > 1000:  # bounded: messages may vary
+            _last_logged.clear()
+        _last_logged[key] = now
+    logger.log(level, "jwtgate: %s store unavailable: %s", backend, message)
     error = StoreUnavailable()
     error.__cause__ = exc
     return error

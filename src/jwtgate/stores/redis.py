@@ -104,7 +104,7 @@ def _import_sync() -> Any:
         import redis
         import redis.backoff
         import redis.retry
-    except ImportError as exc:  # pragma: no cover - exercised without the extra
+    except ImportError as exc:
         raise ImportError(_INSTALL_HINT) from exc
     return redis
 
@@ -114,7 +114,7 @@ def _import_async() -> Any:
         import redis.asyncio
         import redis.asyncio.retry
         import redis.backoff
-    except ImportError as exc:  # pragma: no cover - exercised without the extra
+    except ImportError as exc:
         raise ImportError(_INSTALL_HINT) from exc
     return redis
 
