@@ -407,8 +407,14 @@ def asgi_site(settings: Settings) -> Callable[..., Any]:
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            await auth(scope, receive, send)
-            await gate.aclose()
+
+            async def send_after_cleanup(message: dict[str, Any]) -> None:
+                # The server may cancel the app once shutdown is complete: close first.
+                if message["type"] == "lifespan.shutdown.complete":
+                    await gate.aclose()
+                await send(message)
+
+            await auth(scope, receive, send_after_cleanup)
             return
         if scope["path"] != "/api/me":
             await auth(scope, receive, send)

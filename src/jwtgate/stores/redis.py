@@ -30,6 +30,8 @@ import hashlib
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import anyio
+
 from . import Rotation, unavailable
 from ._base import AsyncContext, SyncContext
 
@@ -360,5 +362,6 @@ class AsyncRedisStore(AsyncContext):
         return 0
 
     async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self.client.aclose()
+        """Close the connection pool (shielded: a cancelled shutdown still closes it)."""
+        with anyio.CancelScope(shield=True):
+            await self.client.aclose()

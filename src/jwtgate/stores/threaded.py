@@ -11,6 +11,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import anyio
 import anyio.to_thread
 
 from . import Rotation, Store
@@ -78,8 +79,9 @@ class SyncToAsync(AsyncContext):
         return await self._call(self.sync.purge_expired)
 
     async def aclose(self) -> None:
-        """Close the wrapped store."""
-        await self._call(self.sync.close)
+        """Close the wrapped store (shielded: a cancelled shutdown still closes it)."""
+        with anyio.CancelScope(shield=True):
+            await self._call(self.sync.close)
 
 
 ThreadedAsyncStore = SyncToAsync
