@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, closing
 from pathlib import Path
@@ -15,6 +16,8 @@ import redis
 from conftest import make_settings
 from jwtgate import Gate, Identity, Issuer, Rejection, RequestInfo, Sessions, Settings
 from jwtgate.stores import open_store
+from jwtgate.stores.sqlite import SQLiteStore
+from jwtgate.stores.threaded import SyncToAsync
 from redis_server import RedisServer, redis_binary, skip_async_redis_on_trio
 
 BACKENDS = ["memory", "sqlite", "redis"]
@@ -227,3 +230,33 @@ def test_sqlite_store_failure_is_503(tmp_path: Path) -> None:
     assert isinstance(result, Rejection)
     assert result.status == 503
     assert header(result, "retry-after") == "5"
+
+
+class RecordingSQLiteStore(SQLiteStore):
+    """A real SQLite store that notes which thread answered each revocation check."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.threads: list[int] = []
+
+    def is_revoked(
+        self, subject: str, sid: str | None, jti: str | None, issued_at: float | None
+    ) -> bool:
+        self.threads.append(threading.get_ident())
+        return super().is_revoked(subject, sid, jti, issued_at)
+
+
+@pytest.mark.anyio
+async def test_async_check_never_blocks_the_event_loop(tmp_path: Path) -> None:
+    """decide_async runs a blocking store's lookup in a worker thread, not on the loop."""
+    store = RecordingSQLiteStore(tmp_path / "t.db")
+    settings = make_settings(store=f"sqlite:///{tmp_path / 't.db'}", check_revocation=True)
+    with Sessions(settings, store) as sessions:
+        pair = sessions.login("alice")
+    gate = Gate(settings, async_store=SyncToAsync(store))
+    result = await gate.decide_async(request(pair.access_token))
+    assert isinstance(result, Identity)
+    assert store.threads
+    assert threading.get_ident() not in store.threads
+    await gate.aclose()  # not opened by the Gate: left open
+    store.close()
