@@ -108,9 +108,11 @@ RENAMED = {
 
 LEEWAY_MAX = 300
 REUSE_GRACE_MAX = 60
+TTL_MAX = 315_360_000
 MAX_TOKEN_BYTES_RANGE = (512, 1_048_576)
-_TCHAR = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")  # RFC 9110 token
-_REALM_CHARS = re.compile(r"^[\x20-\x21\x23-\x5b\x5d-\x7e]*$")  # RFC 6750 §3 realm chars
+# \Z, not $: "$" also matches before a trailing newline (header injection).
+_TCHAR = re.compile(r"\A[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")  # RFC 9110 token
+_REALM_CHARS = re.compile(r"\A[\x20-\x21\x23-\x5b\x5d-\x7e]*\Z")  # RFC 6750 §3 realm chars
 
 
 @dataclass(frozen=True)
@@ -158,7 +160,7 @@ class Settings:
     max_token_bytes: int
     access_token_ttl: int
     refresh_token_ttl: int
-    store: str | None
+    store: str | None = field(repr=False)  # a URL may carry a password
     check_revocation: bool
     on_store_error: Literal["deny", "allow"]
     refresh_reuse_grace: float
@@ -494,6 +496,7 @@ class _Validator:
         return [(None, value)]
 
     def check_keys(self, algorithms: tuple[str, ...]) -> tuple[StaticKeys, SigningKey | None]:
+        problems_before = len(self.problems)
         hmac_algs = HMAC_ALGORITHMS.intersection(algorithms)
         keys: list[VerificationKey] = []
         signing: list[tuple[str | None, PrivateKey | Secret, frozenset[str]]] = []
@@ -619,10 +622,8 @@ class _Validator:
                 "Give every key its own kid.",
             )
 
-        if not self.problems or not any(
-            p.id in {"jwtgate.E003", "jwtgate.E012", "jwtgate.E013", "jwtgate.E014"}
-            for p in self.problems
-        ):
+        # A key already reported as unusable would make every algorithm "keyless": say it once.
+        if len(self.problems) == problems_before:
             for alg in algorithms:
                 if not any(alg in k.algorithms for k in keys):
                     where = (
@@ -682,7 +683,11 @@ class _Validator:
                 f"Add one of {sorted(algorithms_for_key(public))} to ALGORITHMS.",
             )
             return frozenset()
-        if derived and any(k.kid == kid for k in keys if k.algorithms & usable):
+        if derived and any(
+            k.kid == kid or (k.kid is None and k.key == public)
+            for k in keys
+            if k.algorithms & usable
+        ):
             return usable  # the matching public key was also given explicitly
         keys.append(VerificationKey(kid, usable, public))
         return usable
@@ -712,14 +717,8 @@ class _Validator:
         if not candidates:
             return None
         if len(candidates) > 1:
-            if any(p.key == "KEY_ID" for p in self.problems):
-                return None
-            self.add(
-                "E023",
-                "key_id",
-                f"several keys could sign tokens; {self.ref('key_id')} should say which.",
-                "Set KEY_ID to the kid of the signing key.",
-            )
+            # A service that only verifies needs no signing key: the Issuer reports
+            # the ambiguity (jwtgate.E023) if this service ever tries to sign.
             return None
         kid, material, usable = candidates[0]
         algorithm = next(a for a in algorithms if a in usable)
@@ -835,11 +834,12 @@ class _Validator:
         if isinstance(value, bool) or not isinstance(value, int):
             self.type_error(key, "a whole number of seconds")
             return int(DEFAULTS[key])
-        if value <= 0:
+        if not 0 < value <= TTL_MAX:
             self.add(
                 "E011",
                 key,
-                f"{self.ref(key)} is {value}; it should be a positive number of seconds.",
+                f"{self.ref(key)} is {value}; it should be a positive number of seconds, "
+                f"at most {TTL_MAX} (10 years).",
             )
             return int(DEFAULTS[key])
         return value
