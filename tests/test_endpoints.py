@@ -17,6 +17,7 @@ from waitress.server import create_server
 
 from conftest import make_settings
 from jwtgate import AsyncSessions, Gate, Identity, Rejection, RequestInfo, Sessions, Settings
+from jwtgate.asgi import JWTGateMiddleware
 from jwtgate.endpoints import (
     AsyncEndpoints,
     EndpointRequest,
@@ -401,11 +402,11 @@ def _identity_response(result: Identity | Rejection) -> tuple[int, list[tuple[st
 
 
 def asgi_site(settings: Settings) -> Callable[..., Any]:
-    """The ASGI endpoints under /auth plus /api/me protected by Gate.decide_async."""
+    """The ASGI endpoints under /auth plus /api/me, behind jwtgate.asgi.JWTGateMiddleware."""
     auth = asgi_app(settings, authenticate, secure=False)
     gate = Gate(settings)
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def inner(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
 
             async def send_after_cleanup(message: dict[str, Any]) -> None:
@@ -419,14 +420,12 @@ def asgi_site(settings: Settings) -> Callable[..., Any]:
         if scope["path"] != "/api/me":
             await auth(scope, receive, send)
             return
-        authorization = tuple(v.decode() for k, v in scope["headers"] if k == b"authorization")
-        info = RequestInfo(scope["method"], scope["path"], authorization)
-        status, headers, body = _identity_response(await gate.decide_async(info))
-        raw = [(k.encode(), v.encode()) for k, v in headers]
-        await send({"type": "http.response.start", "status": status, "headers": raw})
+        body = json.dumps({"sub": scope["user"].subject}).encode()
+        headers = [(b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
-    return app
+    return JWTGateMiddleware(inner, gate=gate)
 
 
 def wsgi_site(settings: Settings) -> tuple[Callable[..., Any], Gate]:
@@ -486,8 +485,12 @@ def waitress_server(e2e_settings: Settings) -> Iterator[str]:
 
 @pytest.fixture
 def e2e_settings(tmp_path: Path) -> Settings:
-    """Revocation-aware settings on a SQLite file both servers share."""
-    return make_settings(store=f"sqlite:///{tmp_path / 'e2e.db'}", check_revocation=True)
+    """Revocation-aware settings on a SQLite file both servers share; /auth/* is public."""
+    return make_settings(
+        store=f"sqlite:///{tmp_path / 'e2e.db'}",
+        check_revocation=True,
+        public_paths=["/auth/*"],
+    )
 
 
 def test_end_to_end_through_uvicorn_and_waitress(uvicorn_server: str, waitress_server: str) -> None:
