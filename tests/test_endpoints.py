@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +20,9 @@ import uvicorn
 from waitress.server import create_server
 
 from conftest import make_settings
-from jwtgate import AsyncSessions, Gate, Identity, Rejection, RequestInfo, Sessions, Settings
-from jwtgate.asgi import JWTGateMiddleware
+from e2e_sites import USERS, asgi_site, authenticate, wsgi_site
+from e2e_sites import e2e_settings as site_settings
+from jwtgate import AsyncSessions, Gate, Identity, RequestInfo, Sessions, Settings
 from jwtgate.endpoints import (
     AsyncEndpoints,
     EndpointRequest,
@@ -29,14 +34,6 @@ from jwtgate.endpoints import (
 from redis_server import free_port
 
 JSON = {"content-type": "application/json"}
-USERS = {"alice": "wonderland", "bob": "builder"}
-
-
-def authenticate(username: str, password: str) -> tuple[str, dict[str, str]] | None:
-    """The test user database: alice gets scope 'read'."""
-    if USERS.get(username) == password:
-        return username, {"scope": "read"}
-    return None
 
 
 def post(
@@ -394,62 +391,6 @@ def test_raw_wsgi_app_rejects_bad_content_length(settings: Settings) -> None:
 # -- end to end through real servers --------------------------------------------------------
 
 
-def _identity_response(result: Identity | Rejection) -> tuple[int, list[tuple[str, str]], bytes]:
-    if isinstance(result, Rejection):
-        return result.status, list(result.headers), result.body
-    body = json.dumps({"sub": result.subject}).encode()
-    return 200, [("content-type", "application/json")], body
-
-
-def asgi_site(settings: Settings) -> Callable[..., Any]:
-    """The ASGI endpoints under /auth plus /api/me, behind jwtgate.asgi.JWTGateMiddleware."""
-    auth = asgi_app(settings, authenticate, secure=False)
-    gate = Gate(settings)
-
-    async def inner(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-
-            async def send_after_cleanup(message: dict[str, Any]) -> None:
-                # The server may cancel the app once shutdown is complete: close first.
-                if message["type"] == "lifespan.shutdown.complete":
-                    await gate.aclose()
-                await send(message)
-
-            await auth(scope, receive, send_after_cleanup)
-            return
-        if scope["path"] != "/api/me":
-            await auth(scope, receive, send)
-            return
-        body = json.dumps({"sub": scope["user"].subject}).encode()
-        headers = [(b"content-type", b"application/json")]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
-
-    return JWTGateMiddleware(inner, gate=gate)
-
-
-def wsgi_site(settings: Settings) -> tuple[Callable[..., Any], Gate]:
-    """The WSGI endpoints under /auth plus /api/me protected by Gate.decide."""
-    auth = wsgi_app(settings, authenticate, secure=False)
-    gate = Gate(settings)
-
-    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        if environ["PATH_INFO"] != "/api/me":
-            return list(auth(environ, start_response))
-        authorization = environ.get("HTTP_AUTHORIZATION")
-        info = RequestInfo(
-            environ["REQUEST_METHOD"],
-            environ["PATH_INFO"],
-            (authorization,) if authorization else (),
-        )
-        status, headers, body = _identity_response(gate.decide(info))
-        start_response(f"{status} X", headers)
-        return [body]
-
-    app.close = lambda: (gate.close(), auth.endpoints.sessions.close())  # type: ignore[attr-defined]
-    return app, gate
-
-
 @pytest.fixture
 def uvicorn_server(e2e_settings: Settings) -> Iterator[str]:
     """A real uvicorn server on 127.0.0.1 serving the ASGI site; yields its base URL."""
@@ -486,11 +427,7 @@ def waitress_server(e2e_settings: Settings) -> Iterator[str]:
 @pytest.fixture
 def e2e_settings(tmp_path: Path) -> Settings:
     """Revocation-aware settings on a SQLite file both servers share; /auth/* is public."""
-    return make_settings(
-        store=f"sqlite:///{tmp_path / 'e2e.db'}",
-        check_revocation=True,
-        public_paths=["/auth/*"],
-    )
+    return site_settings(f"sqlite:///{tmp_path / 'e2e.db'}")
 
 
 def test_end_to_end_through_uvicorn_and_waitress(uvicorn_server: str, waitress_server: str) -> None:
@@ -569,3 +506,58 @@ async def test_raw_asgi_app_websocket_and_disconnect(settings: Settings) -> None
     await app(scope, disconnect, send)
     assert sent == []
     await app.endpoints.sessions.aclose()
+
+
+@pytest.fixture
+def gunicorn_server(tmp_path: Path) -> Iterator[str]:
+    """gunicorn on 127.0.0.1: 2 sync workers, each replaced after one request; yields its URL."""
+    port = free_port()
+    env = {**os.environ, "JWTGATE_E2E_STORE": f"sqlite:///{tmp_path / 'gunicorn.db'}"}
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--chdir",
+        str(Path(__file__).parent),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "2",
+        "--max-requests",
+        "1",
+        "--preload",
+        "e2e_sites:gunicorn_app()",
+    ]
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while True:
+        assert proc.poll() is None, "gunicorn exited"
+        assert time.monotonic() < deadline, "gunicorn did not start"
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def test_logout_reaches_every_gunicorn_worker(gunicorn_server: str) -> None:
+    """Under gunicorn, a logout-all made in one worker process is refused by every later one."""
+    base = gunicorn_server
+    with httpx.Client(timeout=10) as http:
+        credentials = {"username": "alice", "password": "wonderland"}
+        login = http.post(f"{base}/auth/token", json=credentials)
+        pair = login.json()
+        bearer = {"authorization": f"Bearer {pair['access_token']}"}
+        me = http.get(f"{base}/api/me", headers=bearer)
+        assert me.status_code == 200
+        out = http.post(f"{base}/auth/logout-all", headers=bearer)
+        assert out.status_code == 204
+        after = [http.get(f"{base}/api/me", headers=bearer) for _ in range(4)]
+        refresh = http.post(f"{base}/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+    assert [r.status_code for r in after] == [401] * 4
+    assert refresh.status_code == 400
+    pids = [r.headers["x-worker-pid"] for r in (login, me, out, *after, refresh)]
+    assert len(set(pids)) == len(pids)  # every request answered by a process of its own
