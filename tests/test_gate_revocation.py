@@ -260,3 +260,13 @@ async def test_async_check_never_blocks_the_event_loop(tmp_path: Path) -> None:
     assert threading.get_ident() not in store.threads
     await gate.aclose()  # not opened by the Gate: left open
     store.close()
+
+
+def test_foreign_sid_is_not_a_jwtgate_session(tmp_path: Path) -> None:
+    """A token from another issuer with its own sid claim is checked by jti and subject only."""
+    settings = make_settings(store=f"sqlite:///{tmp_path / 'f.db'}", check_revocation=True)
+    foreign = Issuer(settings).access_token("alice", claims={"sid": "keycloak-session"})
+    with closing(Gate(settings)) as gate, Sessions(settings) as sessions:
+        assert isinstance(gate.decide(request(foreign)), Identity)
+        sessions.logout_all("alice")
+        assert isinstance(gate.decide(request(foreign)), Rejection)

@@ -482,3 +482,14 @@ def test_sync_and_async_stores_are_not_mixed_up() -> None:
     with pytest.raises(TypeError, match="use Sessions"):
         AsyncSessions(make_settings(), open_store("memory://mixed"))
     open_store("memory://mixed").close()
+
+
+def test_logout_of_a_foreign_sid_token_revokes_its_jti(
+    make_sessions: Callable[..., Sessions],
+) -> None:
+    """A token with an identity provider's own sid (no token_use) is revoked by its jti."""
+    sessions = make_sessions()
+    token = Issuer(sessions.settings).access_token("alice", claims={"sid": "idp-session"})
+    jti = Verifier(sessions.settings).verify(token).claims["jti"]
+    assert sessions.logout(token) is True
+    assert sessions.store.is_revoked("alice", None, jti, None) is True

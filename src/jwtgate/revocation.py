@@ -33,6 +33,7 @@ from typing import Any
 from .config import Settings
 from .errors import RevokedToken, StoreUnavailable
 from .identity import Identity
+from .sessions import session_id
 from .stores import AsyncStore, Store, open_async_store, open_store
 
 __all__ = ["RevocationCheck", "question"]
@@ -43,12 +44,16 @@ WARN_EVERY = 10.0
 
 
 def question(identity: Identity) -> tuple[str, str | None, str | None, float | None]:
-    """The arguments of ``Store.is_revoked`` for a verified identity."""
+    """The arguments of ``Store.is_revoked`` for a verified identity.
+
+    An identity provider's own ``sid`` (OpenID Connect, Keycloak) is ignored:
+    see :func:`jwtgate.sessions.session_id`.
+    """
     claims = identity.claims
-    sid, jti, iat = claims.get("sid"), claims.get("jti"), claims.get("iat")
+    jti, iat = claims.get("jti"), claims.get("iat")
     return (
         str(identity.subject),
-        sid if isinstance(sid, str) else None,
+        session_id(identity),
         jti if isinstance(jti, str) else None,
         float(iat) if isinstance(iat, int | float) and not isinstance(iat, bool) else None,
     )

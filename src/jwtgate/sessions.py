@@ -126,6 +126,16 @@ def remember_for(settings: Settings) -> float:
     return max(settings.access_token_ttl, settings.refresh_token_ttl) + settings.leeway
 
 
+def session_id(identity: Identity) -> str | None:
+    """The jwtgate session id of a verified token, or None.
+
+    Only tokens jwtgate minted (they carry ``token_use``) have one: an identity
+    provider's own ``sid`` claim names a session no jwtgate store knows.
+    """
+    sid = identity.claims.get("sid")
+    return sid if isinstance(sid, str) and "token_use" in identity.claims else None
+
+
 class _Core:
     """Everything but the store calls, shared by the sync and async classes."""
 
@@ -271,8 +281,8 @@ class Sessions:
         """
         identity = self.verify(token)
         subject = str(identity.subject)
-        sid = identity.claims.get("sid")
-        if isinstance(sid, str):
+        sid = session_id(identity)
+        if sid is not None:
             return self.store.revoke_session(subject, sid)
         return self.revoke_jti(identity)
 
@@ -358,8 +368,8 @@ class AsyncSessions:
         """See :meth:`Sessions.logout`."""
         identity = await self.verify(token)
         subject = str(identity.subject)
-        sid = identity.claims.get("sid")
-        if isinstance(sid, str):
+        sid = session_id(identity)
+        if sid is not None:
             return await self.store.revoke_session(subject, sid)
         return await self.revoke_jti(identity)
 
