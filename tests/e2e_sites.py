@@ -11,8 +11,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from jwtgate import Gate, Identity, Rejection, RequestInfo, Settings
-from jwtgate.asgi import JWTGateMiddleware
+from jwtgate import Gate, Settings, asgi, wsgi
 from jwtgate.endpoints import asgi_app, wsgi_app
 
 SECRET = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"  # fake, 50 bytes
@@ -26,30 +25,12 @@ def authenticate(username: str, password: str) -> tuple[str, dict[str, str]] | N
     return None
 
 
-def _identity_response(result: Identity | Rejection) -> tuple[int, list[tuple[str, str]], bytes]:
-    if isinstance(result, Rejection):
-        return result.status, list(result.headers), result.body
-    body = json.dumps({"sub": result.subject}).encode()
-    return 200, [("content-type", "application/json")], body
-
-
 def asgi_site(settings: Settings) -> Callable[..., Any]:
     """The ASGI endpoints under /auth plus /api/me, behind jwtgate.asgi.JWTGateMiddleware."""
     auth = asgi_app(settings, authenticate, secure=False)
-    gate = Gate(settings)
 
     async def inner(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-
-            async def send_after_cleanup(message: dict[str, Any]) -> None:
-                # The server may cancel the app once shutdown is complete: close first.
-                if message["type"] == "lifespan.shutdown.complete":
-                    await gate.aclose()
-                await send(message)
-
-            await auth(scope, receive, send_after_cleanup)
-            return
-        if scope["path"] != "/api/me":
+        if scope["type"] == "lifespan" or scope["path"] != "/api/me":
             await auth(scope, receive, send)
             return
         body = json.dumps({"sub": scope["user"].subject}).encode()
@@ -57,27 +38,22 @@ def asgi_site(settings: Settings) -> Callable[..., Any]:
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
-    return JWTGateMiddleware(inner, gate=gate)
+    return asgi.JWTGateMiddleware(inner, settings)
 
 
 def wsgi_site(settings: Settings) -> tuple[Callable[..., Any], Gate]:
-    """The WSGI endpoints under /auth plus /api/me protected by Gate.decide."""
+    """The WSGI endpoints under /auth plus /api/me, behind jwtgate.wsgi.JWTGateMiddleware."""
     auth = wsgi_app(settings, authenticate, secure=False)
-    gate = Gate(settings)
 
-    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    def inner(environ: dict[str, Any], start_response: Any) -> list[bytes]:
         if environ["PATH_INFO"] != "/api/me":
             return list(auth(environ, start_response))
-        authorization = environ.get("HTTP_AUTHORIZATION")
-        info = RequestInfo(
-            environ["REQUEST_METHOD"],
-            environ["PATH_INFO"],
-            (authorization,) if authorization else (),
-        )
-        status, headers, body = _identity_response(gate.decide(info))
-        start_response(f"{status} X", headers)
-        return [body]
+        identity = environ["jwtgate.identity"]
+        start_response("200 OK", [("content-type", "application/json")])
+        return [json.dumps({"sub": identity.subject}).encode()]
 
+    app = wsgi.JWTGateMiddleware(inner, settings)
+    gate = app.gate
     app.close = lambda: (gate.close(), auth.endpoints.sessions.close())  # type: ignore[attr-defined]
     return app, gate
 

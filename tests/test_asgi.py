@@ -25,7 +25,8 @@ from asgi_support import (
     gate,
     token,
 )
-from jwtgate import ANONYMOUS, Gate, Identity, Verifier
+from conftest import SECRET
+from jwtgate import ANONYMOUS, Gate, Identity, Settings, Verifier
 from jwtgate.asgi import ConnectionExpired, JWTGateMiddleware, Message, Scope, request_info
 from jwtgate.errors import KeySourceUnavailable
 from jwtgate.keys import VerificationKey
@@ -315,6 +316,42 @@ async def test_other_scope_types_pass_through_untouched(kind: str) -> None:
     assert sent == [{"type": f"{kind}.startup.complete"}]
     assert seen[0][0] is scope
     assert scope == original
+
+
+async def test_lifespan_shutdown_closes_the_gate_before_completing(tmp_path: Any) -> None:
+    """On lifespan shutdown the Gate's store is closed before shutdown.complete is sent."""
+    events: list[str] = []
+
+    class RecordingGate(Gate):
+        async def aclose(self) -> None:
+            events.append("gate closed")
+            await super().aclose()
+
+    settings = Settings.from_dict(
+        {"secret": SECRET, "store": f"sqlite:///{tmp_path / 's.db'}", "check_revocation": True}
+    )
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            await send({"type": f"{message['type']}.complete"})
+            if message["type"] == "lifespan.shutdown":
+                return
+
+    messages = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    scope: Scope = {"type": "lifespan", "asgi": {"version": "3.0"}}
+    middleware = JWTGateMiddleware(app, gate=RecordingGate(settings))
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return messages.pop(0)
+
+    async def send(message: Message) -> None:
+        events.append(message["type"])
+        sent.append(message)
+
+    await middleware(scope, receive, send)
+    assert events == ["lifespan.startup.complete", "gate closed", "lifespan.shutdown.complete"]
 
 
 def http_scope(**extra: Any) -> Scope:

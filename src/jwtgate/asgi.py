@@ -39,6 +39,7 @@ from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 from .config import Settings
+from .endpoints import asgi_app as token_endpoints
 from .gate import Gate, RequestInfo
 from .http import Rejection
 from .identity import Credentials, Identity
@@ -53,6 +54,7 @@ __all__ = [
     "attach",
     "request_info",
     "resolve_gate",
+    "token_endpoints",
 ]
 
 Scope = MutableMapping[str, Any]
@@ -146,7 +148,10 @@ class JWTGateMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in _HANDLED:
-            await self.app(scope, receive, send)
+            if scope["type"] == "lifespan":
+                await self.app(scope, receive, self._closing_on_shutdown(send))
+            else:
+                await self.app(scope, receive, send)
             return
         decision = await self.gate.decide_async(request_info(scope, self.gate.header_name))
         if isinstance(decision, Rejection):
@@ -163,6 +168,17 @@ class JWTGateMiddleware:
                 await self.app(scope, watch.receive, watch.send)
                 return
         await self.app(scope, receive, send)
+
+    def _closing_on_shutdown(self, send: Send) -> Send:
+        # The messages pass unchanged; the Gate's store connections are closed just
+        # before the app reports shutdown complete, because a server may cancel the
+        # app right after that message.
+        async def send_after_closing(message: Message) -> None:
+            if message["type"] == "lifespan.shutdown.complete":
+                await self.gate.aclose()
+            await send(message)
+
+        return send_after_closing
 
 
 def _raw_headers(rejection: Rejection) -> list[tuple[bytes, bytes]]:

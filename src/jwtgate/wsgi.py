@@ -39,6 +39,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .config import Settings
+from .endpoints import wsgi_app as token_endpoints
 from .gate import Gate, RequestInfo
 from .http import Rejection
 from .identity import Identity
@@ -52,6 +53,7 @@ __all__ = [
     "environ_key",
     "request_info",
     "send_rejection",
+    "token_endpoints",
 ]
 
 IDENTITY_KEY = "jwtgate.identity"
