@@ -22,12 +22,11 @@ import jwt
 import pytest
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
+from conftest import FakeClock, make_token, pem
 from jwtgate import ConfigurationError, Gate, Identity, Rejection, RequestInfo, Settings, Verifier
 from jwtgate.errors import KeySourceUnavailable
 from jwtgate.jwks import JWKSKeys, JWKSOptions, cache_lifetime
 from jwtgate.keys import load_private_key, load_public_key
-
-from conftest import FakeClock, make_token, pem
 
 ALGORITHMS = ["RS256", "PS256", "ES256", "EdDSA"]
 # Loaded once: loading an RSA PEM checks the key and costs tens of milliseconds.
