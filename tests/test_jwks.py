@@ -21,11 +21,12 @@ import anyio
 import jwt
 import pytest
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+from jwt.warnings import InsecureKeyLengthWarning
 
 from conftest import FakeClock, make_token, pem
 from jwtgate import ConfigurationError, Gate, Identity, Rejection, RequestInfo, Settings, Verifier
 from jwtgate.errors import KeySourceUnavailable
-from jwtgate.jwks import JWKSKeys, JWKSOptions, cache_lifetime
+from jwtgate.jwks import JWKSKeys, JWKSOptions, cache_lifetime, is_loopback_url
 from jwtgate.keys import load_private_key, load_public_key
 
 ALGORITHMS = ["RS256", "PS256", "ES256", "EdDSA"]
@@ -70,6 +71,8 @@ class JWKSServer:
         self.status = 200
         self.headers: dict[str, str] = {"Cache-Control": "max-age=300"}
         self.delay = 0.0
+        self.raw: bytes | None = None  # sent as is instead of a proper response
+        self.trickle = False  # send the body a byte at a time
         self.hits = 0
         self.paths: dict[str, tuple[int, bytes, dict[str, str]]] = {}
         self.release = threading.Event()
@@ -87,13 +90,24 @@ class JWKSServer:
                     self.path, (server.status, server.body, server.headers)
                 )
                 try:
+                    if server.raw is not None:
+                        self.wfile.write(server.raw)
+                        return
                     self.send_response(status)
                     for name, value in headers.items():
                         self.send_header(name, value)
-                    self.send_header("Content-Length", str(len(body)))
+                    if "Content-Length" not in headers:
+                        self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
-                    self.wfile.write(body)
-                except OSError:  # the client gave up (timeout test)
+                    if server.trickle:
+                        for i in range(len(body)):
+                            self.wfile.write(body[i : i + 1])
+                            self.wfile.flush()
+                            if server.release.wait(0.1):
+                                return
+                    else:
+                        self.wfile.write(body)
+                except OSError:  # the client gave up (timeout tests)
                     pass
 
             def log_message(self, format: str, *args: Any) -> None:
@@ -586,6 +600,23 @@ def _oversized(server: JWKSServer) -> None:
     server.body = json.dumps({"keys": [jwk("rsa", "a")], "pad": "x" * 300_000}).encode()
 
 
+def _oversized_without_length(server: JWKSServer) -> None:
+    _oversized(server)
+    server.headers = {"Content-Length": "", "Connection": "close"}
+
+
+def _trickle(server: JWKSServer) -> None:
+    server.trickle = True
+
+
+def _bad_http(server: JWKSServer) -> None:
+    server.raw = b"NOT HTTP AT ALL\r\n\r\n"
+
+
+def _too_many_keys(server: JWKSServer) -> None:
+    server.serve(*[jwk("ec", f"k{i}") for i in range(101)])
+
+
 def _wrong_key_types(server: JWKSServer) -> None:
     server.serve(oct_jwk("h"), {"kty": "XYZ", "kid": "x"})
 
@@ -600,6 +631,10 @@ OUTAGES = [
     pytest.param(_error_500, id="500"),
     pytest.param(_garbage, id="garbage"),
     pytest.param(_oversized, id="oversized"),
+    pytest.param(_oversized_without_length, id="oversized-without-length"),
+    pytest.param(_trickle, id="trickle"),
+    pytest.param(_bad_http, id="bad-http"),
+    pytest.param(_too_many_keys, id="too-many-keys"),
     pytest.param(_wrong_key_types, id="wrong-key-types"),
     pytest.param(_not_a_jwks, id="not-a-jwks"),
 ]
@@ -826,3 +861,91 @@ def test_source_needs_a_url() -> None:
         JWKSKeys(None, algorithms=["RS256"])
     with pytest.raises(ValueError, match="no jwks_url"):
         JWKSKeys.from_settings(Settings.from_dict({"secret": "s" * 32}))
+
+
+# -- smaller pieces ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://127.0.0.1:8000/jwks", True),
+        ("http://127.9.9.9/jwks", True),
+        ("http://localhost/jwks", True),
+        ("http://[::1]:8080/jwks", True),
+        ("http://10.0.0.1/jwks", False),
+        ("http://localhost.evil.example/jwks", False),
+        ("http://[::1/jwks", False),
+        ("file:///etc/passwd", False),
+    ],
+)
+def test_is_loopback_url(url: str, expected: bool) -> None:
+    """Only localhost and loopback addresses count as loopback."""
+    assert is_loopback_url(url) is expected
+
+
+def test_a_sole_key_without_kid_serves_tokens_with_a_kid(
+    server: JWKSServer, mono: FakeClock
+) -> None:
+    """A JWKS whose only key for the algorithm has no kid serves any token of it."""
+    public = jwk("ec", "x")
+    del public["kid"]
+    server.serve(public)
+    gate, _ = gate_for(remote_settings(server), mono)
+    assert_ok(gate.decide(request(token("ec", "whatever"))))
+    assert_ok(gate.decide(request(token("ec", None))))
+
+
+def test_small_rsa_keys_are_skipped(server: JWKSServer, mono: FakeClock) -> None:
+    """An RSA key under 2048 bits in a JWKS is never used."""
+    small = RSAAlgorithm.to_jwk(load_public_key(pem("rsa1024_public").encode()), as_dict=True)
+    server.serve({**small, "kid": "small"}, jwk("ec", "e"))
+    gate, _ = gate_for(remote_settings(server), mono)
+    with pytest.warns(InsecureKeyLengthWarning):  # PyJWT warns the test, rightly
+        tok = make_token(
+            key=load_private_key(pem("rsa1024_private").encode()),
+            algorithm="RS256",
+            headers={"kid": "small"},
+        )
+    assert_invalid(gate.decide(request(tok)))
+    assert_ok(gate.decide(request(token("ec", "e"))))
+
+
+def test_redirect_to_loopback_is_followed(server: JWKSServer, mono: FakeClock) -> None:
+    """A redirect to another loopback URL is followed."""
+    server.paths["/old"] = (302, b"", {"Location": server.url})
+    settings = Settings.from_dict({"algorithms": ALGORITHMS, "jwks_url": f"{server.base}/old"})
+    gate, _ = gate_for(settings, mono)
+    assert_ok(gate.decide(request(token("rsa", "a"))))
+    assert server.hits == 2
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b"<html>", id="not-json"),
+        pytest.param(b"[]", id="not-an-object"),
+        pytest.param(b'{"issuer": "ISSUER"}', id="no-jwks_uri"),
+        pytest.param(
+            b'{"issuer": "ISSUER", "jwks_uri": "http://idp.example/jwks"}', id="http-jwks_uri"
+        ),
+    ],
+)
+def test_bad_discovery_documents_are_refused(
+    server: JWKSServer, mono: FakeClock, body: bytes
+) -> None:
+    """A discovery document that is not JSON, names no https jwks_uri, etc. gives 503."""
+    body = body.replace(b"ISSUER", server.base.encode())
+    server.paths["/.well-known/openid-configuration"] = (200, body, {})
+    settings = Settings.from_dict(
+        {"algorithms": ALGORITHMS, "issuer": server.base, "jwks_discovery": True}
+    )
+    gate, source = gate_for(settings, mono)
+    assert_unavailable(gate.decide(request(token("rsa", "a", iss=server.base))))
+    assert "not yet discovered" in repr(source)
+
+
+def test_repr_names_the_url_without_credentials() -> None:
+    """repr() shows the JWKS URL without user info or query."""
+    source = JWKSKeys("https://user:pw@idp.example/jwks?key=abc", algorithms=["RS256"])
+    assert repr(source) == "JWKSKeys('https://idp.example/jwks')"

@@ -16,12 +16,19 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from conftest import SECRET, FakeClock, pem
 from waitress import wasyncore
 from waitress.server import create_server
 
+from conftest import SECRET, FakeClock, pem
 from jwtgate import ConfigurationError, Issuer, Settings, Verifier
-from jwtgate.jwks import PRIVATE_MEMBERS, jwks_asgi_app, jwks_document, jwks_wsgi_app
+from jwtgate.jwks import (
+    PRIVATE_MEMBERS,
+    _public_jwk,
+    jwks_asgi_app,
+    jwks_document,
+    jwks_wsgi_app,
+)
+from jwtgate.keys import VerificationKey, load_private_key
 
 ROTATING = {
     "algorithms": ["RS256", "ES256", "EdDSA"],
@@ -83,6 +90,24 @@ def test_jwks_document_lists_public_keys_active_first() -> None:
     for key in keys:
         assert not PRIVATE_MEMBERS.intersection(key), key
     assert "PRIVATE" not in json.dumps(document)
+
+
+def test_keys_for_several_algorithms_or_without_kid_get_no_alg_or_kid() -> None:
+    """A key serving RS256 and PS256 is published without alg; a key without kid without kid."""
+    settings = Settings.from_dict(
+        {"algorithms": ["RS256", "PS256"], "public_key": pem("rsa_public")}
+    )
+    (key,) = jwks_document(settings)["keys"]
+    assert "alg" not in key
+    assert "kid" not in key
+    assert key["use"] == "sig"
+
+
+def test_a_private_key_object_is_published_as_its_public_part() -> None:
+    """Even handed a private key, the publisher emits only the public members."""
+    private = load_private_key(pem("ec256_private").encode())
+    jwk = _public_jwk(VerificationKey("k", frozenset({"ES256"}), private), ["ES256"])  # type: ignore[arg-type]
+    assert set(jwk) == {"kty", "crv", "x", "y", "use", "alg", "kid"}
 
 
 def test_hmac_secrets_are_never_published() -> None:
@@ -172,3 +197,26 @@ def test_served_jwks_response(served_url: str) -> None:
         post = client.post(served_url)
         assert post.status_code == 405
         assert post.headers["allow"] == "GET, HEAD"
+
+
+@pytest.mark.anyio
+async def test_asgi_app_handles_lifespan_and_refuses_websockets() -> None:
+    """The raw ASGI app completes lifespan startup/shutdown and closes websockets."""
+    app = jwks_asgi_app(issuer_settings())
+    sent: list[dict[str, Any]] = []
+    incoming = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+
+    async def receive() -> dict[str, Any]:
+        return incoming.pop(0)
+
+    async def send(message: Any) -> None:
+        sent.append(dict(message))
+
+    await app({"type": "lifespan"}, receive, send)
+    assert [m["type"] for m in sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    sent.clear()
+    await app({"type": "websocket", "path": "/"}, receive, send)
+    assert sent == [{"type": "websocket.close", "code": 1008}]
+    sent.clear()
+    await app({"type": "other"}, receive, send)
+    assert sent == []

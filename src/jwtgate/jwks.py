@@ -338,6 +338,7 @@ class JWKSKeys:
         self._retry_at = -math.inf
         self._flight: _Flight | None = None
         self._stale_logged = -math.inf
+        self._bound_logged = -math.inf
         self._unknown_logged = -math.inf
         self._unknown_quiet = 0
         self.fetches = 0  # attempts started (successful or not), for metrics and tests
@@ -468,9 +469,9 @@ class JWKSKeys:
         if (
             had_keys
             and now >= self._expires_at + self._options.max_stale
-            and now - self._stale_logged >= self._options.refetch_interval
+            and now - self._bound_logged >= self._options.refetch_interval
         ):
-            self._stale_logged = now
+            self._bound_logged = now
             logger.error(
                 "jwtgate: cached keys from %s are past the staleness bound (%ds); "
                 "refusing requests with 503 until the provider answers",
@@ -497,8 +498,7 @@ class JWKSKeys:
 
     def _land(self, flight: _Flight) -> None:
         with self._lock:
-            if self._flight is flight:
-                self._flight = None
+            self._flight = None  # only the leader lands, and only its own flight
         flight.done.set()
 
     def _lead(self, flight: _Flight) -> None:
@@ -515,14 +515,14 @@ class JWKSKeys:
             flight.done.wait(self._wait_limit)
 
     async def _fetch_async(self) -> None:
-        flight, leader = self._join(anyio.Event())
+        event = anyio.Event()
+        flight, leader = self._join(event)
         if leader:
             try:
                 await anyio.to_thread.run_sync(self._run_fetch)
             finally:
                 self._land(flight)
-                if flight.event is not None:
-                    flight.event.set()
+                event.set()
         elif flight.event is not None and flight.thread == threading.get_ident():
             await flight.event.wait()  # led by a task on this very loop
         else:  # led by a thread (WSGI, refresh-ahead) or another loop
