@@ -11,6 +11,8 @@ import pytest
 
 from jwtgate import Settings
 
+pytest_plugins = ["jwtgate.pytest_plugin"]
+
 KEYS = Path(__file__).parent / "keys"
 SECRET = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"  # fake, 50 bytes
 NOW = 1_800_000_000
@@ -75,3 +77,44 @@ def make_token(
 def token_factory() -> Callable[..., str]:
     """``token_factory(claims, key=..., algorithm=..., headers=...)`` mints a token."""
     return make_token
+
+
+def b64url(data: bytes) -> str:
+    """base64url without padding (RFC 7515 §2)."""
+    import base64
+
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def sign_raw(
+    header: Mapping[str, Any] | bytes,
+    payload: Mapping[str, Any] | bytes,
+    *,
+    key: Any = SECRET,
+    algorithm: str = "HS256",
+) -> str:
+    """A compact JWS over exactly these header/payload bytes (no checks), signed by PyJWT.
+
+    For hostile-token tests: PyJWT's own ``encode`` refuses some shapes (a non-string
+    ``kid``), but an attacker's encoder does not.
+    """
+    import json
+
+    from jwt.api_jws import PyJWS
+
+    header_bytes = header if isinstance(header, bytes) else json.dumps(header).encode()
+    payload_bytes = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    signing_input = f"{b64url(header_bytes)}.{b64url(payload_bytes)}".encode()
+    alg = PyJWS().get_algorithm_by_name(algorithm)
+    signature = alg.sign(signing_input, alg.prepare_key(key))
+    return f"{signing_input.decode()}.{b64url(signature)}"
+
+
+def core_modules() -> list[str]:
+    """Every jwtgate module outside contrib/ and stores/ (which may import frameworks)."""
+    import pkgutil
+
+    import jwtgate
+
+    names = [m.name for m in pkgutil.iter_modules(jwtgate.__path__) if m.name != "__main__"]
+    return ["jwtgate"] + [f"jwtgate.{n}" for n in sorted(names) if n not in {"contrib", "stores"}]

@@ -805,6 +805,8 @@ def test_static_keys_are_tried_first(server: JWKSServer, mono: FakeClock) -> Non
         pytest.param({"jwks_url": "ftp://x.example/jwks"}, "jwtgate.E040", id="E040-scheme"),
         pytest.param({"jwks_url": "https:///nohost"}, "jwtgate.E040", id="E040-host"),
         pytest.param({"jwks_url": 42}, "jwtgate.E040", id="E040-type"),
+        pytest.param({"jwks_url": "https://[::1/jwks"}, "jwtgate.E040", id="E040-unparsable"),
+        pytest.param({"jwks_discovery": "yes"}, "jwtgate.E003", id="E003-flag-type"),
         pytest.param({"jwks_url": "http://idp.example/jwks"}, "jwtgate.E041", id="E041"),
         pytest.param({"jwks_cache_ttl": 0}, "jwtgate.E042", id="E042-ttl"),
         pytest.param(

@@ -67,12 +67,14 @@ def test_key_id_must_name_one_of_the_private_keys() -> None:
     assert info.value.ids == ["jwtgate.E023"]
 
 
-def test_several_private_keys_need_a_key_id() -> None:
-    """Several private keys without key_id is ambiguous and refused with E023."""
+def test_several_private_keys_need_a_key_id_to_sign() -> None:
+    """Several private keys without key_id verify, but issuing is refused with E023."""
     data = {**ROTATING}
     del data["key_id"]
+    settings = Settings.from_dict(data)
+    assert settings.signing_key is None
     with pytest.raises(ConfigurationError) as info:
-        Settings.from_dict(data)
+        Issuer(settings)
     assert info.value.ids == ["jwtgate.E023"]
 
 

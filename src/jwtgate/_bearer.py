@@ -58,7 +58,9 @@ def from_cookie(cookie_header: str | None, name: str, max_bytes: int) -> str | N
 
 def from_query(query_string: str, name: str, max_bytes: int) -> str | None:
     """The value of query parameter ``name``; two of them are an ``InvalidRequest``."""
-    if not query_string or name not in query_string:
+    # The shortcut must not skip a percent-encoded name ("access%5Ftoken"): the
+    # app's own parser decodes it, so it is the same parameter.
+    if not query_string or (name not in query_string and "%" not in query_string):
         return None
     found: str | None = None
     for pair in query_string.split("&"):

@@ -1,13 +1,244 @@
-"""The ``jwtgate`` console script."""
+"""The ``jwtgate`` console script: tools for operators.
+
+Commands::
+
+    jwtgate keygen [--alg HS256|RS256|PS256|ES256|ES384|ES512|EdDSA] [--kid KID] [--out DIR]
+    jwtgate issue --settings FILE SUBJECT [--claim NAME=VALUE]... [--ttl SECONDS]
+    jwtgate verify --settings FILE TOKEN
+    jwtgate inspect TOKEN
+    jwtgate check-settings FILE
+
+Exit codes: 0 success; 1 the check failed (a token refused, settings with
+problems); 2 usage error (bad arguments, a file that cannot be read); 3 the
+settings a command needs are invalid. Secrets and private keys are printed only
+by ``keygen``, which exists to make them; a token is printed only by ``issue``.
+"""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import base64
+import binascii
+import json
+import runpy
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, TextIO
 
 from ._version import __version__
+from .config import Settings, check_settings
+from .errors import ConfigurationError, ExpiredToken, ImmatureToken, RequestError
 
 __all__ = ["main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CONFIG = 0, 1, 2, 3
+
+
+class UsageError(Exception):
+    """A problem with the command line or its files (exit code 2)."""
+
+
+# -- settings files --------------------------------------------------------------
+
+
+def load_settings_file(path: str) -> dict[str, Any]:
+    """Read a settings dict from JSON, TOML or a Python module (its ``JWTGATE``)."""
+    file = Path(path)
+    if not file.is_file():
+        raise UsageError(f"{path}: no such file")
+    suffix = file.suffix.lower()
+    data: object
+    try:
+        if suffix == ".py":
+            namespace = runpy.run_path(str(file))
+            data = namespace.get("JWTGATE")
+            if data is None:
+                raise UsageError(f"{path}: defines no JWTGATE dict")
+        elif suffix == ".toml":
+            try:
+                import tomllib
+            except ModuleNotFoundError:  # Python 3.10
+                raise UsageError("TOML settings need Python 3.11 or newer; use JSON") from None
+            data = tomllib.loads(file.read_text())
+        else:
+            data = json.loads(file.read_text())
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise UsageError(f"{path}: cannot be read as settings ({type(exc).__name__})") from exc
+    if isinstance(data, Mapping):
+        for table in ("jwtgate", "JWTGATE"):
+            if isinstance(data.get(table), Mapping):
+                data = data[table]
+                break
+    if not isinstance(data, Mapping):
+        raise UsageError(f"{path}: settings should be a JSON/TOML object or a JWTGATE dict")
+    return dict(data)
+
+
+# -- human-readable times --------------------------------------------------------
+
+
+def human_duration(seconds: float) -> str:
+    """``4 min 12 s``, ``2 h 5 min``, ``3 d 4 h``: the two largest units."""
+    seconds = abs(int(seconds))
+    units = [("d", 86400), ("h", 3600), ("min", 60), ("s", 1)]
+    parts: list[str] = []
+    for name, size in units:
+        if seconds >= size or (name == "s" and not parts):
+            amount, seconds = divmod(seconds, size)
+            parts.append(f"{amount} {name}")
+        if len(parts) == 2:
+            break
+    return " ".join(parts)
+
+
+def describe_time(value: object, now: float) -> str:
+    """A NumericDate as ISO time plus how far from now it is."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"{value!r} (not a NumericDate)"
+    try:
+        iso = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(value))
+    except (OverflowError, OSError, ValueError):
+        return f"{value!r} (out of range)"
+    delta = value - now
+    when = f"in {human_duration(delta)}" if delta > 0 else f"{human_duration(delta)} ago"
+    return f"{iso} ({when})"
+
+
+# -- unverified decoding ---------------------------------------------------------
+
+
+def decode_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Header and payload of a compact JWS, signature NOT checked."""
+    parts = token.strip().split(".")
+    if len(parts) != 3:
+        raise UsageError("not a compact JWS (expected three dot-separated segments)")
+    decoded = []
+    for name, segment in zip(("header", "payload"), parts[:2], strict=True):
+        try:
+            raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+            value = json.loads(raw)
+        except (ValueError, binascii.Error) as exc:
+            raise UsageError(f"the {name} is not base64url JSON") from exc
+        if not isinstance(value, dict):
+            raise UsageError(f"the {name} is not a JSON object")
+        decoded.append(value)
+    return decoded[0], decoded[1]
+
+
+# -- commands --------------------------------------------------------------------
+
+
+def cmd_inspect(args: argparse.Namespace, out: TextIO) -> int:
+    header, payload = decode_unverified(args.token)
+    now = time.time()
+    print("UNVERIFIED: the signature was not checked; do not trust these values.", file=out)
+    print("header:", file=out)
+    print(json.dumps(header, indent=2, sort_keys=True), file=out)
+    print("payload:", file=out)
+    print(json.dumps(payload, indent=2, sort_keys=True), file=out)
+    for claim in ("iat", "nbf", "exp"):
+        if claim in payload:
+            print(f"{claim}: {describe_time(payload[claim], now)}", file=out)
+    return EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
+    from .verify import Verifier
+
+    settings = Settings.from_dict(load_settings_file(args.settings))
+    now = time.time()
+    try:
+        identity = Verifier(settings, clock=lambda: now).verify(args.token.strip())
+    except RequestError as error:
+        print(f"REFUSED: {error.description} ({type(error).__name__})", file=out)
+        detail = _time_detail(error, args.token, now, settings.leeway)
+        if detail:
+            print(detail, file=out)
+        return EXIT_FAILED
+    print(f"VALID: subject {identity.subject!r}", file=out)
+    if identity.scopes:
+        print(f"scopes: {' '.join(sorted(identity.scopes))}", file=out)
+    exp = identity.claims.get("exp")
+    if exp is not None:
+        print(f"expires: {describe_time(exp, now)}", file=out)
+    return EXIT_OK
+
+
+def _time_detail(error: RequestError, token: str, now: float, leeway: float) -> str:
+    if not isinstance(error, ExpiredToken | ImmatureToken):
+        return ""
+    try:
+        _, payload = decode_unverified(token)
+    except UsageError:  # pragma: no cover - the verifier parsed it already
+        return ""
+    if isinstance(error, ExpiredToken):
+        ago = now - float(payload["exp"])
+        return f"expired {human_duration(ago)} ago, leeway {human_duration(leeway)}"
+    starts = max(
+        float(payload.get(c, 0)) for c in ("nbf", "iat") if isinstance(payload.get(c), int | float)
+    )
+    return f"not valid for another {human_duration(starts - now)}, leeway {human_duration(leeway)}"
+
+
+def cmd_issue(args: argparse.Namespace, out: TextIO) -> int:
+    from .issue import Issuer
+
+    settings = Settings.from_dict(load_settings_file(args.settings))
+    claims: dict[str, Any] = {}
+    for item in args.claim:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--claim {item!r}: use NAME=VALUE")
+        try:
+            claims[name] = json.loads(value)
+        except ValueError:
+            claims[name] = value
+    try:
+        token = Issuer(settings).access_token(args.subject, claims=claims, ttl=args.ttl)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    print(token, file=out)
+    return EXIT_OK
+
+
+def cmd_check_settings(args: argparse.Namespace, out: TextIO) -> int:
+    problems = check_settings(load_settings_file(args.file))
+    if not problems:
+        print(f"{args.file}: OK", file=out)
+        return EXIT_OK
+    for problem in problems:
+        print(str(problem), file=out)
+    noun = "problem" if len(problems) == 1 else "problems"
+    print(f"{args.file}: {len(problems)} {noun}", file=out)
+    return EXIT_FAILED
+
+
+def cmd_keygen(args: argparse.Namespace, out: TextIO) -> int:
+    from . import keygen
+
+    try:
+        material = keygen.generate(args.alg, kid=args.kid)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    if args.out:
+        directory = Path(args.out)
+        directory.mkdir(parents=True, exist_ok=True)
+        for name, content in material.files().items():
+            path = directory / name
+            path.write_text(content)
+            if "private" in name or name == "secret.txt":
+                path.chmod(0o600)
+            print(f"wrote {path}", file=out)
+        return EXIT_OK
+    for name, content in material.files().items():
+        print(f"# {name}", file=out)
+        print(content.rstrip("\n"), file=out)
+    return EXIT_OK
+
+
+# -- entry point -----------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,12 +248,57 @@ def build_parser() -> argparse.ArgumentParser:
         description="JWT bearer authentication middleware: tools for operators.",
     )
     parser.add_argument("--version", action="version", version=f"jwtgate {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("keygen", help="make a signing key (HS secret, or PEM pair + JWKS)")
+    p.add_argument(
+        "--alg", default="HS256", help="HS256 (default), RS256, PS256, ES256, ES384, ES512 or EdDSA"
+    )
+    p.add_argument("--kid", help="key id (default: a thumbprint-derived id)")
+    p.add_argument("--out", help="write files to this directory instead of printing them")
+    p.set_defaults(func=cmd_keygen)
+
+    p = sub.add_parser("issue", help="mint a token from a settings file (for testing)")
+    p.add_argument("--settings", required=True, help="JSON, TOML or Python settings file")
+    p.add_argument("subject")
+    p.add_argument(
+        "--claim",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an extra claim; VALUE is JSON if it parses, else a string",
+    )
+    p.add_argument("--ttl", type=int, default=None, help="lifetime in seconds")
+    p.set_defaults(func=cmd_issue)
+
+    p = sub.add_parser("verify", help="verify a token and say which check fails")
+    p.add_argument("--settings", required=True, help="JSON, TOML or Python settings file")
+    p.add_argument("token")
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("inspect", help="decode a token WITHOUT verifying it")
+    p.add_argument("token")
+    p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("check-settings", help="validate a settings file, listing every problem")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_check_settings)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Run the command line; return the exit code."""
+    out = out or sys.stdout
     parser = build_parser()
-    parser.parse_args(argv)
-    parser.print_help()
-    return 0
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(out)
+        return EXIT_USAGE
+    try:
+        return int(args.func(args, out))
+    except UsageError as exc:
+        print(f"jwtgate {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ConfigurationError as exc:
+        print(f"jwtgate {args.command}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG

@@ -117,9 +117,11 @@ RENAMED = {
 }
 
 LEEWAY_MAX = 300
+TTL_MAX = 315_360_000
 MAX_TOKEN_BYTES_RANGE = (512, 1_048_576)
-_TCHAR = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")  # RFC 9110 token
-_REALM_CHARS = re.compile(r"^[\x20-\x21\x23-\x5b\x5d-\x7e]*$")  # RFC 6750 §3 realm chars
+# \Z, not $: "$" also matches before a trailing newline (header injection).
+_TCHAR = re.compile(r"\A[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")  # RFC 9110 token
+_REALM_CHARS = re.compile(r"\A[\x20-\x21\x23-\x5b\x5d-\x7e]*\Z")  # RFC 6750 §3 realm chars
 
 
 @dataclass(frozen=True)
@@ -167,7 +169,7 @@ class Settings:
     max_token_bytes: int
     access_token_ttl: int
     refresh_token_ttl: int
-    store: str | None
+    store: str | None = field(repr=False)  # a URL may carry a password
     check_revocation: bool
     on_store_error: Literal["deny", "allow"]
     realm: str
@@ -440,7 +442,7 @@ class _Validator:
     def check_remote_jwks(
         self, algorithms: tuple[str, ...], issuer: tuple[str, ...] | None
     ) -> tuple[str | None, JWKSOptions | None]:
-        """Validate ``jwks_url`` and its tuning keys (ids E040-E049)."""
+        """Validate ``jwks_url`` and its tuning keys (ids E040-E048)."""
         url = self.raw.get("jwks_url")
         discovery = self.boolean("jwks_discovery")
         insecure = self.boolean("allow_insecure_jwks_url")
@@ -605,6 +607,7 @@ class _Validator:
         return [(None, value)]
 
     def check_keys(self, algorithms: tuple[str, ...]) -> tuple[StaticKeys, SigningKey | None]:
+        problems_before = len(self.problems)
         hmac_algs = HMAC_ALGORITHMS.intersection(algorithms)
         keys: list[VerificationKey] = []
         signing: list[tuple[str | None, PrivateKey | Secret, frozenset[str]]] = []
@@ -723,14 +726,9 @@ class _Validator:
                 "Give every key its own kid.",
             )
 
-        # With a remote JWKS the keys are only known at the first fetch.
-        if not self.remote_configured() and (
-            not self.problems
-            or not any(
-                p.id in {"jwtgate.E003", "jwtgate.E012", "jwtgate.E013", "jwtgate.E014"}
-                for p in self.problems
-            )
-        ):
+        # With a remote JWKS the keys are only known at the first fetch. A key already
+        # reported as unusable would make every algorithm "keyless": say it once.
+        if not self.remote_configured() and len(self.problems) == problems_before:
             for alg in algorithms:
                 if not any(alg in k.algorithms for k in keys):
                     where = (
@@ -790,7 +788,11 @@ class _Validator:
                 f"Add one of {sorted(algorithms_for_key(public))} to ALGORITHMS.",
             )
             return frozenset()
-        if derived and any(k.kid == kid for k in keys if k.algorithms & usable):
+        if derived and any(
+            k.kid == kid or (k.kid is None and k.key == public)
+            for k in keys
+            if k.algorithms & usable
+        ):
             return usable  # the matching public key was also given explicitly
         keys.append(VerificationKey(kid, usable, public))
         return usable
@@ -823,14 +825,8 @@ class _Validator:
         if not candidates:
             return None
         if len(candidates) > 1:
-            if any(p.key == "KEY_ID" for p in self.problems):
-                return None
-            self.add(
-                "E023",
-                "key_id",
-                f"several keys could sign tokens; {self.ref('key_id')} should say which.",
-                "Set KEY_ID to the kid of the signing key.",
-            )
+            # A service that only verifies needs no signing key: the Issuer reports
+            # the ambiguity (jwtgate.E023) if this service ever tries to sign.
             return None
         kid, material, usable = candidates[0]
         algorithm = next(a for a in algorithms if a in usable)
@@ -946,11 +942,12 @@ class _Validator:
         if isinstance(value, bool) or not isinstance(value, int):
             self.type_error(key, "a whole number of seconds")
             return int(DEFAULTS[key])
-        if value <= 0:
+        if not 0 < value <= TTL_MAX:
             self.add(
                 "E011",
                 key,
-                f"{self.ref(key)} is {value}; it should be a positive number of seconds.",
+                f"{self.ref(key)} is {value}; it should be a positive number of seconds, "
+                f"at most {TTL_MAX} (10 years).",
             )
             return int(DEFAULTS[key])
         return value

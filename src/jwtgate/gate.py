@@ -138,6 +138,8 @@ class Gate:
                 found[source] = value
         if "header" in found and "query" in found:
             raise InvalidRequest("more than one token in the request")
+        if "header" in found:  # explicit beats ambient, whatever the order of token_sources
+            return found["header"]
         for source in self._sources:
             if source in found:
                 return found[source]

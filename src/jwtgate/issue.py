@@ -32,16 +32,21 @@ class Issuer:
         if not isinstance(settings, Settings):
             settings = Settings.from_dict(settings)
         if settings.signing_key is None:
-            raise ConfigurationError(
-                [
-                    Problem(
-                        "jwtgate.E031",
-                        "PRIVATE_KEY",
-                        "issuing tokens needs a signing key, and none is configured.",
-                        "Set SECRET (HS*) or PRIVATE_KEY (RS*/PS*/ES*/EdDSA).",
-                    )
-                ]
-            )
+            if any(isinstance(settings.source.get(k), Mapping) for k in ("secret", "private_key")):
+                problem = Problem(
+                    "jwtgate.E023",
+                    "KEY_ID",
+                    "several keys could sign tokens; KEY_ID should say which.",
+                    "Set KEY_ID to the kid of the signing key.",
+                )
+            else:
+                problem = Problem(
+                    "jwtgate.E031",
+                    "PRIVATE_KEY",
+                    "issuing tokens needs a signing key, and none is configured.",
+                    "Set SECRET (HS*) or PRIVATE_KEY (RS*/PS*/ES*/EdDSA).",
+                )
+            raise ConfigurationError([problem])
         self.settings = settings
         self.clock = clock
         self.signing_key: SigningKey = settings.signing_key
@@ -54,7 +59,9 @@ class Issuer:
         ttl: int | None = None,
     ) -> str:
         """A signed access token for ``subject``, valid ``ttl`` seconds (``access_token_ttl``)."""
-        payload = self.claims_for(subject, claims, ttl or self.settings.access_token_ttl)
+        # "is None", not "or": ttl=0 must be refused, not silently replaced by the default.
+        lifetime = self.settings.access_token_ttl if ttl is None else ttl
+        payload = self.claims_for(subject, claims, lifetime)
         return self.encode(payload)
 
     def claims_for(
@@ -69,7 +76,9 @@ class Issuer:
         if isinstance(ttl_value, bool) or not isinstance(ttl_value, int) or ttl <= 0:
             raise ValueError("ttl must be a positive whole number of seconds")
         extra = dict(claims or {})
-        clash = sorted(REGISTERED_CLAIMS.intersection(extra))
+        # The identity claim names the subject too ("email"): as protected as "sub".
+        protected = REGISTERED_CLAIMS | {self.settings.identity_claim}
+        clash = sorted(protected.intersection(extra))
         if clash:
             raise ValueError(f"claims may not override registered claims: {', '.join(clash)}")
         now = int(self.clock())

@@ -79,6 +79,7 @@ if TYPE_CHECKING:
 __all__ = [
     "JWKSKeys",
     "JWKSOptions",
+    "cache_lifetime",
     "is_loopback_url",
     "jwks_asgi_app",
     "jwks_document",
@@ -217,7 +218,7 @@ def _url_allowed(url: str, allow_insecure: bool) -> bool:
     return scheme == "https" or (scheme == "http" and (allow_insecure or is_loopback_url(url)))
 
 
-def http_get(
+def _http_get(
     url: str, *, timeout: float, max_bytes: int, allow_insecure: bool
 ) -> tuple[bytes, Message]:
     """GET ``url``: the body (at most ``max_bytes``) and headers, or raise ``_FetchFailed``.
@@ -601,7 +602,7 @@ class JWKSKeys:
         )
 
     def _get(self, url: str) -> tuple[bytes, Message]:
-        return http_get(
+        return _http_get(
             url,
             timeout=self._options.fetch_timeout,
             max_bytes=self._options.max_bytes,

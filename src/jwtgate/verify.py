@@ -69,6 +69,11 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+def _reject_constant(name: str) -> Any:
+    # NaN and Infinity are Python's extensions, not JSON (RFC 8259 §6).
+    raise ValueError(f"{name} is not JSON")
+
+
 def _b64decode(segment: bytes) -> bytes:
     # RFC 7515 §2: base64url, no padding, nothing outside the alphabet.
     if not _B64URL.match(segment) or len(segment) % 4 == 1:
@@ -78,7 +83,9 @@ def _b64decode(segment: bytes) -> bytes:
 
 def _load_json_object(data: bytes) -> dict[str, Any]:
     try:
-        value = json.loads(data, object_pairs_hook=_reject_duplicates)
+        value = json.loads(
+            data, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant
+        )
     except (ValueError, RecursionError, UnicodeDecodeError) as exc:
         raise MalformedToken() from exc
     if not isinstance(value, dict):
@@ -87,7 +94,12 @@ def _load_json_object(data: bytes) -> dict[str, Any]:
 
 
 def _is_numeric_date(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float (10**400) is no date either
+        return False
 
 
 class Verifier:

@@ -1,0 +1,271 @@
+"""JWT bearer authentication for any ASGI 3 application.
+
+``JWTGateMiddleware`` wraps an ASGI app (Starlette, FastAPI, Django under ASGI,
+Quart, Litestar, a bare callable) and checks every ``http`` request and every
+``websocket`` handshake with one :class:`~jwtgate.Gate`. It speaks the raw
+protocol: no request wrapper, no framework import.
+
+* **Accepted**: ``scope["user"]`` is the :class:`~jwtgate.Identity` (the anonymous
+  one when ``credentials_required`` is off and no token came), ``scope["auth"]``
+  is a :class:`~jwtgate.Credentials` whose ``.scopes`` Starlette's ``requires``
+  reads, and ``scope["state"]["jwtgate"]`` is the identity too when the server
+  provides lifespan state. Then the app runs.
+* **Refused**: the RFC 6750 answer (401/403/400/503, ``WWW-Authenticate``, small
+  JSON body) is sent and the app is never called. A refused websocket handshake
+  gets that answer as an HTTP response when the server supports the
+  ``websocket.http.response`` extension, and otherwise a close with code 1008
+  (policy violation) before the connection is accepted.
+* **Expired websockets**: an accepted connection whose token passes ``exp`` plus
+  ``leeway`` is closed with 1008 the next time the app sends or receives.
+* **Everything else** (``lifespan`` and any other scope type) reaches the app
+  untouched.
+
+Placement: put it *inside* ``CORSMiddleware`` (CORS outermost), so that CORS
+headers are added to jwtgate's 401s too and the browser can read them. CORS
+preflights carry no token; jwtgate lets them through anyway. Example::
+
+    from jwtgate.asgi import JWTGateMiddleware
+
+    app = JWTGateMiddleware(app, settings={"SECRET": "…", "PUBLIC_PATHS": ["/health"]})
+
+Security: the decision never blocks the event loop (key sources and stores are
+awaited through their async side). Neither the token nor any key appears in a
+response or a log line. See docs/asgi.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from typing import Any
+
+from .config import Settings
+from .gate import Gate, RequestInfo
+from .http import Rejection
+from .identity import Credentials, Identity
+
+__all__ = [
+    "ASGIApp",
+    "ConnectionExpired",
+    "JWTGateMiddleware",
+    "Receive",
+    "Scope",
+    "Send",
+    "attach",
+    "request_info",
+    "resolve_gate",
+]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+# RFC 6455 §7.4.1: 1008 "policy violation" is the generic refusal code; 1000
+# (what Starlette's AuthenticationMiddleware sends) would mean "all is well".
+WS_POLICY_VIOLATION = 1008
+
+_HANDLED = frozenset({"http", "websocket"})
+
+
+def request_info(scope: Scope, header_name: str = "authorization") -> RequestInfo:
+    """What the Gate needs from an ``http`` or ``websocket`` scope.
+
+    Header names in ASGI are lower-case bytes; values are decoded as latin-1
+    (RFC 9110 §5.5: anything else is opaque bytes, never UTF-8 by assumption).
+    ``header_name`` is the lower-case name of the token header.
+    """
+    wanted = header_name.encode("latin-1")
+    authorization: list[str] = []
+    cookies: list[str] = []
+    preflight = False
+    for name, value in scope.get("headers", ()):
+        if name == wanted:
+            authorization.append(value.decode("latin-1"))
+        elif name == b"cookie":
+            cookies.append(value.decode("latin-1"))
+        elif name == b"access-control-request-method":
+            preflight = True
+    # A websocket handshake is a GET (RFC 6455 §4.1); its scope has no method.
+    method = scope.get("method", "GET") if scope["type"] == "http" else "GET"
+    return RequestInfo(
+        method=method,
+        path=scope.get("path", "/"),
+        authorization=tuple(authorization),
+        # HTTP/2 may split cookies across header lines (RFC 9113 §8.2.3).
+        cookie="; ".join(cookies) if cookies else None,
+        query_string=scope.get("query_string", b"").decode("latin-1"),
+        preflight=preflight,
+    )
+
+
+def resolve_gate(
+    settings: Settings | Mapping[str, Any] | None, gate: Gate | None, owner: str
+) -> Gate:
+    """The Gate an adapter was given, or one built from ``settings`` (exactly one of them)."""
+    if gate is None:
+        if settings is None:
+            raise TypeError(f"{owner} needs settings= (or a ready gate=)")
+        return Gate(settings)
+    if settings is not None:
+        raise TypeError(f"{owner} takes settings= or gate=, not both")
+    return gate
+
+
+def attach(scope: Scope, identity: Identity, gate: Gate) -> None:
+    """Put ``identity`` where ASGI apps and Starlette look for it."""
+    scope["user"] = identity
+    scope["auth"] = Credentials(identity.scopes)
+    scope["jwtgate.gate"] = gate
+    state = scope.get("state")
+    if isinstance(state, MutableMapping):
+        # The spec says servers pass a per-request copy of the lifespan state;
+        # copying again means a server that does not can never leak one
+        # request's identity into the next.
+        scope["state"] = {**state, "jwtgate": identity}
+
+
+class JWTGateMiddleware:
+    """ASGI 3 middleware: authenticate ``http`` and ``websocket`` scopes with a Gate.
+
+    ``settings`` is a settings dict (either key case) or a
+    :class:`~jwtgate.Settings`; ``gate`` instead injects a ready
+    :class:`~jwtgate.Gate` (tests use it to control the clock). Everything is
+    validated here, at construction, never at the first request.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        settings: Settings | Mapping[str, Any] | None = None,
+        *,
+        gate: Gate | None = None,
+    ) -> None:
+        self.app = app
+        self.gate = resolve_gate(settings, gate, "JWTGateMiddleware")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in _HANDLED:
+            await self.app(scope, receive, send)
+            return
+        decision = await self.gate.decide_async(request_info(scope, self.gate.header_name))
+        if isinstance(decision, Rejection):
+            if scope["type"] == "http":
+                await send_rejection(send, decision)
+            else:
+                await refuse_websocket(scope, send, decision)
+            return
+        attach(scope, decision, self.gate)
+        if scope["type"] == "websocket":
+            deadline = self.gate.expires_at(decision)
+            if deadline is not None:
+                watch = _ExpiryWatch(deadline, self.gate.verifier.clock, receive, send)
+                await self.app(scope, watch.receive, watch.send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _raw_headers(rejection: Rejection) -> list[tuple[bytes, bytes]]:
+    return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in rejection.headers]
+
+
+async def send_rejection(send: Send, rejection: Rejection) -> None:
+    """Send ``rejection`` as a complete HTTP response."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": rejection.status,
+            "headers": _raw_headers(rejection),
+        }
+    )
+    await send({"type": "http.response.body", "body": rejection.body})
+
+
+async def refuse_websocket(scope: Scope, send: Send, rejection: Rejection) -> None:
+    """Refuse a websocket handshake before it is accepted.
+
+    With the denial-response extension the client gets the same HTTP answer as
+    a plain request (status, ``WWW-Authenticate``, JSON body); without it, the
+    only thing ASGI lets us say is a close code, and 1008 says "policy".
+    """
+    if "websocket.http.response" in (scope.get("extensions") or {}):
+        await send(
+            {
+                "type": "websocket.http.response.start",
+                "status": rejection.status,
+                "headers": _raw_headers(rejection),
+            }
+        )
+        await send({"type": "websocket.http.response.body", "body": rejection.body})
+        return
+    await send(
+        {
+            "type": "websocket.close",
+            "code": WS_POLICY_VIOLATION,
+            "reason": rejection.error.description,
+        }
+    )
+
+
+class ConnectionExpired(OSError):
+    """Raised to an app that sends on a websocket jwtgate closed because its token expired.
+
+    ASGI servers raise an ``OSError`` subclass for a send on a closed
+    connection; Starlette turns it into ``WebSocketDisconnect``.
+    """
+
+
+class _ExpiryWatch:
+    """Wraps receive/send of one accepted websocket to enforce ``exp`` + leeway.
+
+    The check runs when the app next sends or receives: a connection that sits
+    idle is not woken just to be closed, and a live one cannot outlast its token.
+    """
+
+    def __init__(
+        self, deadline: float, clock: Callable[[], float], receive: Receive, send: Send
+    ) -> None:
+        self._deadline = deadline
+        self._clock = clock
+        self._receive = receive
+        self._send = send
+        self._accepted = False
+        self._closed = False
+
+    def _expired(self) -> bool:
+        return self._clock() > self._deadline
+
+    async def _close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            await self._send(
+                {"type": "websocket.close", "code": WS_POLICY_VIOLATION, "reason": "token expired"}
+            )
+
+    def _disconnect(self) -> Message:
+        return {"type": "websocket.disconnect", "code": WS_POLICY_VIOLATION, "reason": ""}
+
+    async def receive(self) -> Message:
+        if self._closed:
+            return self._disconnect()
+        if self._accepted and self._expired():
+            await self._close()
+            return self._disconnect()
+        message = await self._receive()
+        if message["type"] == "websocket.receive" and self._expired():
+            await self._close()
+            return self._disconnect()
+        if message["type"] == "websocket.disconnect":
+            self._closed = True
+        return message
+
+    async def send(self, message: Message) -> None:
+        kind = message["type"]
+        if self._closed and kind == "websocket.close":
+            return  # we already closed it; the app's own close has nothing left to do
+        if kind == "websocket.send" and (self._closed or self._expired()):
+            await self._close()
+            raise ConnectionExpired("websocket closed: token expired")
+        if kind == "websocket.accept":
+            self._accepted = True
+        await self._send(message)

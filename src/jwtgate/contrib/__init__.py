@@ -1,0 +1,1 @@
+"""Framework integrations; each module imports its own framework and nothing else does."""

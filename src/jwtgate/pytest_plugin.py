@@ -1,0 +1,77 @@
+"""jwtgate's pytest plugin: fixtures for testing your own app behind jwtgate.
+
+Registered through the ``pytest11`` entry point, so installing jwtgate makes
+these fixtures available in your tests:
+
+``jwtgate_settings``
+    Settings to mint and verify tokens with. The default is throwaway HS256
+    settings; override the fixture in your ``conftest.py`` to return your app's
+    settings (a dict or ``Settings``).
+``jwtgate_clock``
+    A :class:`~jwtgate.testing.FrozenClock` at the current time.
+``jwtgate_token``
+    A :class:`~jwtgate.testing.TokenFactory` over ``jwtgate_settings``:
+    ``jwtgate_token("alice", scopes="read")``, ``jwtgate_token.expired()``,
+    ``jwtgate_token.not_yet_valid()``, ``jwtgate_token.forged()``.
+``jwtgate_keypair``
+    A factory of throwaway asymmetric key pairs: ``jwtgate_keypair("ES256")``.
+``jwtgate_jwks_server``
+    A factory that serves a JWKS on 127.0.0.1 and stops it after the test.
+
+``jwtgate.testing.assert_rfc6750(response, 401, "invalid_token")`` checks
+refusals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import pytest
+
+from .config import Settings
+from .testing import FrozenClock, JWKSServer, KeyPair, TokenFactory, keypair, test_settings
+
+
+@pytest.fixture
+def jwtgate_settings() -> Settings | Mapping[str, Any]:
+    """Throwaway HS256 settings; override this fixture to use your app's settings."""
+    return test_settings()
+
+
+@pytest.fixture
+def jwtgate_clock() -> FrozenClock:
+    """A clock frozen at the current time; ``advance()`` it to test expiry."""
+    return FrozenClock()
+
+
+@pytest.fixture
+def jwtgate_token(jwtgate_settings: Settings | Mapping[str, Any]) -> TokenFactory:
+    """Mints tokens from ``jwtgate_settings`` at the real current time."""
+    settings = (
+        jwtgate_settings
+        if isinstance(jwtgate_settings, Settings)
+        else Settings.from_dict(jwtgate_settings)
+    )
+    return TokenFactory(settings)
+
+
+@pytest.fixture
+def jwtgate_keypair() -> Callable[..., KeyPair]:
+    """``jwtgate_keypair("ES256")`` makes a throwaway key pair with its JWKS."""
+    return keypair
+
+
+@pytest.fixture
+def jwtgate_jwks_server() -> Iterator[Callable[..., JWKSServer]]:
+    """``jwtgate_jwks_server(document)`` serves a JWKS on 127.0.0.1 for this test."""
+    servers: list[JWKSServer] = []
+
+    def start(document: Mapping[str, Any], path: str = "/.well-known/jwks.json") -> JWKSServer:
+        server = JWKSServer(document, path)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

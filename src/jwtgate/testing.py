@@ -1,0 +1,289 @@
+"""Helpers for testing your own app behind jwtgate.
+
+Nothing here imports pytest; the fixtures that wrap these helpers live in the
+pytest plugin ``jwtgate.pytest_plugin``, registered automatically when jwtgate is
+installed (fixtures ``jwtgate_settings``, ``jwtgate_token``, ``jwtgate_keypair``,
+``jwtgate_clock``, ``jwtgate_jwks_server``).
+
+- :func:`test_settings` makes valid throwaway settings (a fresh random HS256
+  secret unless you pass key material).
+- :class:`TokenFactory` mints tokens from your settings, including expired,
+  not-yet-valid and wrongly signed ones, relative to a clock you control.
+- :func:`keypair` makes a throwaway asymmetric key pair with its JWKS.
+- :class:`FrozenClock` is a clock for ``Verifier``/``Gate`` that moves only when told.
+- :func:`assert_rfc6750` checks a refusal the way RFC 6750 defines it.
+- :class:`JWKSServer` serves a JWKS on 127.0.0.1 for apps that fetch keys.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import jwt
+
+from .config import Settings
+from .issue import Issuer
+from .keygen import generate
+
+__all__ = [
+    "FrozenClock",
+    "JWKSServer",
+    "KeyPair",
+    "TokenFactory",
+    "assert_rfc6750",
+    "keypair",
+    "parse_challenge",
+    "test_settings",
+]
+
+
+def test_settings(**overrides: Any) -> Settings:
+    """Valid settings for tests: a random HS256 secret, overridden by keyword."""
+    data: dict[str, Any] = {"secret": secrets.token_urlsafe(48)}
+    data.update({k.lower(): v for k, v in overrides.items()})
+    return Settings.from_dict(data)
+
+
+test_settings.__test__ = False  # type: ignore[attr-defined]  # not a test for pytest
+
+
+class FrozenClock:
+    """A clock (``() -> float``) that stands still until :meth:`advance` or :meth:`set`."""
+
+    def __init__(self, now: float | None = None) -> None:
+        self.now = time.time() if now is None else now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward (or back, with a negative number)."""
+        self.now += seconds
+
+    def set(self, now: float) -> None:
+        """Put the clock at a Unix time."""
+        self.now = now
+
+
+class TokenFactory:
+    """Mints tokens for tests from settings, relative to ``clock`` (default: real time)."""
+
+    def __init__(self, settings: Settings, clock: FrozenClock | None = None) -> None:
+        self.settings = settings
+        self.clock = clock
+        self._issuer = Issuer(settings, clock=clock or time.time)
+
+    def __call__(
+        self,
+        subject: str = "user",
+        *,
+        scopes: str | list[str] | None = None,
+        claims: Mapping[str, Any] | None = None,
+        ttl: int | None = None,
+    ) -> str:
+        """A valid access token for ``subject`` with optional scopes and claims."""
+        extra = dict(claims or {})
+        if scopes is not None:
+            extra[self.settings.scopes_claim] = scopes
+        return self._issuer.access_token(subject, extra, ttl)
+
+    def expired(self, subject: str = "user", *, seconds_ago: int = 60) -> str:
+        """A token whose ``exp`` passed ``seconds_ago`` seconds ago."""
+        payload = self._issuer.claims_for(subject, None, 300)
+        payload["exp"] = int(self._now()) - seconds_ago
+        payload["iat"] = payload["exp"] - 300
+        return self._issuer.encode(payload)
+
+    def not_yet_valid(self, subject: str = "user", *, starts_in: int = 60) -> str:
+        """A token with ``nbf`` ``starts_in`` seconds in the future."""
+        payload = self._issuer.claims_for(subject, None, 300)
+        payload["nbf"] = int(self._now()) + starts_in
+        return self._issuer.encode(payload)
+
+    def forged(self, subject: str = "user") -> str:
+        """A well-formed token signed with a key the app does not know."""
+        payload = self._issuer.claims_for(subject, None, 300)
+        algorithm = self._issuer.signing_key.algorithm
+        if algorithm.startswith("HS"):
+            return jwt.encode(payload, secrets.token_bytes(64), algorithm=algorithm)
+        return jwt.encode(payload, keypair(algorithm).private_pem, algorithm=algorithm)
+
+    def _now(self) -> float:
+        return self.clock() if self.clock is not None else time.time()
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    """A throwaway key pair: PEMs, its public JWKS, its kid, and settings using it."""
+
+    algorithm: str
+    kid: str
+    private_pem: str
+    public_pem: str
+    jwks: dict[str, Any]
+
+    def settings(self, **overrides: Any) -> Settings:
+        """Settings that sign with this pair (``private_key``) and verify its tokens."""
+        data: dict[str, Any] = {
+            "algorithms": [self.algorithm],
+            "private_key": self.private_pem,
+            "key_id": self.kid,
+        }
+        data.update({k.lower(): v for k, v in overrides.items()})
+        return Settings.from_dict(data)
+
+    def __repr__(self) -> str:
+        return f"KeyPair(algorithm={self.algorithm!r}, kid={self.kid!r})"
+
+
+def keypair(algorithm: str = "ES256", kid: str | None = None) -> KeyPair:
+    """A new throwaway asymmetric key pair (RS256, PS256, ES256/384/512 or EdDSA)."""
+    if algorithm.startswith("HS"):
+        raise ValueError("keypair() makes asymmetric keys; use test_settings() for HS*")
+    material = generate(algorithm, kid=kid)
+    files = material.files()
+    return KeyPair(
+        algorithm,
+        material.kid,
+        files["private.pem"],
+        files["public.pem"],
+        json.loads(files["jwks.json"]),
+    )
+
+
+def parse_challenge(value: str) -> tuple[str, dict[str, str]]:
+    """Split a ``WWW-Authenticate`` value into its scheme and parameters."""
+    scheme, _, rest = value.strip().partition(" ")
+    params: dict[str, str] = {}
+    i = 0
+    while i < len(rest):
+        while i < len(rest) and rest[i] in " ,":
+            i += 1
+        eq = rest.find("=", i)
+        if eq == -1:
+            break
+        name = rest[i:eq].strip().lower()
+        i = eq + 1
+        if i < len(rest) and rest[i] == '"':
+            i += 1
+            chars = []
+            while i < len(rest) and rest[i] != '"':
+                if rest[i] == "\\" and i + 1 < len(rest):
+                    i += 1
+                chars.append(rest[i])
+                i += 1
+            i += 1
+            params[name] = "".join(chars)
+        else:
+            end = rest.find(",", i)
+            end = len(rest) if end == -1 else end
+            params[name] = rest[i:end].strip()
+            i = end
+    return scheme, params
+
+
+def _status_and_headers(response: Any) -> tuple[int, Mapping[str, str]]:
+    status = getattr(response, "status_code", None)
+    if status is None:
+        status = getattr(response, "status", None)
+    if isinstance(status, str):
+        status = int(status.split()[0])
+    headers = getattr(response, "headers", None)
+    if headers is None and hasattr(response, "items"):
+        headers = response
+    if not isinstance(status, int) or headers is None:
+        raise TypeError("pass a response with .status_code (or .status) and .headers")
+    return status, headers
+
+
+def assert_rfc6750(
+    response: Any,
+    status: int = 401,
+    error: str | None = None,
+    *,
+    scope: str | None = None,
+    realm: str | None = None,
+) -> dict[str, str]:
+    """Assert ``response`` is an RFC 6750 refusal; return the challenge's parameters.
+
+    Works with httpx, requests, Starlette, Flask/werkzeug and Django test
+    responses. ``error=None`` asserts that there is no ``error`` parameter, which
+    is what RFC 6750 §3.1 requires when the request had no credentials.
+    """
+    actual, headers = _status_and_headers(response)
+    assert actual == status, f"expected status {status}, got {actual}"
+    value = headers.get("WWW-Authenticate") or headers.get("www-authenticate")
+    assert value, "a refusal must carry WWW-Authenticate (RFC 6750 §3)"
+    scheme, params = parse_challenge(value)
+    assert scheme.lower() == "bearer", f"expected a Bearer challenge, got {scheme!r}"
+    assert params.get("error") == error, f"expected error={error!r}, got {params.get('error')!r}"
+    if error is not None:
+        assert params.get("error_description"), "an error should come with error_description"
+    if scope is not None:
+        assert params.get("scope") == scope, (
+            f"expected scope={scope!r}, got {params.get('scope')!r}"
+        )
+    if realm is not None:
+        assert params.get("realm") == realm, (
+            f"expected realm={realm!r}, got {params.get('realm')!r}"
+        )
+    return params
+
+
+class JWKSServer:
+    """Serves a JWKS document on 127.0.0.1 (a free port) until :meth:`stop`.
+
+    Change ``document`` at any time to rotate keys; ``requests`` counts fetches.
+    Use as a context manager.
+    """
+
+    def __init__(self, document: Mapping[str, Any], path: str = "/.well-known/jwks.json") -> None:
+        self.document: Mapping[str, Any] = document
+        self.path = path
+        self.requests = 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                server.requests += 1
+                if self.path != server.path:
+                    self.send_error(404)
+                    return
+                body = json.dumps(server.document).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        """The JWKS URL."""
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}{self.path}"
+
+    def stop(self) -> None:
+        """Stop serving and free the port."""
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join()
+
+    def __enter__(self) -> JWKSServer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

@@ -1,0 +1,216 @@
+"""The operator commands of the ``jwtgate`` console script, and their exit codes."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import SECRET, make_token
+from jwtgate import Settings, Verifier
+from jwtgate.cli import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_USAGE, human_duration, main
+
+
+def run(*argv: str) -> tuple[int, str]:
+    out = io.StringIO()
+    code = main(list(argv), out=out)
+    return code, out.getvalue()
+
+
+@pytest.fixture
+def settings_file(tmp_path: Path) -> Path:
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"SECRET": SECRET, "LEEWAY": 30}))
+    return path
+
+
+def test_no_command_prints_help_and_exits_2() -> None:
+    """Without a command the help is shown and the exit code is the usage code."""
+    code, out = run()
+    assert code == EXIT_USAGE
+    assert "keygen" in out and "check-settings" in out
+
+
+def test_issue_then_verify_round_trip(settings_file: Path) -> None:
+    """A token minted by `issue` is reported VALID by `verify` with its scopes."""
+    code, token = run(
+        "issue", "--settings", str(settings_file), "alice", "--claim", "scope=read write"
+    )
+    assert code == EXIT_OK
+    code, out = run("verify", "--settings", str(settings_file), token.strip())
+    assert code == EXIT_OK
+    assert "VALID: subject 'alice'" in out
+    assert "scopes: read write" in out
+
+
+def test_issue_parses_json_claim_values(settings_file: Path) -> None:
+    """A --claim value that parses as JSON keeps its JSON type."""
+    code, token = run("issue", "--settings", str(settings_file), "bob", "--claim", "level=3")
+    assert code == EXIT_OK
+    identity = Verifier(Settings.from_dict({"secret": SECRET})).verify(token.strip())
+    assert identity.claims["level"] == 3
+
+
+@pytest.mark.parametrize("claim", ["noequals", "exp=5"])
+def test_issue_refuses_bad_claims(settings_file: Path, claim: str) -> None:
+    """A claim without NAME=VALUE, or one overriding a registered claim, is a usage error."""
+    code, _ = run("issue", "--settings", str(settings_file), "bob", "--claim", claim)
+    assert code == EXIT_USAGE
+
+
+def test_verify_explains_expiry_with_human_times(settings_file: Path) -> None:
+    """An expired token is REFUSED with how long ago it expired and the leeway."""
+    now = time.time()
+    token = make_token(now=now - 400, ttl=100)  # expired ~300 s ago
+    code, out = run("verify", "--settings", str(settings_file), token)
+    assert code == EXIT_FAILED
+    assert "REFUSED: token expired (ExpiredToken)" in out
+    assert "ago, leeway 30 s" in out
+    assert "expired 4 min" in out or "expired 5 min" in out
+
+
+def test_verify_explains_not_yet_valid(settings_file: Path) -> None:
+    """A token from the future is REFUSED with how long until it becomes valid."""
+    token = make_token(now=time.time() + 3600)
+    code, out = run("verify", "--settings", str(settings_file), token)
+    assert code == EXIT_FAILED
+    assert "not yet valid" in out
+    assert "not valid for another" in out
+
+
+def test_verify_bad_signature_is_refused(settings_file: Path) -> None:
+    """A token signed with another secret is REFUSED with the failed check named."""
+    token = make_token(key="another-secret-another-secret-another-secret", now=time.time())
+    code, out = run("verify", "--settings", str(settings_file), token)
+    assert code == EXIT_FAILED
+    assert "signature verification failed" in out
+
+
+def test_verify_with_invalid_settings_exits_3(tmp_path: Path) -> None:
+    """A settings file with problems makes `verify` exit with the configuration code."""
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"SECRET": "short"}))
+    code, _ = run("verify", "--settings", str(path), "a.b.c")
+    assert code == EXIT_CONFIG
+
+
+def test_inspect_labels_output_unverified() -> None:
+    """`inspect` prints header, payload and times, clearly labelled unverified."""
+    token = make_token(
+        {"scope": "x"}, key="whatever-key-whatever-key-whatever-key!", now=time.time()
+    )
+    code, out = run("inspect", token)
+    assert code == EXIT_OK
+    assert out.startswith("UNVERIFIED")
+    assert '"sub": "alice"' in out
+    assert "exp: " in out and "(in 4 min" in out
+
+
+@pytest.mark.parametrize("token", ["notatoken", "a.b.c", "e30.W10.x"])
+def test_inspect_refuses_garbage(token: str) -> None:
+    """`inspect` on something that is not a JWS is a usage error, not a traceback."""
+    code, _ = run("inspect", token)
+    assert code == EXIT_USAGE
+
+
+def test_check_settings_ok_and_problems(tmp_path: Path, settings_file: Path) -> None:
+    """`check-settings` says OK for good settings and lists every problem id otherwise."""
+    assert run("check-settings", str(settings_file)) == (EXIT_OK, f"{settings_file}: OK\n")
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"SECRET": "short", "LEEWAYS": 1}))
+    code, out = run("check-settings", str(bad))
+    assert code == EXIT_FAILED
+    assert "jwtgate.E007" in out and "jwtgate.E001" in out
+    assert "short" not in out.replace("shorter", "")  # the secret itself is never printed
+
+
+def test_check_settings_reads_toml_and_python(tmp_path: Path) -> None:
+    """Settings can come from a TOML [jwtgate] table or a Python module's JWTGATE."""
+    toml = tmp_path / "s.toml"
+    toml.write_text(f'[jwtgate]\nsecret = "{SECRET}"\nleeway = 5\n')
+    py = tmp_path / "s.py"
+    py.write_text(f"JWTGATE = {{'SECRET': {SECRET!r}}}\n")
+    if sys.version_info >= (3, 11):
+        assert run("check-settings", str(toml))[0] == EXIT_OK
+    else:  # pragma: no cover - Python 3.10 has no tomllib
+        assert run("check-settings", str(toml))[0] == EXIT_USAGE
+    assert run("check-settings", str(py))[0] == EXIT_OK
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [("missing.json", None), ("s.json", "{not json"), ("s.json", "[1, 2]"), ("s.py", "X = 1\n")],
+)
+def test_check_settings_unreadable_files_exit_2(
+    tmp_path: Path, name: str, content: str | None
+) -> None:
+    """A missing, unparsable or shapeless settings file is a usage error."""
+    path = tmp_path / name
+    if content is not None:
+        path.write_text(content)
+    assert run("check-settings", str(path))[0] == EXIT_USAGE
+
+
+@pytest.mark.parametrize("alg", ["HS256", "HS512", "RS256", "ES256", "ES384", "ES512", "EdDSA"])
+def test_keygen_makes_keys_that_work(
+    tmp_path: Path, alg: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """keygen writes a key and settings that issue and verify tokens, with a kid."""
+    code, _ = run("keygen", "--alg", alg, "--out", str(tmp_path), "--kid", "k1")
+    assert code == EXIT_OK
+    data = json.loads((tmp_path / "settings.json").read_text())
+    if alg.startswith("HS"):
+        monkeypatch.setenv("JWTGATE_SECRET", (tmp_path / "secret.txt").read_text().strip())
+        assert (tmp_path / "secret.txt").stat().st_mode & 0o077 == 0
+    else:
+        monkeypatch.chdir(tmp_path)
+        jwks = json.loads((tmp_path / "jwks.json").read_text())
+        assert jwks["keys"][0]["kid"] == "k1" and "d" not in jwks["keys"][0]
+        assert (tmp_path / "private.pem").stat().st_mode & 0o077 == 0
+    settings = Settings.from_dict(data)
+    from jwtgate import Issuer
+
+    token = Issuer(settings).access_token("carol")
+    identity = Verifier(settings).verify(token)
+    assert identity.subject == "carol" and identity.header["kid"] == "k1"
+    if not alg.startswith("HS"):
+        verify_only = Settings.from_dict({"algorithms": [alg], "jwks": "file:jwks.json"})
+        assert Verifier(verify_only).verify(token).subject == "carol"
+
+
+def test_keygen_prints_when_no_out() -> None:
+    """Without --out, keygen prints each file under a header line (it is asked for)."""
+    code, out = run("keygen", "--alg", "EdDSA")
+    assert code == EXIT_OK
+    assert "# private.pem" in out and "-----BEGIN PRIVATE KEY-----" in out and "# jwks.json" in out
+
+
+def test_keygen_unknown_algorithm_is_usage_error() -> None:
+    """keygen refuses an algorithm it cannot make a key for."""
+    assert run("keygen", "--alg", "none")[0] == EXIT_USAGE
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(0, "0 s"), (59, "59 s"), (252, "4 min 12 s"), (7500, "2 h 5 min"), (90000, "1 d 1 h")],
+)
+def test_human_duration(seconds: int, text: str) -> None:
+    """Durations are shown with their two largest units."""
+    assert human_duration(seconds) == text
+
+
+def test_console_script_runs_as_module() -> None:
+    """`python -m jwtgate check-settings` works in a fresh interpreter with its exit code."""
+    result = subprocess.run(
+        [sys.executable, "-m", "jwtgate", "inspect", "x"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == EXIT_USAGE
+    assert "jwtgate inspect:" in result.stderr
