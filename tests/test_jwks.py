@@ -951,3 +951,24 @@ def test_repr_names_the_url_without_credentials() -> None:
     """repr() shows the JWKS URL without user info or query."""
     source = JWKSKeys("https://user:pw@idp.example/jwks?key=abc", algorithms=["RS256"])
     assert repr(source) == "JWKSKeys('https://idp.example/jwks')"
+
+
+def test_testing_plugin_server_drives_a_rotation(
+    jwtgate_jwks_server: Callable[..., Any], jwtgate_keypair: Callable[..., Any], mono: FakeClock
+) -> None:
+    """jwtgate.testing's JWKS server and key pairs drive a jwks_url Gate through a rotation."""
+    old, new = jwtgate_keypair("ES256", kid="old"), jwtgate_keypair("EdDSA", kid="new")
+    server = jwtgate_jwks_server(old.jwks)
+    settings = Settings.from_dict({"algorithms": ["ES256", "EdDSA"], "jwks_url": server.url})
+    gate, _ = gate_for(settings, mono)
+    old_token = make_token(key=old.private_pem, algorithm="ES256", headers={"kid": "old"})
+    new_token = make_token(key=new.private_pem, algorithm="EdDSA", headers={"kid": "new"})
+    assert_ok(gate.decide(request(old_token)))
+    server.document = {"keys": old.jwks["keys"] + new.jwks["keys"]}
+    mono.advance(30)
+    assert_ok(gate.decide(request(new_token)))
+    server.document = new.jwks
+    mono.advance(300)
+    assert_invalid(gate.decide(request(old_token)))
+    assert_ok(gate.decide(request(new_token)))
+    assert server.requests == 3
