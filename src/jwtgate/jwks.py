@@ -526,10 +526,12 @@ class JWKSKeys:
                 event.set()
         elif flight.event is not None and flight.thread == threading.get_ident():
             await flight.event.wait()  # led by a task on this very loop
-        else:  # led by a thread (WSGI, refresh-ahead) or another loop
-            await anyio.to_thread.run_sync(
-                flight.done.wait, self._wait_limit, abandon_on_cancel=True
-            )
+        else:
+            # Led by a thread (WSGI, refresh-ahead) or by another event loop: poll the
+            # thread event. No worker thread is tied up, and cancelling stays immediate.
+            deadline = time.monotonic() + self._wait_limit
+            while not flight.done.is_set() and time.monotonic() < deadline:
+                await anyio.sleep(0.01)
 
     def _refresh_in_background(self) -> None:
         flight, leader = self._join()
