@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import anyio
+import httpx
 import jwt
 import pytest
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
@@ -25,9 +26,11 @@ from jwt.warnings import InsecureKeyLengthWarning
 
 from conftest import FakeClock, make_token, pem
 from jwtgate import ConfigurationError, Gate, Identity, Rejection, RequestInfo, Settings, Verifier
+from jwtgate.asgi import JWTGateMiddleware
 from jwtgate.errors import KeySourceUnavailable
 from jwtgate.jwks import JWKSKeys, JWKSOptions, cache_lifetime, is_loopback_url
 from jwtgate.keys import load_private_key, load_public_key
+from servers import uvicorn_server
 
 ALGORITHMS = ["RS256", "PS256", "ES256", "EdDSA"]
 # Loaded once: loading an RSA PEM checks the key and costs tens of milliseconds.
@@ -574,6 +577,54 @@ async def test_slow_provider_does_not_block_the_event_loop(
     assert_ok(outcome[0])
     assert server.hits == 2
     assert served_meanwhile >= 20  # a blocked loop would have served none
+
+
+async def hello(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """A ten-line ASGI app: 200 'ok' for http, lifespan acknowledged."""
+    if scope["type"] == "lifespan":
+        while (await receive())["type"] != "lifespan.shutdown":
+            await send({"type": "lifespan.startup.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+@pytest.mark.anyio
+async def test_middleware_under_uvicorn_keeps_serving_while_the_provider_is_slow(
+    server: JWKSServer, mono: FakeClock
+) -> None:
+    """Behind uvicorn, JWTGateMiddleware answers other requests during a 2 s JWKS fetch."""
+    gate, source = gate_for(remote_settings(server), mono)
+    source.prefetch()
+    server.serve(jwk("rsa", "a"), jwk("ec", "b"))
+    server.delay = 2
+    mono.advance(30)
+    known = {"Authorization": f"Bearer {token('rsa', 'a')}"}
+    rotated = {"Authorization": f"Bearer {token('ec', 'b')}"}
+    served_meanwhile = 0
+    done = anyio.Event()
+    statuses: list[int] = []
+    with uvicorn_server(JWTGateMiddleware(hello, gate=gate)) as base:
+        async with httpx.AsyncClient(base_url=base) as client:
+
+            async def slow() -> None:
+                statuses.append((await client.get("/", headers=rotated)).status_code)
+                done.set()
+
+            async def others() -> None:
+                nonlocal served_meanwhile
+                while not done.is_set():
+                    response = await client.get("/", headers=known)
+                    assert response.status_code == 200
+                    served_meanwhile += 1
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(slow)
+                tg.start_soon(others)
+    assert statuses == [200]
+    assert server.hits == 2
+    assert served_meanwhile >= 5  # a blocked server loop would answer none until the fetch ends
 
 
 # -- outages ------------------------------------------------------------------------

@@ -8,14 +8,12 @@ waitress (WSGI) and uvicorn (ASGI) on 127.0.0.1, consumed by ``JWKSKeys``.
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from waitress import wasyncore
 from waitress.server import create_server
 
@@ -29,6 +27,7 @@ from jwtgate.jwks import (
     jwks_wsgi_app,
 )
 from jwtgate.keys import VerificationKey, load_private_key
+from servers import uvicorn_server
 
 ROTATING = {
     "algorithms": ["RS256", "ES256", "EdDSA"],
@@ -149,24 +148,8 @@ def wsgi_url() -> Iterator[str]:
 @pytest.fixture
 def asgi_url() -> Iterator[str]:
     """The issuer's JWKS served by its ASGI app under uvicorn."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        jwks_asgi_app(issuer_settings(), max_age=120),
-        log_level="warning",
-        lifespan="on",
-        ws="none",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        thread.join(0.01)
-    yield f"http://127.0.0.1:{port}/.well-known/jwks.json"
-    server.should_exit = True
-    thread.join(5)
-    sock.close()
+    with uvicorn_server(jwks_asgi_app(issuer_settings(), max_age=120)) as base:
+        yield f"{base}/.well-known/jwks.json"
 
 
 @pytest.fixture(params=["wsgi", "asgi"])

@@ -435,7 +435,7 @@ class JWKSKeys:
                 self._stale_logged = now
                 logger.warning(
                     "jwtgate: serving stale keys from %s, expired %ds ago (bound %ds): "
-                    "the provider cannot be reached",
+                    "the provider is failing",
                     _display(self._url),
                     now - self._expires_at,
                     options.max_stale,
