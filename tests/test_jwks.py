@@ -716,6 +716,7 @@ def test_outage_serves_stale_keys_then_503(
     assert_unavailable(gate.decide(request(tok)))
     assert_unavailable(gate.decide(request(token("rsa", "unknown-kid"))))
     messages = "\n".join(r.getMessage() for r in caplog.records)
+    assert "fetched" in messages
     assert "failed" in messages
     assert "serving stale keys" in messages
     assert "staleness bound" in messages
