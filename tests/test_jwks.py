@@ -1024,3 +1024,12 @@ def test_testing_plugin_server_drives_a_rotation(
     assert_invalid(gate.decide(request(old_token)))
     assert_ok(gate.decide(request(new_token)))
     assert server.requests == 3
+
+
+def test_settings_repr_hides_the_jwks_url() -> None:
+    """A JWKS URL may carry a credential: Settings' repr leaves it out."""
+    settings = Settings.from_dict(
+        {"algorithms": ["RS256"], "jwks_url": "https://u:hunter2@idp.example/jwks?key=s3cret"}
+    )
+    assert "hunter2" not in repr(settings)
+    assert "s3cret" not in repr(settings)

@@ -151,7 +151,7 @@ class Settings:
     keys: StaticKeys = field(repr=False)
     signing_key: SigningKey | None = field(repr=False)
     key_id: str | None
-    jwks_url: str | None
+    jwks_url: str | None = field(repr=False)  # a URL may carry a credential
     issuer: tuple[str, ...] | None
     audience: tuple[str, ...] | None
     leeway: float
