@@ -858,6 +858,7 @@ def test_static_keys_are_tried_first(server: JWKSServer, mono: FakeClock) -> Non
         pytest.param({"jwks_url": "https:///nohost"}, "jwtgate.E040", id="E040-host"),
         pytest.param({"jwks_url": 42}, "jwtgate.E040", id="E040-type"),
         pytest.param({"jwks_url": "https://[::1/jwks"}, "jwtgate.E040", id="E040-unparsable"),
+        pytest.param({"jwks_url": "https://idp.example:99999/j"}, "jwtgate.E040", id="E040-port"),
         pytest.param({"jwks_discovery": "yes"}, "jwtgate.E003", id="E003-flag-type"),
         pytest.param({"jwks_url": "http://idp.example/jwks"}, "jwtgate.E041", id="E041"),
         pytest.param({"jwks_cache_ttl": 0}, "jwtgate.E042", id="E042-ttl"),
@@ -1003,6 +1004,8 @@ def test_repr_names_the_url_without_credentials() -> None:
     """repr() shows the JWKS URL without user info or query."""
     source = JWKSKeys("https://user:pw@idp.example/jwks?key=abc", algorithms=["RS256"])
     assert repr(source) == "JWKSKeys('https://idp.example/jwks')"
+    bad_port = JWKSKeys("https://idp.example:99999/jwks", algorithms=["RS256"])
+    assert repr(bad_port) == "JWKSKeys('https://idp.example:?/jwks')"
 
 
 def test_testing_plugin_server_drives_a_rotation(

@@ -510,7 +510,9 @@ class _Validator:
     def check_url(self, key: str, url: object, insecure: bool) -> None:
         try:
             parts = urlsplit(url) if isinstance(url, str) else None
-        except ValueError:  # e.g. an unbalanced IPv6 bracket
+            if parts is not None:
+                parts.port  # noqa: B018 - raises ValueError for a port out of range
+        except ValueError:  # an unbalanced IPv6 bracket, a bad port
             parts = None
         if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
             self.add(

@@ -90,9 +90,9 @@ logger = logging.getLogger("jwtgate.jwks")
 
 Clock = Callable[[], float]
 Scope = MutableMapping[str, Any]
-Message_ = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message_]]
-Send = Callable[[Message_], Awaitable[None]]
+ASGIMessage = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[ASGIMessage]]
+Send = Callable[[ASGIMessage], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 MAX_KEYS = 100  # a JWKS with more keys than this is refused (each key costs a parse)
@@ -138,10 +138,12 @@ def _display(url: str | None) -> str:
     """The URL for log lines: no user info, no query (either could carry a credential)."""
     if url is None:
         return "(not yet discovered)"
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"
+    try:
+        parts = urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # a bad port: still say which host
+        port = ":?"
+    return f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}"
 
 
 def _display_kid(kid: str | None) -> str:
