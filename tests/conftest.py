@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import uuid
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import jwt
 import pytest
 
 from jwtgate import Settings
+from redis_server import RedisServer, redis_binary
 
 pytest_plugins = ["jwtgate.pytest_plugin"]
 
@@ -118,3 +120,21 @@ def core_modules() -> list[str]:
 
     names = [m.name for m in pkgutil.iter_modules(jwtgate.__path__) if m.name != "__main__"]
     return ["jwtgate"] + [f"jwtgate.{n}" for n in sorted(names) if n not in {"contrib", "stores"}]
+
+
+# -- Redis (issue #6): a real redis-server for the store, session and endpoint tests --
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A redis-server shared by the session; skipped (failed under CI=true) without one."""
+    server = RedisServer(redis_binary(), tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """The shared server's URL with a key prefix of this test's own."""
+    return f"{redis_server.url}?prefix=t{uuid.uuid4().hex[:12]}:"

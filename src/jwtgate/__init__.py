@@ -15,10 +15,12 @@ from .gate import Gate, RequestInfo
 from .http import Rejection
 from .identity import ANONYMOUS, Credentials, Identity
 from .issue import Issuer
+from .sessions import AsyncSessions, Sessions, TokenPair
 from .verify import Verifier
 
 __all__ = [
     "ANONYMOUS",
+    "AsyncSessions",
     "ConfigurationError",
     "Credentials",
     "Gate",
@@ -28,7 +30,9 @@ __all__ = [
     "Rejection",
     "RequestInfo",
     "Rule",
+    "Sessions",
     "Settings",
+    "TokenPair",
     "Verifier",
     "__version__",
     "errors",

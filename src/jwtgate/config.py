@@ -86,6 +86,8 @@ DEFAULTS: dict[str, Any] = {
     "store": None,
     "check_revocation": False,
     "on_store_error": "deny",
+    "refresh_reuse_grace": 0,
+    "store_key_prefix": "jwtgate:",
     "realm": "api",
     "set_remote_user": False,
     "load_user": False,
@@ -117,6 +119,7 @@ RENAMED = {
 }
 
 LEEWAY_MAX = 300
+REUSE_GRACE_MAX = 60
 TTL_MAX = 315_360_000
 MAX_TOKEN_BYTES_RANGE = (512, 1_048_576)
 # \Z, not $: "$" also matches before a trailing newline (header injection).
@@ -172,6 +175,8 @@ class Settings:
     store: str | None = field(repr=False)  # a URL may carry a password
     check_revocation: bool
     on_store_error: Literal["deny", "allow"]
+    refresh_reuse_grace: float
+    store_key_prefix: str
     realm: str
     set_remote_user: bool
     load_user: bool
@@ -408,6 +413,10 @@ class _Validator:
             )
             on_error = "deny"
         v["on_store_error"] = on_error
+        v["refresh_reuse_grace"] = self.integer(
+            "refresh_reuse_grace", 0, REUSE_GRACE_MAX, "E060", " seconds"
+        )
+        v["store_key_prefix"] = self.check_key_prefix()
         v["realm"] = self.string("realm", pattern=_REALM_CHARS, what="realm")
         v["set_remote_user"] = self.boolean("set_remote_user")
         v["load_user"] = self.boolean("load_user")
@@ -952,6 +961,20 @@ class _Validator:
                 f"at most {TTL_MAX} (10 years).",
             )
             return int(DEFAULTS[key])
+        return value
+
+    def check_key_prefix(self) -> str:
+        value = self.get("store_key_prefix")
+        if not isinstance(value, str) or not re.fullmatch(r"[!-z|~]{1,64}", value):
+            # No braces: they would change the Redis Cluster hash tag of every key.
+            self.add(
+                "E061",
+                "store_key_prefix",
+                f"{self.ref('store_key_prefix')} should be 1 to 64 printable characters "
+                "without spaces or braces.",
+                "Example: 'myapp:jwtgate:'.",
+            )
+            return str(DEFAULTS["store_key_prefix"])
         return value
 
     def check_store(self) -> str | None:

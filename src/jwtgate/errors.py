@@ -22,6 +22,7 @@ The tree::
     │   │   │   └── InvalidAudience
     │   │   ├── WrongTokenType
     │   │   └── RevokedToken
+    │   │       └── ReusedToken         a consumed refresh token came back
     │   └── InsufficientScope           403 insufficient_scope
     └── ServiceUnavailable              503 with Retry-After: the server's fault
         ├── KeySourceUnavailable
@@ -58,6 +59,7 @@ __all__ = [
     "MissingToken",
     "Problem",
     "RequestError",
+    "ReusedToken",
     "RevokedToken",
     "ServiceUnavailable",
     "StoreUnavailable",
@@ -227,6 +229,12 @@ class RevokedToken(InvalidToken):
     """Raised when the token, its session or its subject has been revoked."""
 
     description = "token revoked"
+
+
+class ReusedToken(RevokedToken):
+    """Raised when a consumed refresh token is presented again; its session is now revoked."""
+
+    description = "refresh token reused; session revoked"
 
 
 class InsufficientScope(AuthenticationError):

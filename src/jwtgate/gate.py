@@ -28,6 +28,8 @@ from .errors import (
 )
 from .http import Rejection, render
 from .identity import ANONYMOUS, Identity
+from .revocation import RevocationCheck
+from .stores import AsyncStore, Store
 from .verify import Clock, Verifier
 
 __all__ = ["Gate", "RequestInfo"]
@@ -62,6 +64,8 @@ class Gate:
         *,
         verifier: Verifier | None = None,
         clock: Clock = time.time,
+        store: Store | None = None,
+        async_store: AsyncStore | None = None,
     ) -> None:
         if not isinstance(settings, Settings):
             settings = Settings.from_dict(settings)
@@ -75,6 +79,12 @@ class Gate:
         self._rules = settings.rules
         self._required = settings.credentials_required
         self._realm = settings.realm
+        # check_revocation: one store lookup per verified token (see revocation.py).
+        self.revocation = (
+            RevocationCheck(settings, store=store, async_store=async_store)
+            if settings.check_revocation
+            else None
+        )
 
     # -- the decision -----------------------------------------------------------
 
@@ -85,6 +95,8 @@ class Gate:
         try:
             token = self.token(request)
             identity = self._verify(token)
+            if self.revocation is not None and identity.is_authenticated:
+                self.revocation.check(identity)
             self.authorize(identity, request.method, request.path)
         except RequestError as error:
             return self.reject(error)
@@ -105,10 +117,22 @@ class Gate:
                     raise
                 except Exception as exc:
                     raise self._unexpected(exc) from exc
+                if self.revocation is not None:
+                    await self.revocation.check_async(identity)
             self.authorize(identity, request.method, request.path)
         except RequestError as error:
             return self.reject(error)
         return identity
+
+    def close(self) -> None:
+        """Close the revocation store this Gate opened (``check_revocation``), if any."""
+        if self.revocation is not None:
+            self.revocation.close()
+
+    async def aclose(self) -> None:
+        """Close the async revocation store this Gate opened, if any."""
+        if self.revocation is not None:
+            await self.revocation.aclose()
 
     # -- steps ------------------------------------------------------------------
 

@@ -46,6 +46,7 @@ from .errors import (
     TokenTooLarge,
     UnknownKey,
     UnsupportedCriticalHeader,
+    WrongTokenType,
 )
 from .identity import Identity, parse_scopes
 from .keys import KeySource, VerificationKey
@@ -107,7 +108,9 @@ class Verifier:
 
     ``clock`` returns the current Unix time; inject one in tests to check
     expiry and leeway without sleeping. ``keys`` replaces the settings' key
-    source (remote JWKS).
+    source (remote JWKS). ``token_use`` is the kind of token accepted: a token
+    whose ``token_use`` claim names another kind (a jwtgate refresh token, an ID
+    token) raises ``WrongTokenType``; a token without the claim is an access token.
     """
 
     def __init__(
@@ -116,6 +119,7 @@ class Verifier:
         *,
         clock: Clock = time.time,
         keys: KeySource | None = None,
+        token_use: str = "access",
     ) -> None:
         if not isinstance(settings, Settings):
             settings = Settings.from_dict(settings)
@@ -133,6 +137,7 @@ class Verifier:
         self._identity_claim = settings.identity_claim
         self._scopes_claim = settings.scopes_claim
         self._max_bytes = settings.max_token_bytes
+        self._token_use = token_use
 
     # -- public API -------------------------------------------------------------
 
@@ -233,6 +238,11 @@ class Verifier:
         for name in _STRING_CLAIMS:
             if name in claims and not isinstance(claims[name], str):
                 raise InvalidClaim(name)
+
+        # Refresh tokens are signed with the same key; the claim keeps them from
+        # ever working as access tokens, and access tokens from refreshing.
+        if claims.get("token_use", "access") != self._token_use:
+            raise WrongTokenType()
 
         now = self.clock()
         leeway = self._leeway

@@ -1,0 +1,251 @@
+"""Django integration: one middleware for sync and async Django, system checks.
+
+Settings live in ``settings.JWTGATE`` (the same dict every stack uses, keys in
+either case), read through :func:`get_gate` so ``override_settings`` in tests
+takes effect at the next request. Setup::
+
+    INSTALLED_APPS = [..., "jwtgate.contrib.django.JWTGateConfig"]
+    MIDDLEWARE = [
+        ...,
+        "django.contrib.auth.middleware.AuthenticationMiddleware",  # if used
+        "jwtgate.contrib.django.JWTGateMiddleware",
+        ...,
+    ]
+    JWTGATE = {"SECRET": "env:JWT_SECRET", "PUBLIC_PATHS": ["/health"]}
+
+``JWTGateMiddleware`` works under WSGI and ASGI alike (``sync_capable`` and
+``async_capable``; in async mode no thread is spent on the decision). It asks the
+shared :class:`~jwtgate.Gate`, so token sources, ``public_paths``, CORS preflight,
+``rules`` and the RFC 6750 answers are those of every other jwtgate stack, and
+it sets:
+
+* ``request.jwt``: the :class:`~jwtgate.Identity` (anonymous on public paths);
+* with ``LOAD_USER`` on, ``request.user`` (and ``await request.auser()``): the
+  user whose ``USERNAME_FIELD`` (or ``USER_FIELD``) equals the subject, loaded
+  on first use only (no query unless the view reads it). An unknown or inactive
+  user is refused with 401 ``invalid_token`` when it is first read in a view.
+
+Place it after ``AuthenticationMiddleware`` when ``LOAD_USER`` is on (or it is
+overwritten), and after ``corsheaders`` (which answers preflights itself).
+The path rules see is ``request.path_info`` (without the script prefix).
+
+``JWTGateConfig`` registers the system checks: ``manage.py check`` reports
+every problem in ``settings.JWTGATE`` with the same ids as
+:class:`~jwtgate.ConfigurationError` (``jwtgate.E001`` …).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.apps import AppConfig
+from django.conf import settings as django_settings
+from django.core import checks
+from django.core.exceptions import PermissionDenied
+from django.core.signals import setting_changed
+from django.http import HttpRequest, HttpResponse
+from django.utils.functional import SimpleLazyObject
+
+from jwtgate.config import Settings, check_settings
+from jwtgate.errors import InvalidToken
+from jwtgate.gate import Gate, RequestInfo
+from jwtgate.http import Rejection
+from jwtgate.identity import Identity
+from jwtgate.wsgi import environ_key, request_info
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+
+__all__ = [
+    "JWTGateConfig",
+    "JWTGateMiddleware",
+    "UserRefused",
+    "aload_user",
+    "check_jwtgate_settings",
+    "django_request_info",
+    "get_gate",
+    "get_optional_gate",
+    "load_user",
+    "rejection_response",
+]
+
+SETTING = "JWTGATE"
+
+
+# -- settings accessor -------------------------------------------------------------
+
+
+class _Cache:
+    gate: Gate | None = None
+    optional_gate: Gate | None = None
+
+
+def get_gate() -> Gate:
+    """The Gate for the current ``settings.JWTGATE``, built once and rebuilt when it changes."""
+    gate = _Cache.gate
+    if gate is None:
+        gate = _Cache.gate = Gate(Settings.from_dict(getattr(django_settings, SETTING, None)))
+    return gate
+
+
+def get_optional_gate() -> Gate:
+    """:func:`get_gate` without path rules and with credentials optional.
+
+    For code that decides itself what needs a token (DRF's permission classes):
+    no token gives the anonymous identity; a bad token is still refused.
+    """
+    gate = _Cache.optional_gate
+    if gate is None:
+        main = get_gate()
+        changed = main.settings.replace(credentials_required=False, public_paths=[], rules=[])
+        gate = _Cache.optional_gate = Gate(changed, verifier=main.verifier)
+    return gate
+
+
+def _reset(*, setting: str, **kwargs: Any) -> None:
+    if setting == SETTING:
+        _Cache.gate = _Cache.optional_gate = None
+
+
+setting_changed.connect(_reset, dispatch_uid="jwtgate.contrib.django.reset")
+
+
+def django_request_info(gate: Gate, request: HttpRequest) -> RequestInfo:
+    """What the Gate needs from a Django request (``META`` is CGI-style under WSGI and ASGI)."""
+    return request_info(
+        request.META, environ_key(gate.settings.header_name), path=request.path_info
+    )
+
+
+def rejection_response(rejection: Rejection) -> HttpResponse:
+    """A Django response carrying ``rejection`` as it is."""
+    return HttpResponse(rejection.body, status=rejection.status, headers=dict(rejection.headers))
+
+
+# -- users -------------------------------------------------------------------------
+
+
+class UserRefused(InvalidToken, PermissionDenied):
+    """Raised when a valid token's subject is no user, or an inactive one (answered 401).
+
+    It is also a ``PermissionDenied``, so where the middleware cannot answer it
+    (outside a view) Django still answers 403, never 500.
+    """
+
+    description = "unknown or inactive user"
+
+
+def _lookup(field: str | None) -> tuple[Any, str]:
+    from django.contrib.auth import get_user_model
+
+    model = get_user_model()
+    return model._default_manager, field or model.USERNAME_FIELD
+
+
+def _check_active(user: AbstractBaseUser) -> AbstractBaseUser:
+    # Same rule as ModelBackend.user_can_authenticate: a user without the field is active.
+    if not getattr(user, "is_active", True):
+        raise UserRefused()
+    return user
+
+
+def load_user(identity: Identity, field: str | None = None) -> AbstractBaseUser:
+    """The active user whose ``field`` (default ``USERNAME_FIELD``) equals the subject."""
+    manager, lookup = _lookup(field)
+    try:
+        user = manager.get(**{lookup: identity.subject})
+    except manager.model.DoesNotExist:
+        raise UserRefused() from None
+    return _check_active(user)
+
+
+async def aload_user(identity: Identity, field: str | None = None) -> AbstractBaseUser:
+    """:func:`load_user` for async views, with Django's async ORM."""
+    manager, lookup = _lookup(field)
+    try:
+        user = await manager.aget(**{lookup: identity.subject})
+    except manager.model.DoesNotExist:
+        raise UserRefused() from None
+    return _check_active(user)
+
+
+# -- middleware --------------------------------------------------------------------
+
+
+class JWTGateMiddleware:
+    """Authenticates every request with a bearer JWT; works in sync and async mode."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(
+        self,
+        get_response: Callable[[HttpRequest], HttpResponse]
+        | Callable[[HttpRequest], Awaitable[HttpResponse]],
+    ) -> None:
+        self.get_response = get_response
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)
+        get_gate()  # bad settings fail when the middleware chain is built
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.async_mode:
+            return self.__acall__(request)
+        gate = get_gate()
+        outcome = gate.decide(django_request_info(gate, request))
+        if isinstance(outcome, Rejection):
+            return rejection_response(outcome)
+        self.annotate(gate, request, outcome)
+        return self.get_response(request)
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+        gate = get_gate()
+        outcome = await gate.decide_async(django_request_info(gate, request))
+        if isinstance(outcome, Rejection):
+            return rejection_response(outcome)
+        self.annotate(gate, request, outcome)
+        response: HttpResponse = await self.get_response(request)
+        return response
+
+    @staticmethod
+    def annotate(gate: Gate, request: HttpRequest, identity: Identity) -> None:
+        """Set ``request.jwt`` and, with ``load_user``, the lazy ``request.user``."""
+        request.jwt = identity
+        settings = gate.settings
+        if settings.load_user and identity.is_authenticated:
+            field = settings.user_field
+            request.user = SimpleLazyObject(lambda: load_user(identity, field))
+            request.auser = functools.partial(aload_user, identity, field)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        """Answer a refused user (read lazily in the view) with jwtgate's 401."""
+        if isinstance(exception, UserRefused):
+            return rejection_response(get_gate().reject(exception))
+        return None
+
+
+# -- system checks -----------------------------------------------------------------
+
+
+def check_jwtgate_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Django system check: every problem in ``settings.JWTGATE``, with jwtgate's ids."""
+    problems = check_settings(getattr(django_settings, SETTING, None), name=SETTING)
+    return [
+        checks.Error(problem.message, hint=problem.hint or None, id=problem.id)
+        for problem in problems
+    ]
+
+
+class JWTGateConfig(AppConfig):
+    """Add ``"jwtgate.contrib.django.JWTGateConfig"`` to ``INSTALLED_APPS`` for the checks."""
+
+    name = "jwtgate.contrib.django"
+    label = "jwtgate"
+    verbose_name = "jwtgate"
+
+    def ready(self) -> None:
+        checks.register(check_jwtgate_settings, checks.Tags.security)

@@ -1,0 +1,168 @@
+"""Flask extension: bearer JWT authentication for a whole app, with per-view decorators.
+
+``JWTGate(app)`` (or ``JWTGate()`` then ``init_app(app)`` in an app factory) reads
+``app.config["JWTGATE"]``, validates it at once, and checks every request before
+its view runs, through the same :class:`~jwtgate.Gate` as the WSGI and ASGI
+middlewares (token sources, ``public_paths``, CORS preflight, ``rules``).
+
+* App-wide protection: every endpoint needs a valid token, except the paths in
+  ``public_paths`` (list ``/static/*`` there if the app serves static files).
+* ``@optional``: the view also runs without a token (``current_identity`` is then
+  anonymous); a token that is sent must still be valid.
+* ``@requires_scopes("read", ...)``: the view runs only for a token carrying
+  every scope listed (403 ``insufficient_scope`` otherwise). It wraps the view,
+  so it also works on ``MethodView`` methods and Flask-RESTful resources.
+* ``current_identity``: the request's :class:`~jwtgate.Identity`, kept on
+  ``flask.g`` (``g._jwtgate``); the anonymous identity outside a checked request.
+
+Refusals are answered by jwtgate itself (a response returned from a
+``before_request`` hook or from the decorator, never an exception), so Flask's
+error handlers, Flask-RESTful's included, cannot turn a 401 into a 500 or drop its
+``WWW-Authenticate`` header. ``after_request`` hooks still run on them (CORS
+headers stay).
+
+Example::
+
+    app = Flask(__name__)
+    app.config["JWTGATE"] = {"SECRET": "env:JWT_SECRET", "PUBLIC_PATHS": ["/health"]}
+    JWTGate(app)
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
+
+from flask import Flask, Response, current_app, g, has_app_context, request
+from werkzeug.local import LocalProxy
+
+from jwtgate.config import Settings
+from jwtgate.errors import InsufficientScope, MissingToken
+from jwtgate.gate import Gate
+from jwtgate.http import Rejection
+from jwtgate.identity import ANONYMOUS, Identity
+from jwtgate.wsgi import environ_key, request_info
+
+__all__ = ["JWTGate", "current_identity", "optional", "requires_scopes"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXTENSION_KEY = "jwtgate"
+_OPTIONAL_ATTR = "_jwtgate_optional"
+
+
+def _identity() -> Identity:
+    if not has_app_context():
+        return ANONYMOUS
+    identity: Identity = g.get("_jwtgate", ANONYMOUS)
+    return identity
+
+
+current_identity: Identity = cast(Identity, LocalProxy(_identity))
+"""The current request's :class:`~jwtgate.Identity` (a proxy over ``g._jwtgate``)."""
+
+
+@dataclass(frozen=True)
+class _State:
+    """What one app keeps in ``app.extensions["jwtgate"]``."""
+
+    gate: Gate
+    optional_gate: Gate
+    header_key: str
+
+    def respond(self, rejection: Rejection) -> Response:
+        return current_app.response_class(
+            rejection.body, status=rejection.status, headers=list(rejection.headers)
+        )
+
+
+class JWTGate:
+    """The Flask extension; one instance may serve several apps.
+
+    ``settings`` (a dict or :class:`~jwtgate.Settings`) replaces
+    ``app.config["JWTGATE"]``, for tests and for apps that build settings
+    themselves.
+    """
+
+    def __init__(
+        self,
+        app: Flask | None = None,
+        *,
+        settings: Settings | Mapping[str, Any] | None = None,
+    ) -> None:
+        self._settings = settings
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> None:
+        """Validate the app's settings and protect every request of ``app``."""
+        source = self._settings if self._settings is not None else app.config.get("JWTGATE")
+        if isinstance(source, Settings):
+            settings = source
+        else:
+            settings = Settings.from_dict(source, name="JWTGATE")
+        gate = Gate(settings)
+        optional_gate = Gate(settings.replace(credentials_required=False), verifier=gate.verifier)
+        app.extensions[EXTENSION_KEY] = _State(
+            gate, optional_gate, environ_key(settings.header_name)
+        )
+        app.before_request(_check_request)
+
+
+def _check_request() -> Response | None:
+    state: _State = current_app.extensions[EXTENSION_KEY]
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    gate = state.optional_gate if getattr(view, _OPTIONAL_ATTR, False) else state.gate
+    outcome = gate.decide(request_info(request.environ, state.header_key))
+    if isinstance(outcome, Rejection):
+        return state.respond(outcome)
+    g._jwtgate = outcome
+    return None
+
+
+def optional(view: F) -> F:
+    """Let ``view`` run without a token (anonymous); a token that is sent must be valid."""
+    setattr(view, _OPTIONAL_ATTR, True)
+    return view
+
+
+def requires_scopes(*scopes: str) -> Callable[[F], F]:
+    """Run the view only for a token that carries every one of ``scopes``.
+
+    Without a token (an ``@optional`` view, a public path) the answer is 401; with
+    a token that lacks a scope, 403 ``insufficient_scope`` naming the scopes.
+    """
+    required = tuple(sorted(set(scopes)))
+
+    def refusal() -> Response | None:
+        identity = _identity()
+        if not identity.is_authenticated:
+            error: MissingToken | InsufficientScope = MissingToken()
+        elif identity.has_scopes(*required):
+            return None
+        else:
+            error = InsufficientScope(required)
+        state: _State = current_app.extensions[EXTENSION_KEY]
+        return state.respond(state.gate.reject(error))
+
+    def decorator(view: F) -> F:
+        if inspect.iscoroutinefunction(view):
+
+            @functools.wraps(view)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                refused = refusal()
+                return refused if refused is not None else await view(*args, **kwargs)
+
+            return cast(F, async_wrapper)
+
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            refused = refusal()
+            return refused if refused is not None else view(*args, **kwargs)
+
+        return cast(F, wrapper)
+
+    return decorator

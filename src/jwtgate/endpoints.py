@@ -1,0 +1,543 @@
+"""Ready-made token endpoints: login, refresh, logout, logout everywhere; for ASGI and WSGI.
+
+Four ``POST`` routes under a prefix (default ``/auth``), JSON in and out:
+
+=====================  ==========================================  =====================
+route                  request                                     answer
+=====================  ==========================================  =====================
+``/auth/token``        ``{"username": …, "password": …}``          200 token pair
+``/auth/refresh``      ``{"refresh_token": …}`` (or the cookie)    200 the next pair
+``/auth/logout``       ``{"refresh_token": …}``, the cookie, or    204
+                       ``Authorization: Bearer <access token>``
+``/auth/logout-all``   the same credentials as logout              204
+=====================  ==========================================  =====================
+
+``authenticate(username, password)`` is yours, sync or async: return the subject
+(a string), ``(subject, claims)`` to put extra claims (``scope``…) in the
+tokens, or ``None`` to refuse. In the ASGI app a sync ``authenticate`` runs in
+a worker thread (password hashing and database calls must not block the loop).
+
+Errors follow RFC 6749 §5.2 for the grant routes: 400 ``invalid_request`` (bad
+JSON or fields), 400 ``invalid_grant`` (wrong password; a bad, expired, revoked or
+reused refresh token). A bad access token in ``Authorization`` is a 401 with
+``WWW-Authenticate`` (RFC 6750), an unreachable store a 503 with
+``Retry-After``. Every answer carries ``Cache-Control: no-store``.
+
+**Cookie mode** (``cookie=True``): the refresh token travels in an ``HttpOnly``,
+``Secure``, ``SameSite=Strict`` cookie whose ``Path`` is the prefix (so it is sent
+to these routes only, never to the API), and is left out of the JSON body. A
+cookie is ambient (the browser attaches it), so every request it authenticates
+must also prove it comes from your page: the login answer sets a readable CSRF
+cookie and returns its value as ``csrf_token``; send it back in the
+``X-CSRF-Token`` header (double-submit). Without a matching header the request
+is a 403. JSON bodies must be ``application/json`` (a cross-site HTML form
+cannot send that without a CORS preflight).
+
+Mount it::
+
+    app = jwtgate.endpoints.asgi_app(settings, authenticate)        # ASGI
+    app = jwtgate.endpoints.wsgi_app(settings, authenticate)        # WSGI
+
+or call the framework-neutral core yourself: :class:`Endpoints` (sync) and
+:class:`AsyncEndpoints` map an :class:`EndpointRequest` to an
+:class:`EndpointResponse`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import inspect
+import json
+import secrets
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+import anyio.to_thread
+
+from . import _bearer
+from .config import Settings
+from .errors import (
+    AuthenticationError,
+    RequestError,
+    RevokedToken,
+    ServiceUnavailable,
+)
+from .http import render
+from .identity import Identity
+from .revocation import question
+from .sessions import AsyncSessions, Sessions, TokenPair
+from .stores import AsyncStore, Store
+
+__all__ = [
+    "AsyncEndpoints",
+    "EndpointRequest",
+    "EndpointResponse",
+    "Endpoints",
+    "asgi_app",
+    "wsgi_app",
+]
+
+AuthResult: TypeAlias = "str | tuple[str, Mapping[str, Any]] | None"
+Authenticate: TypeAlias = Callable[[str, str], "AuthResult | Awaitable[AuthResult]"]
+
+MAX_BODY = 16_384
+ROUTES = ("token", "refresh", "logout", "logout-all")
+
+
+@dataclass(frozen=True)
+class EndpointRequest:
+    """What the endpoints need from a request; header names in lower case."""
+
+    method: str
+    path: str
+    body: bytes = b""
+    headers: Mapping[str, str] | None = None
+    authorization: tuple[str, ...] = ()
+
+    def header(self, name: str) -> str | None:
+        """One header's value, or None."""
+        return (self.headers or {}).get(name)
+
+
+@dataclass(frozen=True)
+class EndpointResponse:
+    """Status, header pairs (``Set-Cookie`` may repeat) and body bytes."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+    def json(self) -> Any:
+        """The body, decoded (None when empty)."""
+        return json.loads(self.body) if self.body else None
+
+
+_REASONS = {
+    200: "OK",
+    204: "No Content",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    503: "Service Unavailable",
+}
+
+_NO_STORE = (("cache-control", "no-store"), ("pragma", "no-cache"))
+
+# One step of a flow: the name of an I/O operation and its arguments. Flows are
+# generators that yield steps and receive results, so the sync and async
+# drivers share every decision and differ only in how they perform the I/O.
+_Step = tuple[str, tuple[Any, ...]]
+_Flow = Generator[_Step, Any, EndpointResponse]
+
+
+class _Answer(Exception):
+    """Ends a flow early with a ready response."""
+
+    def __init__(self, response: EndpointResponse) -> None:
+        self.response = response
+
+
+def _json(status: int, body: Mapping[str, Any] | None, *cookies: str) -> EndpointResponse:
+    data = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
+    headers = [*_NO_STORE, *(("set-cookie", c) for c in cookies)]
+    if body is not None:
+        headers.insert(0, ("content-type", "application/json"))
+    headers.append(("content-length", str(len(data))))
+    return EndpointResponse(status, tuple(headers), data)
+
+
+def _oauth_error(status: int, error: str, description: str, *cookies: str) -> _Answer:
+    return _Answer(_json(status, {"error": error, "error_description": description}, *cookies))
+
+
+class _Core:
+    """Routing, parsing, cookies and the flows; no I/O."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        prefix: str,
+        cookie: bool,
+        cookie_name: str,
+        csrf_cookie_name: str,
+        csrf_header: str,
+        secure: bool,
+    ) -> None:
+        if not prefix.startswith("/") or prefix.endswith("/"):
+            raise ValueError("prefix must start with '/' and not end with one, e.g. '/auth'")
+        self.settings = settings
+        self.prefix = prefix
+        self.cookie = cookie
+        self.cookie_name = cookie_name
+        self.csrf_cookie_name = csrf_cookie_name
+        self.csrf_header = csrf_header.lower()
+        self.secure = secure
+
+    # -- the flows ------------------------------------------------------------------
+
+    def flow(self, request: EndpointRequest) -> _Flow:
+        """Answer ``request``, yielding the I/O steps it needs."""
+        try:
+            route = self.route(request)
+            body = self.body(request)
+            if route == "token":
+                return (yield from self.login(body))
+            if route == "refresh":
+                return (yield from self.refresh(request, body))
+            return (yield from self.logout(request, body, everywhere=route == "logout-all"))
+        except _Answer as answer:
+            return answer.response
+        except ServiceUnavailable as error:
+            return self.rendered(error)
+
+    def login(self, body: Mapping[str, Any]) -> _Flow:
+        username, password = body.get("username"), body.get("password")
+        if not isinstance(username, str) or not isinstance(password, str) or not username:
+            raise _oauth_error(400, "invalid_request", "username and password are required")
+        result = yield ("authenticate", (username, password))
+        if isinstance(result, tuple):
+            subject, claims = result
+        else:
+            subject, claims = result, None
+        if not subject:
+            raise _oauth_error(400, "invalid_grant", "invalid username or password")
+        pair = yield ("login", (subject, claims))
+        return self.issued(pair, csrf=secrets.token_urlsafe(32))
+
+    def refresh(self, request: EndpointRequest, body: Mapping[str, Any]) -> _Flow:
+        token = self.refresh_token(request, body)
+        if token is None:
+            raise _oauth_error(400, "invalid_request", "refresh_token is required")
+        try:
+            pair = yield ("refresh", (token,))
+        except AuthenticationError as error:
+            # A dead refresh cookie is useless to the browser: drop it.
+            raise _oauth_error(400, "invalid_grant", error.description, *self.clear()) from None
+        return self.issued(pair, csrf=None)
+
+    def logout(
+        self, request: EndpointRequest, body: Mapping[str, Any], *, everywhere: bool
+    ) -> _Flow:
+        try:
+            access = _bearer.from_header(
+                request.authorization, self.settings.header_scheme, self.settings.max_token_bytes
+            )
+        except RequestError as error:
+            return self.rendered(error)
+        token = access if access is not None else self.refresh_token(request, body)
+        if token is None:
+            raise _oauth_error(400, "invalid_request", "a refresh or access token is required")
+        try:
+            identity: Identity = yield ("verify", (token,))
+            if everywhere:
+                # Only a live session may end all others.
+                if (yield ("is_revoked", (identity,))):
+                    raise RevokedToken()
+                yield ("logout_all", (str(identity.subject),))
+            else:
+                yield ("logout", (token,))
+        except AuthenticationError as error:
+            if access is not None:
+                return self.rendered(error)
+            raise _oauth_error(400, "invalid_grant", error.description) from None
+        return _json(204, None, *self.clear())
+
+    # -- parsing ---------------------------------------------------------------------
+
+    def route(self, request: EndpointRequest) -> str:
+        head, _, name = request.path.rpartition("/")
+        if head != self.prefix or name not in ROUTES:
+            raise _oauth_error(404, "not_found", "no such endpoint")
+        if request.method != "POST":
+            response = _json(405, {"error": "method_not_allowed"})
+            raise _Answer(
+                EndpointResponse(405, (("allow", "POST"), *response.headers), response.body)
+            )
+        return name
+
+    def body(self, request: EndpointRequest) -> Mapping[str, Any]:
+        if not request.body.strip():
+            return {}
+        if len(request.body) > MAX_BODY:
+            raise _oauth_error(413, "invalid_request", "request body too large")
+        content_type = (request.header("content-type") or "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            raise _oauth_error(415, "invalid_request", "send application/json")
+        try:
+            data = json.loads(request.body)
+        except (ValueError, RecursionError):
+            raise _oauth_error(400, "invalid_request", "malformed JSON body") from None
+        if not isinstance(data, dict):
+            raise _oauth_error(400, "invalid_request", "the body must be a JSON object")
+        return data
+
+    def refresh_token(self, request: EndpointRequest, body: Mapping[str, Any]) -> str | None:
+        token = body.get("refresh_token")
+        if token is not None:
+            if not isinstance(token, str) or not token:
+                raise _oauth_error(400, "invalid_request", "refresh_token must be a string")
+            return token
+        if not self.cookie:
+            return None
+        cookies = request.header("cookie")
+        try:
+            token = _bearer.from_cookie(cookies, self.cookie_name, self.settings.max_token_bytes)
+            csrf = _bearer.from_cookie(cookies, self.csrf_cookie_name, 256)
+        except RequestError:
+            raise _oauth_error(400, "invalid_request", "malformed cookie") from None
+        if token is None:
+            return None
+        # Double-submit: only a page that can read our CSRF cookie can echo it.
+        sent = request.header(self.csrf_header) or ""
+        if not csrf or not hmac.compare_digest(sent.encode(), csrf.encode()):
+            raise _oauth_error(403, "access_denied", "CSRF token missing or invalid")
+        return token
+
+    # -- answers ---------------------------------------------------------------------
+
+    def rendered(self, error: RequestError) -> EndpointResponse:
+        rejection = render(error, self.settings.realm)
+        extra = () if any(k == "cache-control" for k, _ in rejection.headers) else _NO_STORE
+        return EndpointResponse(rejection.status, (*rejection.headers, *extra), rejection.body)
+
+    def issued(self, pair: TokenPair, *, csrf: str | None) -> EndpointResponse:
+        body = pair.as_dict()
+        if not self.cookie:
+            return _json(200, body)
+        del body["refresh_token"]
+        age = pair.refresh_expires_in
+        cookies = [self.set_cookie(self.cookie_name, pair.refresh_token, self.prefix, age, True)]
+        if csrf is not None:
+            body["csrf_token"] = csrf
+            cookies.append(self.set_cookie(self.csrf_cookie_name, csrf, "/", age, False))
+        return _json(200, body, *cookies)
+
+    def set_cookie(self, name: str, value: str, path: str, age: int, http_only: bool) -> str:
+        parts = [f"{name}={value}", f"Path={path}", f"Max-Age={age}", "SameSite=Strict"]
+        if http_only:
+            parts.append("HttpOnly")
+        if self.secure:
+            parts.append("Secure")
+        return "; ".join(parts)
+
+    def clear(self) -> tuple[str, ...]:
+        if not self.cookie:
+            return ()
+        return (
+            self.set_cookie(self.cookie_name, "", self.prefix, 0, True),
+            self.set_cookie(self.csrf_cookie_name, "", "/", 0, False),
+        )
+
+
+def _core(settings: Settings, options: Mapping[str, Any]) -> _Core:
+    return _Core(
+        settings,
+        prefix=options.get("prefix", "/auth"),
+        cookie=options.get("cookie", False),
+        cookie_name=options.get("cookie_name", "jwtgate_refresh"),
+        csrf_cookie_name=options.get("csrf_cookie_name", "jwtgate_csrf"),
+        csrf_header=options.get("csrf_header", "X-CSRF-Token"),
+        secure=options.get("secure", True),
+    )
+
+
+class Endpoints:
+    """The sync endpoint core: ``handle(EndpointRequest) -> EndpointResponse``.
+
+    Options: ``prefix`` (``"/auth"``), ``cookie`` (False), ``cookie_name``
+    (``"jwtgate_refresh"``), ``csrf_cookie_name`` (``"jwtgate_csrf"``),
+    ``csrf_header`` (``"X-CSRF-Token"``), ``secure`` (True; False only for
+    plain-HTTP development, since browsers drop ``Secure`` cookies there).
+    """
+
+    def __init__(
+        self, sessions: Sessions, authenticate: Callable[[str, str], Any], **options: Any
+    ) -> None:
+        self.sessions = sessions
+        self.authenticate = authenticate
+        self._core = _core(sessions.settings, options)
+
+    def handle(self, request: EndpointRequest) -> EndpointResponse:
+        """The answer to ``request``."""
+        flow = self._core.flow(request)
+        try:
+            step = next(flow)
+            while True:
+                try:
+                    result = self._do(*step)
+                except RequestError as error:
+                    step = flow.throw(error)
+                else:
+                    step = flow.send(result)
+        except StopIteration as stop:
+            response: EndpointResponse = stop.value
+            return response
+
+    def _do(self, name: str, args: tuple[Any, ...]) -> Any:
+        sessions = self.sessions
+        if name == "authenticate":
+            return self.authenticate(*args)
+        if name == "is_revoked":
+            return sessions.store.is_revoked(*question(args[0]))
+        return getattr(sessions, name)(*args)
+
+
+class AsyncEndpoints:
+    """The async endpoint core, over :class:`~jwtgate.AsyncSessions`; see :class:`Endpoints`."""
+
+    def __init__(
+        self, sessions: AsyncSessions, authenticate: Callable[[str, str], Any], **options: Any
+    ) -> None:
+        self.sessions = sessions
+        self.authenticate = authenticate
+        self._core = _core(sessions.settings, options)
+
+    async def handle(self, request: EndpointRequest) -> EndpointResponse:
+        """The answer to ``request``."""
+        flow = self._core.flow(request)
+        try:
+            step = next(flow)
+            while True:
+                try:
+                    result = await self._do(*step)
+                except RequestError as error:
+                    step = flow.throw(error)
+                else:
+                    step = flow.send(result)
+        except StopIteration as stop:
+            response: EndpointResponse = stop.value
+            return response
+
+    async def _do(self, name: str, args: tuple[Any, ...]) -> Any:
+        sessions = self.sessions
+        if name == "authenticate":
+            if inspect.iscoroutinefunction(self.authenticate):
+                return await self.authenticate(*args)
+            result = await anyio.to_thread.run_sync(self.authenticate, *args)
+            return await result if inspect.isawaitable(result) else result
+        if name == "is_revoked":
+            return await sessions.store.is_revoked(*question(args[0]))
+        return await getattr(sessions, name)(*args)
+
+
+# -- raw ASGI and WSGI apps ------------------------------------------------------------
+
+
+class _ASGIApp:
+    """A raw ASGI 3 app serving :class:`AsyncEndpoints` (no framework)."""
+
+    def __init__(self, endpoints: AsyncEndpoints) -> None:
+        self.endpoints = endpoints
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        body = b""
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            if len(body) > MAX_BODY + 1 or not message.get("more_body", False):
+                break
+        headers: dict[str, str] = {}
+        authorization: list[str] = []
+        for raw_name, raw_value in scope["headers"]:
+            name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+            if name == "authorization":
+                authorization.append(value)
+            headers[name] = (
+                f"{headers[name]}; {value}" if name == "cookie" and name in headers else value
+            )
+        request = EndpointRequest(
+            scope["method"], scope["path"], body, headers, tuple(authorization)
+        )
+        response = await self.endpoints.handle(request)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": response.status,
+                "headers": [
+                    (k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": response.body})
+
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.endpoints.sessions.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+class _WSGIApp:
+    """A raw WSGI app serving :class:`Endpoints` (no framework)."""
+
+    def __init__(self, endpoints: Endpoints) -> None:
+        self.endpoints = endpoints
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        body = environ["wsgi.input"].read(min(length, MAX_BODY + 1)) if length > 0 else b""
+        headers = {
+            key[5:].replace("_", "-").lower(): value
+            for key, value in environ.items()
+            if key.startswith("HTTP_")
+        }
+        if environ.get("CONTENT_TYPE"):
+            headers["content-type"] = environ["CONTENT_TYPE"]
+        authorization = headers.pop("authorization", None)
+        path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+        request = EndpointRequest(
+            environ["REQUEST_METHOD"],
+            path,
+            body,
+            headers,
+            (authorization,) if authorization is not None else (),
+        )
+        response = self.endpoints.handle(request)
+        start_response(f"{response.status} {_REASONS[response.status]}", list(response.headers))
+        return [response.body]
+
+
+def asgi_app(
+    settings: Settings | Mapping[str, Any],
+    authenticate: Callable[[str, str], Any],
+    *,
+    store: AsyncStore | str | None = None,
+    **options: Any,
+) -> Any:
+    """A raw ASGI app serving the token endpoints (options: see :class:`Endpoints`).
+
+    The store (the ``store`` setting by default) is closed at lifespan shutdown.
+    """
+    return _ASGIApp(AsyncEndpoints(AsyncSessions(settings, store), authenticate, **options))
+
+
+def wsgi_app(
+    settings: Settings | Mapping[str, Any],
+    authenticate: Callable[[str, str], Any],
+    *,
+    store: Store | str | None = None,
+    **options: Any,
+) -> Any:
+    """A WSGI app serving the token endpoints (options: see :class:`Endpoints`)."""
+    return _WSGIApp(Endpoints(Sessions(settings, store), authenticate, **options))

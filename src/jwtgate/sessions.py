@@ -1,0 +1,434 @@
+"""Sessions that really end: refresh-token rotation, reuse detection, logout everywhere.
+
+``Sessions(settings, store)`` (and its async twin :class:`AsyncSessions`) issues
+a **token pair** at login: a short-lived access token (``access_token_ttl``) and
+a long-lived refresh token (``refresh_token_ttl``). Both carry the session id
+``sid``; the ``token_use`` claim (``"access"`` / ``"refresh"``) tells them apart,
+so a refresh token is never accepted as an access token (``WrongTokenType``) and
+an access token never refreshes.
+
+Every refresh consumes the refresh token **atomically** in the store and issues
+a new one in the same *family*. A consumed token presented again is **reuse**:
+the legitimate client and a thief cannot be told apart, so the whole family is
+revoked (RFC 9700 §4.14.2) and both hold nothing usable. ``refresh_reuse_grace``
+(seconds, default 0) lets the token just consumed be presented again for a
+short while (two tabs refreshing at once, a retry after a lost response): such
+a request gets a fresh access token and a refresh token naming the family's
+*current* id, without forking the family.
+
+``logout(token)`` ends one session (or, for a token without a session, revokes
+its ``jti``); ``logout_all(subject)`` ends every session of the subject on
+every machine sharing the store, and refuses tokens issued before it.
+
+Store failures raise :class:`~jwtgate.errors.StoreUnavailable` (503): a session
+operation never succeeds without the store.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import Settings
+from .errors import (
+    ConfigurationError,
+    InvalidClaim,
+    MissingClaim,
+    Problem,
+    ReusedToken,
+    RevokedToken,
+    WrongTokenType,
+)
+from .identity import Identity
+from .issue import REGISTERED_CLAIMS, Issuer, new_jti
+from .stores import AsyncStore, Rotation, Store, open_async_store, open_store
+from .verify import Clock, Verifier
+
+__all__ = [
+    "AsyncSessions",
+    "Sessions",
+    "TokenPair",
+    "purge_expired",
+    "revoke_jti",
+    "revoke_subject",
+]
+
+logger = logging.getLogger("jwtgate")
+
+SESSION_CLAIMS = frozenset({"sid", "token_use"})
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    """An access token and a refresh token of one session, with their lifetimes.
+
+    ``grace`` is True when the pair answered a retried refresh within
+    ``refresh_reuse_grace`` (see the module docs). ``repr()`` hides the tokens.
+    """
+
+    access_token: str = field(repr=False)
+    refresh_token: str = field(repr=False)
+    session_id: str
+    expires_in: int
+    refresh_expires_in: int
+    access_expires_at: int
+    refresh_expires_at: int
+    token_type: str = "Bearer"
+    grace: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        """The RFC 6749 §5.1 token response body (plus ``refresh_expires_in``)."""
+        return {
+            "access_token": self.access_token,
+            "token_type": self.token_type,
+            "expires_in": self.expires_in,
+            "refresh_token": self.refresh_token,
+            "refresh_expires_in": self.refresh_expires_in,
+        }
+
+
+@dataclass(frozen=True)
+class _Refresh:
+    """What a verified refresh token says."""
+
+    subject: str
+    sid: str
+    jti: str
+    claims: dict[str, Any]
+
+
+def store_url(settings: Settings) -> str:
+    """The configured store URL, or the E062 configuration error."""
+    if settings.store is None:
+        raise ConfigurationError(
+            [
+                Problem(
+                    "jwtgate.E062",
+                    "STORE",
+                    "sessions need a store, and none is configured.",
+                    "Set STORE, e.g. 'sqlite:///jwtgate.db', or pass store=.",
+                )
+            ]
+        )
+    return settings.store
+
+
+def remember_for(settings: Settings) -> float:
+    """How long a family, a logout-all mark or a revoked id must be remembered.
+
+    As long as any token it guards can still pass verification: the longer of
+    the two token lifetimes, plus the leeway.
+    """
+    return max(settings.access_token_ttl, settings.refresh_token_ttl) + settings.leeway
+
+
+def session_id(identity: Identity) -> str | None:
+    """The jwtgate session id of a verified token, or None.
+
+    Only tokens jwtgate minted (they carry ``token_use``) have one: an identity
+    provider's own ``sid`` claim names a session no jwtgate store knows.
+    """
+    sid = identity.claims.get("sid")
+    return sid if isinstance(sid, str) and "token_use" in identity.claims else None
+
+
+class _Core:
+    """Everything but the store calls, shared by the sync and async classes."""
+
+    def __init__(self, settings: Settings | Mapping[str, Any], clock: Clock) -> None:
+        if not isinstance(settings, Settings):
+            settings = Settings.from_dict(settings)
+        self.settings = settings
+        self.clock = clock
+        self.issuer = Issuer(settings, clock=clock)
+        self.access = Verifier(settings, clock=clock)
+        self.refreshing = Verifier(settings, clock=clock, token_use="refresh")
+        self.grace = float(settings.refresh_reuse_grace)
+        self.family_ttl = remember_for(settings)
+        self._skip = REGISTERED_CLAIMS | SESSION_CLAIMS | {settings.identity_claim}
+
+    def store_url(self) -> str:
+        return store_url(self.settings)
+
+    def check_claims(self, claims: Mapping[str, Any] | None) -> dict[str, Any]:
+        extra = dict(claims or {})
+        clash = sorted(SESSION_CLAIMS.intersection(extra))
+        if clash:
+            raise ValueError(f"claims may not override session claims: {', '.join(clash)}")
+        return extra
+
+    def pair(
+        self, subject: str, claims: Mapping[str, Any], sid: str, refresh_jti: str, *, grace: bool
+    ) -> TokenPair:
+        settings = self.settings
+        access = self.issuer.claims_for(subject, claims, settings.access_token_ttl)
+        access.update(sid=sid, token_use="access")
+        refresh = self.issuer.claims_for(subject, claims, settings.refresh_token_ttl)
+        refresh.update(jti=refresh_jti, sid=sid, token_use="refresh")
+        return TokenPair(
+            access_token=self.issuer.encode(access),
+            refresh_token=self.issuer.encode(refresh),
+            session_id=sid,
+            expires_in=settings.access_token_ttl,
+            refresh_expires_in=settings.refresh_token_ttl,
+            access_expires_at=access["exp"],
+            refresh_expires_at=refresh["exp"],
+            grace=grace,
+        )
+
+    def parse_refresh(self, identity: Identity) -> _Refresh:
+        claims = identity.claims
+        for name in ("sid", "jti"):
+            value = claims.get(name)
+            if value is None:
+                raise MissingClaim(name)
+            if not isinstance(value, str) or not value:
+                raise InvalidClaim(name)
+        extra = {k: v for k, v in claims.items() if k not in self._skip}
+        return _Refresh(str(identity.subject), claims["sid"], claims["jti"], extra)
+
+    def after_rotation(self, token: _Refresh, rotation: Rotation, new: str) -> TokenPair:
+        if rotation.outcome == "rotated":
+            return self.pair(token.subject, token.claims, token.sid, new, grace=False)
+        if rotation.outcome == "grace" and rotation.current is not None:
+            return self.pair(token.subject, token.claims, token.sid, rotation.current, grace=True)
+        if rotation.outcome == "reused":
+            # Worth an alert: either a client bug or a stolen refresh token.
+            logger.warning(
+                "jwtgate: refresh token reuse detected; session %s revoked (RFC 9700 §4.14.2)",
+                token.sid,
+            )
+            raise ReusedToken()
+        raise RevokedToken()
+
+    def jti_ttl(self, identity: Identity) -> float:
+        exp = identity.claims.get("exp")
+        if exp is None:
+            return float(self.family_ttl)
+        return max(1.0, float(exp) + self.settings.leeway - self.clock())
+
+
+class Sessions:
+    """Login, refresh, logout and logout-all over a sync :class:`~jwtgate.stores.Store`.
+
+    ``store`` is a store object or a URL; by default the ``store`` setting is
+    opened (and closed by :meth:`close`).
+    """
+
+    def __init__(
+        self,
+        settings: Settings | Mapping[str, Any],
+        store: Store | str | None = None,
+        *,
+        clock: Clock = time.time,
+    ) -> None:
+        self._core = core = _Core(settings, clock)
+        self.settings = core.settings
+        self._owns_store = store is None or isinstance(store, str)
+        if store is None or isinstance(store, str):
+            url = store if store is not None else core.store_url()
+            self.store: Store = open_store(url, prefix=core.settings.store_key_prefix)
+        elif inspect.iscoroutinefunction(getattr(store, "rotate", None)):
+            raise TypeError("this store is async: use AsyncSessions")
+        else:
+            self.store = store
+
+    def login(self, subject: str, claims: Mapping[str, Any] | None = None) -> TokenPair:
+        """Start a session for ``subject``; ``claims`` go into both tokens."""
+        core = self._core
+        extra = core.check_claims(claims)
+        sid, jti, now = new_jti(), new_jti(), core.clock()
+        pair = core.pair(subject, extra, sid, jti, grace=False)
+        self.store.create_session(subject, sid, jti, now=now, ttl=core.family_ttl)
+        return pair
+
+    def refresh(self, refresh_token: str) -> TokenPair:
+        """Consume ``refresh_token`` and return the session's next pair.
+
+        Raises ``WrongTokenType`` for an access token, ``ReusedToken`` when a
+        consumed token comes back (the session is then revoked), ``RevokedToken``
+        for an ended session, any ``InvalidToken`` for a bad token.
+        """
+        core = self._core
+        token = core.parse_refresh(core.refreshing.verify(refresh_token))
+        new = new_jti()
+        rotation = self.store.rotate(
+            token.subject,
+            token.sid,
+            token.jti,
+            new,
+            now=core.clock(),
+            grace=core.grace,
+            ttl=core.family_ttl,
+        )
+        return core.after_rotation(token, rotation, new)
+
+    def verify(self, token: str) -> Identity:
+        """An access or refresh token of these settings, verified (signature, time, claims)."""
+        try:
+            return self._core.access.verify(token)
+        except WrongTokenType:
+            return self._core.refreshing.verify(token)
+
+    def logout(self, token: str) -> bool:
+        """End the session of ``token`` (access or refresh); True when something was revoked.
+
+        A token without a session id has its ``jti`` revoked instead.
+        """
+        identity = self.verify(token)
+        subject = str(identity.subject)
+        sid = session_id(identity)
+        if sid is not None:
+            return self.store.revoke_session(subject, sid)
+        return self.revoke_jti(identity)
+
+    def logout_all(self, subject: str) -> None:
+        """End every session of ``subject`` and refuse every token issued to it until now."""
+        self.store.revoke_subject(subject, at=self._core.clock(), ttl=self._core.family_ttl)
+
+    def revoke_jti(self, identity: Identity) -> bool:
+        """Revoke one token by its ``jti``, remembered until the token expires."""
+        jti = identity.claims.get("jti")
+        if not isinstance(jti, str):
+            return False
+        ttl = self._core.jti_ttl(identity)
+        self.store.revoke_jti(str(identity.subject), jti, ttl=ttl)
+        return True
+
+    def close(self) -> None:
+        """Close the store if these Sessions opened it."""
+        if self._owns_store:
+            self.store.close()
+
+    def __enter__(self) -> Sessions:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class AsyncSessions:
+    """The async twin of :class:`Sessions`, over an :class:`~jwtgate.stores.AsyncStore`."""
+
+    def __init__(
+        self,
+        settings: Settings | Mapping[str, Any],
+        store: AsyncStore | str | None = None,
+        *,
+        clock: Clock = time.time,
+    ) -> None:
+        self._core = core = _Core(settings, clock)
+        self.settings = core.settings
+        self._owns_store = store is None or isinstance(store, str)
+        if store is None or isinstance(store, str):
+            url = store if store is not None else core.store_url()
+            self.store: AsyncStore = open_async_store(url, prefix=core.settings.store_key_prefix)
+        elif not inspect.iscoroutinefunction(getattr(store, "rotate", None)):
+            raise TypeError("this store is sync: use Sessions, or open_async_store()")
+        else:
+            self.store = store
+
+    async def login(self, subject: str, claims: Mapping[str, Any] | None = None) -> TokenPair:
+        """See :meth:`Sessions.login`."""
+        core = self._core
+        extra = core.check_claims(claims)
+        sid, jti, now = new_jti(), new_jti(), core.clock()
+        pair = core.pair(subject, extra, sid, jti, grace=False)
+        await self.store.create_session(subject, sid, jti, now=now, ttl=core.family_ttl)
+        return pair
+
+    async def refresh(self, refresh_token: str) -> TokenPair:
+        """See :meth:`Sessions.refresh`."""
+        core = self._core
+        token = core.parse_refresh(await core.refreshing.verify_async(refresh_token))
+        new = new_jti()
+        rotation = await self.store.rotate(
+            token.subject,
+            token.sid,
+            token.jti,
+            new,
+            now=core.clock(),
+            grace=core.grace,
+            ttl=core.family_ttl,
+        )
+        return core.after_rotation(token, rotation, new)
+
+    async def verify(self, token: str) -> Identity:
+        """See :meth:`Sessions.verify`."""
+        try:
+            return await self._core.access.verify_async(token)
+        except WrongTokenType:
+            return await self._core.refreshing.verify_async(token)
+
+    async def logout(self, token: str) -> bool:
+        """See :meth:`Sessions.logout`."""
+        identity = await self.verify(token)
+        subject = str(identity.subject)
+        sid = session_id(identity)
+        if sid is not None:
+            return await self.store.revoke_session(subject, sid)
+        return await self.revoke_jti(identity)
+
+    async def logout_all(self, subject: str) -> None:
+        """See :meth:`Sessions.logout_all`."""
+        await self.store.revoke_subject(subject, at=self._core.clock(), ttl=self._core.family_ttl)
+
+    async def revoke_jti(self, identity: Identity) -> bool:
+        """See :meth:`Sessions.revoke_jti`."""
+        jti = identity.claims.get("jti")
+        if not isinstance(jti, str):
+            return False
+        await self.store.revoke_jti(str(identity.subject), jti, ttl=self._core.jti_ttl(identity))
+        return True
+
+    async def aclose(self) -> None:
+        """Close the store if these sessions opened it."""
+        if self._owns_store:
+            await self.store.aclose()
+
+    async def __aenter__(self) -> AsyncSessions:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+# -- housekeeping (the ``jwtgate`` CLI calls these) ------------------------------
+
+
+def _settings(settings: Settings | Mapping[str, Any]) -> Settings:
+    return settings if isinstance(settings, Settings) else Settings.from_dict(settings)
+
+
+def revoke_jti(
+    settings: Settings | Mapping[str, Any],
+    subject: str,
+    jti: str,
+    *,
+    ttl: float | None = None,
+) -> None:
+    """Revoke the token ``jti`` of ``subject`` in the configured store.
+
+    ``ttl``: how long to remember it (default: the longest token lifetime).
+    """
+    settings = _settings(settings)
+    with open_store(store_url(settings), prefix=settings.store_key_prefix) as store:
+        store.revoke_jti(subject, jti, ttl=ttl if ttl is not None else remember_for(settings))
+
+
+def revoke_subject(settings: Settings | Mapping[str, Any], subject: str) -> None:
+    """Log ``subject`` out everywhere in the configured store (no signing key needed)."""
+    settings = _settings(settings)
+    with open_store(store_url(settings), prefix=settings.store_key_prefix) as store:
+        store.revoke_subject(subject, at=time.time(), ttl=remember_for(settings))
+
+
+def purge_expired(settings: Settings | Mapping[str, Any]) -> int:
+    """Delete expired entries from the configured store; the number deleted."""
+    settings = _settings(settings)
+    with open_store(store_url(settings), prefix=settings.store_key_prefix) as store:
+        return store.purge_expired()

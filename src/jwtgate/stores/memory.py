@@ -1,0 +1,167 @@
+"""The in-process store: dicts, a lock, ``time.monotonic`` deadlines.
+
+Everything lives in one process and is lost when it exits: use it for tests and
+single-process development servers, never behind several workers (each worker
+would see its own sessions). ``memory://name`` names a store shared by every
+user in the process that opens the same URL (``memory://`` is the default one),
+so a Gate and a Sessions object configured with one ``store`` URL agree.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from . import Rotation
+from ._base import FamilyRow, SyncContext, decide, revoked
+from .threaded import SyncToAsync
+
+__all__ = ["AsyncMemoryStore", "MemoryStore", "memory_store"]
+
+_registry: dict[str, MemoryStore] = {}
+_registry_lock = threading.Lock()
+
+
+def memory_store(url: str = "memory://") -> MemoryStore:
+    """The process-wide memory store named by ``url`` (created on first use)."""
+    parts = urlsplit(url)
+    name = parts.netloc + parts.path
+    with _registry_lock:
+        store = _registry.get(name)
+        if store is None:
+            store = _registry[name] = MemoryStore(name=name)
+        return store
+
+
+class MemoryStore(SyncContext):
+    """A :class:`~jwtgate.stores.Store` in this process's memory."""
+
+    def __init__(self, *, name: str | None = None, clock: Callable[[], float] = time.monotonic):
+        self.name = name
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._families: dict[str, tuple[FamilyRow, float]] = {}
+        self._jtis: dict[tuple[str, str], float] = {}
+        self._subjects: dict[str, tuple[float, float]] = {}
+
+    # -- helpers (call with the lock held) ---------------------------------------
+
+    def _family(self, subject: str, sid: str, now: float) -> FamilyRow | None:
+        entry = self._families.get(sid)
+        if entry is None:
+            return None
+        family, deadline = entry
+        if deadline <= now:
+            del self._families[sid]
+            return None
+        return family if family.subject == subject else None
+
+    def _logout_at(self, subject: str, now: float) -> float | None:
+        entry = self._subjects.get(subject)
+        if entry is None:
+            return None
+        if entry[1] <= now:
+            del self._subjects[subject]
+            return None
+        return entry[0]
+
+    # -- the protocol ---------------------------------------------------------------
+
+    def create_session(self, subject: str, sid: str, jti: str, *, now: float, ttl: float) -> None:
+        """See :meth:`jwtgate.stores.Store.create_session`."""
+        with self._lock:
+            row = FamilyRow(subject, jti, None, None, now)
+            self._families[sid] = (row, self._clock() + ttl)
+
+    def rotate(
+        self,
+        subject: str,
+        sid: str,
+        presented: str,
+        new: str,
+        *,
+        now: float,
+        grace: float,
+        ttl: float,
+    ) -> Rotation:
+        """See :meth:`jwtgate.stores.Store.rotate`."""
+        with self._lock:
+            mono = self._clock()
+            family = self._family(subject, sid, mono)
+            result, keep = decide(
+                family, self._logout_at(subject, mono), presented, new, now, grace
+            )
+            if keep is None and family is not None:
+                del self._families[sid]
+            elif keep is not None and result.outcome == "rotated":
+                self._families[sid] = (keep, mono + ttl)
+            return result
+
+    def revoke_session(self, subject: str, sid: str) -> bool:
+        """See :meth:`jwtgate.stores.Store.revoke_session`."""
+        with self._lock:
+            if self._family(subject, sid, self._clock()) is None:
+                return False
+            del self._families[sid]
+            return True
+
+    def revoke_jti(self, subject: str, jti: str, *, ttl: float) -> None:
+        """See :meth:`jwtgate.stores.Store.revoke_jti`."""
+        with self._lock:
+            deadline = self._clock() + ttl
+            key = (subject, jti)
+            self._jtis[key] = max(deadline, self._jtis.get(key, deadline))
+
+    def revoke_subject(self, subject: str, *, at: float, ttl: float) -> None:
+        """See :meth:`jwtgate.stores.Store.revoke_subject`."""
+        with self._lock:
+            mono = self._clock()
+            old_at = self._logout_at(subject, mono)
+            old_deadline = self._subjects[subject][1] if old_at is not None else 0.0
+            self._subjects[subject] = (
+                max(at, old_at if old_at is not None else at),
+                max(mono + ttl, old_deadline),
+            )
+
+    def is_revoked(
+        self, subject: str, sid: str | None, jti: str | None, issued_at: float | None
+    ) -> bool:
+        """See :meth:`jwtgate.stores.Store.is_revoked`."""
+        with self._lock:
+            mono = self._clock()
+            jti_revoked = False
+            if jti is not None:
+                deadline = self._jtis.get((subject, jti))
+                jti_revoked = deadline is not None and deadline > mono
+            family = self._family(subject, sid, mono) if sid is not None else None
+            return revoked(family, jti_revoked, self._logout_at(subject, mono), sid, issued_at)
+
+    def purge_expired(self) -> int:
+        """See :meth:`jwtgate.stores.Store.purge_expired`."""
+        with self._lock:
+            now = self._clock()
+            dead_families = [k for k, (_, d) in self._families.items() if d <= now]
+            dead_jtis = [k for k, d in self._jtis.items() if d <= now]
+            dead_subjects = [k for k, (_, d) in self._subjects.items() if d <= now]
+            for sid in dead_families:
+                del self._families[sid]
+            for key in dead_jtis:
+                del self._jtis[key]
+            for subject in dead_subjects:
+                del self._subjects[subject]
+            return len(dead_families) + len(dead_jtis) + len(dead_subjects)
+
+    def close(self) -> None:
+        """Forget the store's name: the next ``memory://name`` starts empty."""
+        with _registry_lock:
+            if self.name is not None and _registry.get(self.name) is self:
+                del _registry[self.name]
+
+
+class AsyncMemoryStore(SyncToAsync):
+    """The async face of a :class:`MemoryStore` (no I/O, so called inline, no threads)."""
+
+    def __init__(self, store: MemoryStore | None = None) -> None:
+        super().__init__(store if store is not None else MemoryStore(), threaded=False)

@@ -1,0 +1,367 @@
+"""The Redis store, for apps on many machines (redis-py, sync and asyncio clients).
+
+Install with ``pip install 'jwtgate[redis]'``. ``redis://host:6379/0`` or
+``rediss://`` (TLS); add ``?prefix=myapp:`` (or pass ``prefix=``, or set the
+``store_key_prefix`` setting) to share one database between apps.
+
+Design:
+
+- **Every key expires** with the remaining lifetime of what it guards (a
+  family: its refresh token; a revoked ``jti``: its token; a logout-all mark: the
+  longest token lifetime), so Redis never needs purging.
+- **Check-and-write is one step**: rotation (read the family, compare, update or
+  delete) and the revocation check run as Lua scripts, which Redis executes
+  atomically; 50 concurrent refreshes of one token yield exactly one rotation.
+- **Redis Cluster ready**: every key of a subject (its families, revoked ids and
+  logout-all mark) carries the hash tag ``{u:<sha256(subject)>}``, so a script
+  or a check touches one slot and stays one round trip.
+- **Failures are quick and temporary**: socket timeouts are bounded, one quick
+  retry covers a connection dropped by a restarted server, and any
+  ``RedisError`` becomes :class:`~jwtgate.errors.StoreUnavailable` (503 or
+  ``on_store_error: allow``). The connection pool reconnects by itself.
+
+Keys (``p`` = prefix, ``t`` = the subject's tag): ``p{t}:f:<sid>`` a hash
+(``cur``, ``prev``, ``rot``, ``created``); ``p{t}:j:<jti>``; ``p{t}:all``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import anyio
+
+from . import Rotation, unavailable
+from ._base import AsyncContext, SyncContext
+
+if TYPE_CHECKING:
+    import redis as redis_sync
+    import redis.asyncio as redis_async
+
+__all__ = ["AsyncRedisStore", "RedisKeys", "RedisStore"]
+
+_ROTATE = """
+local f = redis.call('HMGET', KEYS[1], 'cur', 'prev', 'rot', 'created')
+if not f[1] then return {'revoked'} end
+local logout = redis.call('GET', KEYS[2])
+if logout and tonumber(f[4]) < tonumber(logout) then
+  redis.call('DEL', KEYS[1])
+  return {'revoked'}
+end
+if f[1] == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'cur', ARGV[2], 'prev', ARGV[1], 'rot', ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], ARGV[5])
+  return {'rotated', ARGV[2]}
+end
+local grace = tonumber(ARGV[4])
+if grace > 0 and f[2] == ARGV[1] and f[3]
+   and tonumber(ARGV[3]) - tonumber(f[3]) <= grace then
+  return {'grace', f[1]}
+end
+redis.call('DEL', KEYS[1])
+return {'reused'}
+"""
+
+_CREATE = """
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'cur', ARGV[1], 'created', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+"""
+
+_IS_REVOKED = """
+if ARGV[2] == '1' and redis.call('EXISTS', KEYS[2]) == 1 then return 1 end
+local logout = redis.call('GET', KEYS[3])
+if ARGV[1] == '1' then
+  local created = redis.call('HGET', KEYS[1], 'created')
+  if not created then return 1 end
+  if logout and tonumber(created) < tonumber(logout) then return 1 end
+  return 0
+end
+if logout and ARGV[3] ~= '' and tonumber(ARGV[3]) < tonumber(logout) then return 1 end
+return 0
+"""
+
+_REVOKE_JTI = """
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+end
+"""
+
+_REVOKE_SUBJECT = """
+local at = ARGV[1]
+local current = redis.call('GET', KEYS[1])
+if current and tonumber(current) > tonumber(at) then at = current end
+local ttl = tonumber(ARGV[2])
+local pttl = redis.call('PTTL', KEYS[1])
+if pttl > ttl then ttl = pttl end
+redis.call('SET', KEYS[1], at, 'PX', ttl)
+"""
+
+_INSTALL_HINT = "the Redis store needs redis-py: pip install 'jwtgate[redis]'"
+
+
+def _import_sync() -> Any:
+    try:
+        import redis
+        import redis.backoff
+        import redis.retry
+    except ImportError as exc:
+        raise ImportError(_INSTALL_HINT) from exc
+    return redis
+
+
+def _import_async() -> Any:
+    try:
+        import redis.asyncio
+        import redis.asyncio.retry
+        import redis.backoff
+    except ImportError as exc:
+        raise ImportError(_INSTALL_HINT) from exc
+    return redis
+
+
+_Call = tuple[list[str], list[Any]]
+
+
+def _ms(ttl: float) -> int:
+    return max(1, int(ttl * 1000))
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else repr(float(value))
+
+
+def split_url(url: str, prefix: str) -> tuple[str, str]:
+    """The URL without jwtgate's own ``prefix`` query parameter, and the prefix to use."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    own = [v for k, v in query if k == "prefix"]
+    rest = [(k, v) for k, v in query if k != "prefix"]
+    if own:
+        prefix = own[-1]
+    if "{" in prefix or "}" in prefix:
+        raise ValueError("a Redis key prefix may not contain '{' or '}' (hash tags)")
+    return urlunsplit(parts._replace(query=urlencode(rest))), prefix
+
+
+class RedisKeys:
+    """Key names, with the subject's hash tag (one Redis Cluster slot per subject)."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def tag(self, subject: str) -> str:
+        digest = hashlib.sha256(subject.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        return f"{self.prefix}{{u:{digest}}}"
+
+    def family(self, subject: str, sid: str | None) -> str:
+        return f"{self.tag(subject)}:f:{sid or ''}"
+
+    def jti(self, subject: str, jti: str | None) -> str:
+        return f"{self.tag(subject)}:j:{jti or ''}"
+
+    def logout(self, subject: str) -> str:
+        return f"{self.tag(subject)}:all"
+
+    # Keys and arguments of each script, shared by the sync and async stores.
+
+    def create(self, subject: str, sid: str, jti: str, now: float, ttl: float) -> _Call:
+        return [self.family(subject, sid)], [jti, _num(now), _ms(ttl)]
+
+    def rotate(
+        self, subject: str, sid: str, presented: str, new: str, now: float, grace: float, ttl: float
+    ) -> _Call:
+        keys = [self.family(subject, sid), self.logout(subject)]
+        return keys, [presented, new, _num(now), _num(grace), _ms(ttl)]
+
+    def revoke_jti(self, subject: str, jti: str, ttl: float) -> _Call:
+        return [self.jti(subject, jti)], [_ms(ttl)]
+
+    def revoke_subject(self, subject: str, at: float, ttl: float) -> _Call:
+        return [self.logout(subject)], [_num(at), _ms(ttl)]
+
+    def check(
+        self, subject: str, sid: str | None, jti: str | None, issued_at: float | None
+    ) -> _Call:
+        keys = [self.family(subject, sid), self.jti(subject, jti), self.logout(subject)]
+        flags = ["1" if sid is not None else "0", "1" if jti is not None else "0"]
+        return keys, [*flags, _num(issued_at)]
+
+
+def _rotation(reply: list[bytes]) -> Rotation:
+    outcome = reply[0].decode()
+    current = reply[1].decode() if len(reply) > 1 else None
+    return Rotation(outcome, current)  # type: ignore[arg-type]
+
+
+class RedisStore(SyncContext):
+    """A :class:`~jwtgate.stores.Store` on a Redis server (or a Redis Cluster client)."""
+
+    def __init__(self, client: redis_sync.Redis, *, prefix: str = "jwtgate:") -> None:
+        self.client = client
+        self.keys = RedisKeys(prefix)
+        self._rotate = client.register_script(_ROTATE)
+        self._create = client.register_script(_CREATE)
+        self._check = client.register_script(_IS_REVOKED)
+        self._revoke_jti = client.register_script(_REVOKE_JTI)
+        self._revoke_subject = client.register_script(_REVOKE_SUBJECT)
+
+    @classmethod
+    def from_url(cls, url: str, *, prefix: str = "jwtgate:", timeout: float = 5.0) -> RedisStore:
+        """The store for ``redis://…`` / ``rediss://…`` (``?prefix=`` sets the key prefix)."""
+        redis = _import_sync()
+        clean, prefix = split_url(url, prefix)
+        client = redis.Redis.from_url(
+            clean,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=redis.retry.Retry(redis.backoff.ExponentialBackoff(cap=0.1, base=0.01), 1),
+        )
+        return cls(client, prefix=prefix)
+
+    def _call(self, script: Any, keys: list[str], args: list[Any]) -> Any:
+        redis = _import_sync()
+        try:
+            return script(keys=keys, args=args)
+        except redis.RedisError as exc:
+            raise unavailable("redis", exc) from exc
+
+    def create_session(self, subject: str, sid: str, jti: str, *, now: float, ttl: float) -> None:
+        """See :meth:`jwtgate.stores.Store.create_session`."""
+        self._call(self._create, *self.keys.create(subject, sid, jti, now, ttl))
+
+    def rotate(
+        self,
+        subject: str,
+        sid: str,
+        presented: str,
+        new: str,
+        *,
+        now: float,
+        grace: float,
+        ttl: float,
+    ) -> Rotation:
+        """See :meth:`jwtgate.stores.Store.rotate`."""
+        call = self.keys.rotate(subject, sid, presented, new, now, grace, ttl)
+        return _rotation(self._call(self._rotate, *call))
+
+    def revoke_session(self, subject: str, sid: str) -> bool:
+        """See :meth:`jwtgate.stores.Store.revoke_session`."""
+        redis = _import_sync()
+        try:
+            return bool(self.client.delete(self.keys.family(subject, sid)))
+        except redis.RedisError as exc:
+            raise unavailable("redis", exc) from exc
+
+    def revoke_jti(self, subject: str, jti: str, *, ttl: float) -> None:
+        """See :meth:`jwtgate.stores.Store.revoke_jti`."""
+        self._call(self._revoke_jti, *self.keys.revoke_jti(subject, jti, ttl))
+
+    def revoke_subject(self, subject: str, *, at: float, ttl: float) -> None:
+        """See :meth:`jwtgate.stores.Store.revoke_subject`."""
+        self._call(self._revoke_subject, *self.keys.revoke_subject(subject, at, ttl))
+
+    def is_revoked(
+        self, subject: str, sid: str | None, jti: str | None, issued_at: float | None
+    ) -> bool:
+        """See :meth:`jwtgate.stores.Store.is_revoked` (one script, one round trip)."""
+        return bool(self._call(self._check, *self.keys.check(subject, sid, jti, issued_at)))
+
+    def purge_expired(self) -> int:
+        """Nothing to do: every key carries its own TTL."""
+        return 0
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self.client.close()
+
+
+class AsyncRedisStore(AsyncContext):
+    """An :class:`~jwtgate.stores.AsyncStore` on redis-py's asyncio client."""
+
+    def __init__(self, client: redis_async.Redis, *, prefix: str = "jwtgate:") -> None:
+        self.client = client
+        self.keys = RedisKeys(prefix)
+        self._rotate = client.register_script(_ROTATE)
+        self._create = client.register_script(_CREATE)
+        self._check = client.register_script(_IS_REVOKED)
+        self._revoke_jti = client.register_script(_REVOKE_JTI)
+        self._revoke_subject = client.register_script(_REVOKE_SUBJECT)
+
+    @classmethod
+    def from_url(
+        cls, url: str, *, prefix: str = "jwtgate:", timeout: float = 5.0
+    ) -> AsyncRedisStore:
+        """The store for ``redis://…`` / ``rediss://…`` (``?prefix=`` sets the key prefix)."""
+        redis = _import_async()
+        clean, prefix = split_url(url, prefix)
+        client = redis.asyncio.Redis.from_url(
+            clean,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=redis.asyncio.retry.Retry(
+                redis.backoff.ExponentialBackoff(cap=0.1, base=0.01), 1
+            ),
+        )
+        return cls(client, prefix=prefix)
+
+    async def _call(self, script: Any, keys: list[str], args: list[Any]) -> Any:
+        redis = _import_async()
+        try:
+            return await script(keys=keys, args=args)
+        except redis.RedisError as exc:
+            raise unavailable("redis", exc) from exc
+
+    async def create_session(
+        self, subject: str, sid: str, jti: str, *, now: float, ttl: float
+    ) -> None:
+        """See :meth:`jwtgate.stores.Store.create_session`."""
+        await self._call(self._create, *self.keys.create(subject, sid, jti, now, ttl))
+
+    async def rotate(
+        self,
+        subject: str,
+        sid: str,
+        presented: str,
+        new: str,
+        *,
+        now: float,
+        grace: float,
+        ttl: float,
+    ) -> Rotation:
+        """See :meth:`jwtgate.stores.Store.rotate`."""
+        call = self.keys.rotate(subject, sid, presented, new, now, grace, ttl)
+        return _rotation(await self._call(self._rotate, *call))
+
+    async def revoke_session(self, subject: str, sid: str) -> bool:
+        """See :meth:`jwtgate.stores.Store.revoke_session`."""
+        redis = _import_async()
+        try:
+            return bool(await self.client.delete(self.keys.family(subject, sid)))
+        except redis.RedisError as exc:
+            raise unavailable("redis", exc) from exc
+
+    async def revoke_jti(self, subject: str, jti: str, *, ttl: float) -> None:
+        """See :meth:`jwtgate.stores.Store.revoke_jti`."""
+        await self._call(self._revoke_jti, *self.keys.revoke_jti(subject, jti, ttl))
+
+    async def revoke_subject(self, subject: str, *, at: float, ttl: float) -> None:
+        """See :meth:`jwtgate.stores.Store.revoke_subject`."""
+        await self._call(self._revoke_subject, *self.keys.revoke_subject(subject, at, ttl))
+
+    async def is_revoked(
+        self, subject: str, sid: str | None, jti: str | None, issued_at: float | None
+    ) -> bool:
+        """See :meth:`jwtgate.stores.Store.is_revoked` (one script, one round trip)."""
+        call = self.keys.check(subject, sid, jti, issued_at)
+        return bool(await self._call(self._check, *call))
+
+    async def purge_expired(self) -> int:
+        """Nothing to do: every key carries its own TTL."""
+        return 0
+
+    async def aclose(self) -> None:
+        """Close the connection pool (shielded: a cancelled shutdown still closes it)."""
+        with anyio.CancelScope(shield=True):
+            await self.client.aclose()

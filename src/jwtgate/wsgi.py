@@ -1,0 +1,137 @@
+"""WSGI middleware: JWT bearer authentication in front of any PEP 3333 app.
+
+``JWTGateMiddleware(app, settings=...)`` asks the shared :class:`~jwtgate.Gate`
+about every request, the same decision the ASGI middleware makes: same token
+sources, public paths, CORS preflight, optional credentials, scope rules and
+RFC 6750 answers. Then either
+
+* the request is let through, with the :class:`~jwtgate.Identity` in
+  ``environ["jwtgate.identity"]`` (the anonymous identity on public paths, for a
+  preflight, or without a token when ``credentials_required`` is off) and, when
+  ``set_remote_user`` is on, the subject in ``environ["REMOTE_USER"]``; or
+* it is refused with ``start_response("401 Unauthorized", ...)`` (or 400, 403,
+  503), the ``WWW-Authenticate`` challenge and a small JSON body, and the wrapped
+  app is never called.
+
+Placement: wrap the app as late as possible (outermost), but inside anything
+that answers CORS preflights, and inside a proxy-fix middleware if there is one.
+The path the rules and ``public_paths`` see is ``PATH_INFO``: the path the wrapped
+app routes on, without ``SCRIPT_NAME``.
+
+Security: ``environ["jwtgate.identity"]`` is always replaced, so nothing a
+server or an outer middleware left there reaches the app; with
+``set_remote_user`` on, ``REMOTE_USER`` is removed unless jwtgate set it (a
+server that filled it from a ``Basic`` header cannot speak for the token). A
+request header can never produce either key: headers arrive as ``HTTP_*``. The
+response of the wrapped app is returned as it is (no buffering; the server
+calls its ``close()``).
+
+Example::
+
+    from jwtgate.wsgi import JWTGateMiddleware
+
+    application = JWTGateMiddleware(application, settings={"SECRET": "env:JWT_SECRET"})
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from .config import Settings
+from .gate import Gate, RequestInfo
+from .http import Rejection
+from .identity import Identity
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+__all__ = [
+    "IDENTITY_KEY",
+    "JWTGateMiddleware",
+    "environ_key",
+    "request_info",
+    "send_rejection",
+]
+
+IDENTITY_KEY = "jwtgate.identity"
+"""The environ key that holds the request's :class:`~jwtgate.Identity`."""
+
+
+def environ_key(header_name: str) -> str:
+    """The CGI-style environ key of an HTTP header (``X-Token`` → ``HTTP_X_TOKEN``)."""
+    return "HTTP_" + header_name.upper().replace("-", "_")
+
+
+def _native_to_text(value: str) -> str:
+    # PEP 3333: environ strings are the request's bytes decoded as latin-1.
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return value
+
+
+def request_info(
+    environ: Mapping[str, Any], header_key: str, *, path: str | None = None
+) -> RequestInfo:
+    """What the Gate needs, read from a WSGI environ (or Django's ``request.META``).
+
+    ``header_key`` is the environ key of the token header (see :func:`environ_key`);
+    ``path`` overrides ``PATH_INFO`` when the caller has it decoded already.
+    """
+    method = environ.get("REQUEST_METHOD", "GET")
+    header = environ.get(header_key)
+    return RequestInfo(
+        method=method,
+        path=_native_to_text(environ.get("PATH_INFO", "")) if path is None else path,
+        authorization=() if header is None else (header,),
+        cookie=environ.get("HTTP_COOKIE"),
+        query_string=environ.get("QUERY_STRING", ""),
+        preflight=method == "OPTIONS" and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ,
+    )
+
+
+def send_rejection(rejection: Rejection, start_response: StartResponse) -> list[bytes]:
+    """Start the refusal response and return its body, the WSGI way."""
+    start_response(f"{rejection.status} {rejection.reason}", list(rejection.headers))
+    return [rejection.body]
+
+
+class JWTGateMiddleware:
+    """PEP 3333 middleware that authenticates every request with a bearer JWT.
+
+    ``settings`` is a dict (validated at construction, so a bad key fails at
+    startup) or a :class:`~jwtgate.Settings`; ``gate`` replaces the decision
+    object (tests inject one with a fake clock).
+    """
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        settings: Settings | Mapping[str, Any] | None = None,
+        *,
+        gate: Gate | None = None,
+    ) -> None:
+        self.app = app
+        if gate is None:
+            gate = Gate(settings if settings is not None else {})
+        self.gate = gate
+        self._header_key = environ_key(gate.settings.header_name)
+        self._remote_user = gate.settings.set_remote_user
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        outcome = self.gate.decide(request_info(environ, self._header_key))
+        if isinstance(outcome, Rejection):
+            return send_rejection(outcome, start_response)
+        self.annotate(environ, outcome)
+        return self.app(environ, start_response)
+
+    def annotate(self, environ: WSGIEnvironment, identity: Identity) -> None:
+        """Put ``identity`` where the app reads it, replacing whatever was there."""
+        environ[IDENTITY_KEY] = identity
+        if self._remote_user:
+            if identity.subject is None:
+                environ.pop("REMOTE_USER", None)
+            else:
+                # Back to "bytes as latin-1", the form PEP 3333 gives every environ string.
+                environ["REMOTE_USER"] = identity.subject.encode("utf-8").decode("latin-1")

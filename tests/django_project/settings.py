@@ -1,0 +1,53 @@
+"""Settings of the test project; the servers started by the tests use them too."""
+
+from __future__ import annotations
+
+import os
+
+# The throwaway token secret of tests/conftest.py (tests check they agree).
+SECRET = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
+
+SECRET_KEY = "django-insecure-jwtgate-tests-only"
+DEBUG = False
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
+USE_TZ = True
+ROOT_URLCONF = "django_project.urls"
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "rest_framework",
+    "jwtgate.contrib.django.JWTGateConfig",
+]
+
+MIDDLEWARE = [
+    "django.middleware.common.CommonMiddleware",
+    "jwtgate.contrib.django.JWTGateMiddleware",
+]
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        # The real-server tests point this at a file they migrate and fill.
+        "NAME": os.environ.get("JWTGATE_TEST_DB", ":memory:"),
+    }
+}
+
+JWTGATE = {
+    "SECRET": SECRET,
+    "PUBLIC_PATHS": ["/health", "/api/*"],  # the API authenticates through DRF
+    "RULES": [{"path": "/reports/*", "scopes": ["reports"]}],
+    "LOAD_USER": True,
+}
+
+if os.environ.get("JWTGATE_TEST_TYPO"):  # for the `django-admin check` test
+    JWTGATE["LEEWAYS"] = 30
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["jwtgate.contrib.drf.JWTGateAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+}
+
+LOGGING = {"version": 1, "disable_existing_loggers": False}

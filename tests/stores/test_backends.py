@@ -1,0 +1,239 @@
+"""Backend-specific behaviour: SQLite schema, locking and read-only files; Redis keys and TTLs."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import sys
+from pathlib import Path
+
+import pytest
+
+from jwtgate.errors import StoreUnavailable
+from jwtgate.stores import open_async_store, open_store
+from jwtgate.stores.memory import MemoryStore
+from jwtgate.stores.redis import RedisKeys, RedisStore, split_url
+from jwtgate.stores.sqlite import SCHEMA_VERSION, SQLiteStore
+from redis_server import free_port, redis_binary
+
+T0 = 1_800_000_000.0
+
+
+def test_sqlite_creates_and_versions_its_schema(tmp_path: Path) -> None:
+    """The first use creates the tables and records the schema version."""
+    path = tmp_path / "s.db"
+    with SQLiteStore(path) as store:
+        store.revoke_jti("alice", "j", ttl=60)
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        conn.close()
+
+
+def test_sqlite_refuses_a_newer_schema(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A file written by a newer jwtgate is refused with the versions in the log."""
+    path = tmp_path / "s.db"
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with SQLiteStore(path) as store, pytest.raises(StoreUnavailable) as info:
+        store.is_revoked("alice", None, None, None)
+    assert "upgrade jwtgate" in str(info.value.__cause__)
+    assert "schema version 2" in caplog.text
+
+
+def test_sqlite_revocation_survives_reopening(tmp_path: Path) -> None:
+    """What one store instance wrote is there after closing and opening the file again."""
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    with open_store(url) as store:
+        store.create_session("alice", "s1", "r1", now=T0, ttl=60)
+        store.revoke_jti("alice", "j1", ttl=60)
+        store.revoke_session("alice", "s1")
+    with open_store(url) as store:
+        assert store.is_revoked("alice", None, "j1", None) is True
+        assert store.is_revoked("alice", "s1", None, None) is True
+
+
+def test_sqlite_locked_file_is_a_clear_temporary_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A write lock held elsewhere gives StoreUnavailable after the busy timeout, data intact."""
+    path = tmp_path / "s.db"
+    store = SQLiteStore(path, timeout=0.1)
+    store.create_session("alice", "s1", "r1", now=T0, ttl=60)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    with (
+        caplog.at_level(logging.WARNING, logger="jwtgate.stores"),
+        pytest.raises(StoreUnavailable),
+    ):
+        store.rotate("alice", "s1", "r1", "r2", now=T0, grace=0, ttl=60)
+    assert "database is locked" in caplog.text
+    other.execute("ROLLBACK")
+    other.close()
+    # Nothing was consumed by the failed attempt; the store carries on by itself.
+    assert store.rotate("alice", "s1", "r1", "r2", now=T0, grace=0, ttl=60).outcome == "rotated"
+    store.close()
+
+
+def test_sqlite_read_only_file_refuses_writes_and_keeps_data(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A read-only database answers reads, refuses writes clearly, and loses nothing."""
+    path = tmp_path / "s.db"
+    with SQLiteStore(path) as store:
+        store.create_session("alice", "s1", "r1", now=T0, ttl=60)
+    with open_store(f"sqlite:///{path}?mode=ro") as ro:
+        assert ro.is_revoked("alice", "s1", None, None) is False
+        with pytest.raises(StoreUnavailable):
+            ro.rotate("alice", "s1", "r1", "r2", now=T0, grace=0, ttl=60)
+    assert "readonly" in caplog.text
+    with SQLiteStore(path) as store:
+        assert store.rotate("alice", "s1", "r1", "r2", now=T0, grace=0, ttl=60).outcome == (
+            "rotated"
+        )
+
+
+def test_sqlite_unopenable_path_is_a_clear_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A path in a missing directory fails as StoreUnavailable, with the path in the log."""
+    store = open_store(f"sqlite:///{tmp_path / 'missing' / 's.db'}")
+    with pytest.raises(StoreUnavailable):
+        store.is_revoked("alice", None, None, None)
+    assert "missing" in caplog.text
+    store.close()
+
+
+def test_sqlite_url_needs_a_path() -> None:
+    """``sqlite:///`` without a path is refused."""
+    with pytest.raises(ValueError, match="needs a path"):
+        open_store("sqlite:///")
+
+
+def test_sqlite_purges_on_writes_after_the_interval(tmp_path: Path) -> None:
+    """Expired rows are purged by a later write once purge_interval has passed."""
+    now = [T0]
+    store = SQLiteStore(tmp_path / "s.db", clock=lambda: now[0], purge_interval=10)
+    store.create_session("alice", "s1", "r1", now=T0, ttl=1)
+    now[0] += 20
+    store.create_session("alice", "s2", "r2", now=T0, ttl=60)
+    assert store.purge_expired() == 0  # s1 already went with the write
+    store.close()
+
+
+def test_redis_keys_share_one_hash_tag_per_subject() -> None:
+    """A subject's family, jti and logout-all keys hash to one Cluster slot; prefixes apply."""
+    keys = RedisKeys("app:")
+    tags = {
+        k[k.index("{") : k.index("}") + 1]
+        for k in (keys.family("alice", "s1"), keys.jti("alice", "j1"), keys.logout("alice"))
+    }
+    assert len(tags) == 1
+    assert keys.family("alice", "s1").startswith("app:{u:")
+    assert keys.tag("alice") != keys.tag("bob")
+    assert "}" not in keys.tag("we}ird{sub")[len("app:{") : -1]
+
+
+def test_redis_prefix_from_url() -> None:
+    """``?prefix=`` is jwtgate's, removed before redis-py sees the URL; braces are refused."""
+    assert split_url("redis://h:1/0?prefix=x:&db=2", "jwtgate:") == ("redis://h:1/0?db=2", "x:")
+    assert split_url("redis://h:1/0", "p:") == ("redis://h:1/0", "p:")
+    with pytest.raises(ValueError, match="hash tags"):
+        split_url("redis://h:1/0?prefix={x}", "p:")
+
+
+def test_redis_every_key_has_a_ttl(redis_url: str) -> None:
+    """Every key the Redis store writes expires with the lifetime of what it guards."""
+    store = open_store(redis_url)
+    assert isinstance(store, RedisStore)
+    store.create_session("alice", "s1", "r1", now=T0, ttl=100)
+    store.revoke_jti("alice", "j1", ttl=50)
+    store.revoke_subject("alice", at=T0, ttl=200)
+    client = store.client
+    prefix = store.keys.prefix
+    keys = list(client.scan_iter(match=f"{prefix}*"))
+    assert len(keys) == 3
+    ttls = sorted(client.pttl(k) for k in keys)
+    assert 0 < ttls[0] <= 50_000
+    assert 50_000 < ttls[1] <= 100_000
+    assert 100_000 < ttls[2] <= 200_000
+    store.rotate("alice", "s1", "r1", "r2", now=T0, grace=0, ttl=300)
+    assert 200_000 < client.pttl(store.keys.family("alice", "s1")) <= 300_000
+    store.close()
+
+
+def test_memory_forgets_expired_entries_on_read() -> None:
+    """The memory store drops an expired family or logout-all mark when it reads it."""
+    now = [0.0]
+    store = MemoryStore(clock=lambda: now[0])
+    store.create_session("alice", "s1", "r1", now=T0, ttl=1)
+    store.revoke_subject("alice", at=T0, ttl=1)
+    now[0] = 5
+    assert store.is_revoked("alice", "s1", None, None) is True
+    assert store.is_revoked("alice", None, None, T0 - 1) is False
+    assert store.purge_expired() == 0
+
+
+def test_closed_sqlite_store_cannot_be_used(tmp_path: Path) -> None:
+    """Using a SQLiteStore after close() is a programming error, said plainly."""
+    store = SQLiteStore(tmp_path / "s.db")
+    store.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        store.is_revoked("alice", None, None, None)
+
+
+@pytest.mark.anyio
+async def test_unreachable_redis_is_store_unavailable(anyio_backend: str) -> None:
+    """Every Redis operation against a closed port raises StoreUnavailable, sync and async."""
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    with open_store(url, timeout=1) as store:
+        with pytest.raises(StoreUnavailable):
+            store.revoke_session("alice", "s1")
+        with pytest.raises(StoreUnavailable):
+            store.is_revoked("alice", "s1", None, None)
+    if anyio_backend != "asyncio":
+        return  # redis-py's async client runs on asyncio only
+    async with open_async_store(url, timeout=1) as astore:
+        with pytest.raises(StoreUnavailable):
+            await astore.revoke_session("alice", "s1")
+        with pytest.raises(StoreUnavailable):
+            await astore.is_revoked("alice", "s1", None, None)
+
+
+def test_missing_redis_server_skips_locally_and_fails_under_ci(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Without redis-server the Redis tests skip with a reason; under CI=true they fail."""
+    monkeypatch.setenv("REDIS_SERVER", str(tmp_path / "no-redis-server"))
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="redis-server not found"):
+        redis_binary()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true requires it"):
+        redis_binary()
+
+
+def test_redis_extra_missing_gives_an_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without redis-py, opening a Redis store says which extra to install."""
+    monkeypatch.setitem(sys.modules, "redis", None)
+    with pytest.raises(ImportError, match=r"pip install 'jwtgate\[redis\]'"):
+        open_store("redis://127.0.0.1:1/0")
+    with pytest.raises(ImportError, match=r"pip install 'jwtgate\[redis\]'"):
+        open_async_store("redis://127.0.0.1:1/0")
+
+
+def test_repeated_store_failures_are_logged_once_in_a_while(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The same store failure is a warning once, then debug lines until LOG_EVERY passes."""
+    store = open_store(f"sqlite:///{tmp_path / 'missing' / 's.db'}")
+    with caplog.at_level(logging.DEBUG, logger="jwtgate.stores"):
+        for _ in range(3):
+            with pytest.raises(StoreUnavailable):
+                store.is_revoked("alice", None, None, None)
+    levels = [r.levelno for r in caplog.records if r.name == "jwtgate.stores"]
+    assert levels == [logging.WARNING, logging.DEBUG, logging.DEBUG]
+    store.close()

@@ -1,0 +1,268 @@
+"""One contract for every store backend: memory, SQLite and a real Redis server."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from jwtgate.stores import AsyncStore, Store, open_async_store, open_store
+from jwtgate.stores.memory import MemoryStore
+from jwtgate.stores.sqlite import SQLiteStore
+from redis_server import skip_async_redis_on_trio
+
+BACKENDS = ["memory", "sqlite", "redis"]
+T0 = 1_800_000_000.0
+
+
+class Ticker:
+    """A clock that moves only when told (memory and SQLite expiry)."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Harness:
+    """A backend's sync store, how to open its async twin, and how to let TTLs pass."""
+
+    def __init__(self, store: Store, url: str, ticker: Ticker | None) -> None:
+        self.store = store
+        self.url = url
+        self.ticker = ticker
+
+    def expire(self, seconds: float) -> None:
+        if self.ticker is not None:
+            self.ticker.now += seconds
+        else:  # Redis keeps real time; the TTLs used with this are milliseconds.
+            time.sleep(seconds)
+
+
+@pytest.fixture(params=BACKENDS)
+def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
+    """Each backend in turn, empty."""
+    if request.param == "memory":
+        ticker = Ticker(1000.0)
+        h = Harness(MemoryStore(clock=ticker), "memory://contract", ticker)
+    elif request.param == "sqlite":
+        ticker = Ticker(T0)
+        path = tmp_path / "jwtgate.db"
+        h = Harness(SQLiteStore(path, clock=ticker), f"sqlite:///{path}", ticker)
+    else:
+        url = request.getfixturevalue("redis_url")
+        h = Harness(open_store(url), url, None)
+    yield h
+    h.store.close()
+
+
+@pytest.fixture
+def store(harness: Harness) -> Store:
+    """The sync store under test."""
+    return harness.store
+
+
+SHORT = 0.05  # seconds: a TTL that the harness lets pass
+
+
+def test_new_session_is_live_and_unknown_sessions_are_revoked(store: Store) -> None:
+    """A created family is not revoked; a session id the store never saw is."""
+    store.create_session("alice", "s1", "r1", now=T0, ttl=60)
+    assert store.is_revoked("alice", "s1", "a1", T0) is False
+    assert store.is_revoked("alice", "nope", "a1", T0) is True
+
+
+def test_session_belongs_to_its_subject(store: Store) -> None:
+    """A session id presented under another subject is treated as revoked."""
+    store.create_session("alice", "s1", "r1", now=T0, ttl=60)
+    assert store.is_revoked("bob", "s1", None, T0) is True
+    assert store.rotate("bob", "s1", "r1", "r2", now=T0, grace=0, ttl=60).outcome == "revoked"
+    assert store.is_revoked("alice", "s1", None, T0) is False
+
+
+def test_rotation_consumes_the_current_token(store: Store) -> None:
+    """Rotating with the current id makes the new id current; the old one is spent."""
+    store.create_session("alice", "s1", "r1", now=T0, ttl=60)
+    result = store.rotate("alice", "s1", "r1", "r2", now=T0 + 1, grace=0, ttl=60)
+    assert (result.outcome, result.current) == ("rotated", "r2")
+    again = store.rotate("alice", "s1", "r2", "r3", now=T0 + 2, grace=0, ttl=60)
+    assert (again.outcome, again.current) == ("rotated", "r3")
+
+
+def test_reuse_revokes_the_whole_family(store: Store) -> None:
+    """Presenting a consumed id (no grace) reports reuse and deletes the family."""
+    store.create_session("alice", "s1", "r1", now=T0, ttl=60)
+    store.rotate("alice", "s1", "r1", "r2", now=T0 + 1, grace=0, ttl=60)
+    assert store.rotate("alice", "s1", "r1", "rx", now=T0 + 2, grace=0, ttl=60).outcome == "reused"
+    assert store.is_revoked("alice", "s1", None, T0) is True
+    assert store.rotate("alice", "s1", "r2", "ry", now=T0 + 3, grace=0, ttl=60).outcome == "revoked"
+
+
+def test_unknown_refresh_id_is_reuse(store: Store) -> None:
+    """An id that was never current (forged or two rotations old) also revokes the family."""
+    store.create_session("alice", "s1", "r1", now=T0, ttl=60)
+    assert store.rotate("alice", "s1", "zz", "r2", now=T0, grace=30, ttl=60).outcome == "reused"
+    assert store.is_revoked("alice", "s1", None, T0) is True
+
+
+def test_grace_window_answers_with_the_current_id(store: Store) -> None:
+    """Within the grace window the previous id is a retry: nothing changes, current is named."""
+    store.create_session("alice", "s1", "r1", now=T0, ttl=60)
+    store.rotate("alice", "s1", "r1", "r2", now=T0 + 10, grace=5, ttl=60)
+    retry = store.rotate("alice", "s1", "r1", "rx", now=T0 + 14, grace=5, ttl=60)
+    assert (retry.outcome, retry.current) == ("grace", "r2")
+    assert store.is_revoked("alice", "s1", None, T0) is False
+    late = store.rotate("alice", "s1", "r1", "ry", now=T0 + 16, grace=5, ttl=60)
+    assert late.outcome == "reused"
+    assert store.is_revoked("alice", "s1", None, T0) is True
+
+
+def test_revoke_session(store: Store) -> None:
+    """revoke_session reports whether the session existed and ends it."""
+    store.create_session("alice", "s1", "r1", now=T0, ttl=60)
+    assert store.revoke_session("alice", "s1") is True
+    assert store.revoke_session("alice", "s1") is False
+    assert store.is_revoked("alice", "s1", None, T0) is True
+    assert store.rotate("alice", "s1", "r1", "r2", now=T0, grace=0, ttl=60).outcome == "revoked"
+
+
+def test_revoke_jti_is_per_subject(store: Store) -> None:
+    """A revoked jti refuses that subject's token and nobody else's."""
+    store.revoke_jti("alice", "j1", ttl=60)
+    store.revoke_jti("alice", "j1", ttl=1)  # a shorter second revocation keeps the longer one
+    assert store.is_revoked("alice", None, "j1", T0) is True
+    assert store.is_revoked("bob", None, "j1", T0) is False
+    assert store.is_revoked("alice", None, "j2", T0) is False
+
+
+def test_revoke_subject_ends_older_sessions_and_tokens(store: Store) -> None:
+    """Logout-all revokes sessions created and sessionless tokens issued before the mark."""
+    store.create_session("alice", "old", "r1", now=T0, ttl=60)
+    store.revoke_subject("alice", at=T0 + 5, ttl=60)
+    store.create_session("alice", "new", "r2", now=T0 + 6, ttl=60)
+    assert store.is_revoked("alice", "old", None, None) is True
+    assert store.is_revoked("alice", "new", None, None) is False
+    assert store.is_revoked("alice", None, "j", T0 + 4) is True
+    assert store.is_revoked("alice", None, "j", T0 + 5) is False
+    assert store.is_revoked("bob", None, "j", T0) is False
+    assert store.rotate("alice", "old", "r1", "r3", now=T0 + 7, grace=0, ttl=60).outcome == (
+        "revoked"
+    )
+    assert store.rotate("alice", "new", "r2", "r4", now=T0 + 7, grace=0, ttl=60).outcome == (
+        "rotated"
+    )
+
+
+def test_logout_all_mark_only_moves_forward(store: Store) -> None:
+    """An older logout-all mark never un-revokes what a newer one revoked."""
+    store.revoke_subject("alice", at=T0 + 10, ttl=60)
+    store.revoke_subject("alice", at=T0 + 1, ttl=60)
+    assert store.is_revoked("alice", None, None, T0 + 5) is True
+
+
+def test_entries_expire_with_their_ttl(harness: Harness) -> None:
+    """Families, revoked ids and logout-all marks are forgotten after their TTL."""
+    store = harness.store
+    store.create_session("alice", "s1", "r1", now=T0, ttl=SHORT)
+    store.revoke_jti("alice", "j1", ttl=SHORT)
+    store.revoke_subject("bob", at=T0, ttl=SHORT)
+    store.create_session("alice", "s2", "r2", now=T0, ttl=3600)
+    harness.expire(SHORT * 3)
+    purged = store.purge_expired()
+    assert purged == (0 if harness.ticker is None else 3)  # Redis expires keys itself
+    assert store.is_revoked("alice", "s1", None, T0) is True
+    assert store.rotate("alice", "s1", "r1", "rx", now=T0, grace=0, ttl=60).outcome == "revoked"
+    assert store.is_revoked("alice", None, "j1", T0) is False
+    assert store.is_revoked("bob", None, None, T0 - 1) is False
+    assert store.is_revoked("alice", "s2", None, T0) is False
+
+
+def test_rotation_race_has_one_winner(store: Store) -> None:
+    """50 threads rotating one refresh id at once: exactly one rotation, 49 reuse/revoked."""
+    store.create_session("alice", "s1", "r1", now=T0, ttl=60)
+    barrier = threading.Barrier(50)
+    outcomes: list[str] = []
+
+    def worker(n: int) -> None:
+        barrier.wait()
+        outcomes.append(store.rotate("alice", "s1", "r1", f"n{n}", now=T0, grace=0, ttl=60).outcome)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes.count("rotated") == 1
+    assert outcomes.count("reused") >= 1  # the first loser revokes the family
+    assert outcomes.count("reused") + outcomes.count("revoked") == 49
+
+
+def test_sync_store_is_a_context_manager(harness: Harness) -> None:
+    """``with store:`` returns the store and closes it on exit."""
+    with open_store(harness.url) as store:
+        assert isinstance(store, Store)
+        assert store.is_revoked("alice", None, None, None) is False
+
+
+@pytest.fixture
+async def astore(harness: Harness, anyio_backend: str) -> AsyncIterator[AsyncStore]:
+    """The async twin of the backend, on the same data."""
+    skip_async_redis_on_trio(harness.url, anyio_backend)
+    async with open_async_store(harness.url) as store:
+        yield store
+
+
+def _sync_view(harness: Harness) -> Store:
+    # The async twin opened by URL sees the data through the backend's own
+    # clock, so seed and check through a store opened the same way.
+    return open_store(harness.url)
+
+
+@pytest.mark.anyio
+async def test_async_twin_follows_the_same_rules(harness: Harness, astore: AsyncStore) -> None:
+    """The async store rotates, detects reuse, revokes and answers like the sync one."""
+    assert isinstance(astore, AsyncStore)
+    await astore.create_session("carol", "s1", "r1", now=T0, ttl=60)
+    rotated = await astore.rotate("carol", "s1", "r1", "r2", now=T0 + 1, grace=0, ttl=60)
+    assert (rotated.outcome, rotated.current) == ("rotated", "r2")
+    assert await astore.is_revoked("carol", "s1", None, T0) is False
+    reused = await astore.rotate("carol", "s1", "r1", "r3", now=T0 + 2, grace=0, ttl=60)
+    assert reused.outcome == "reused"
+    assert await astore.is_revoked("carol", "s1", None, T0) is True
+    await astore.create_session("carol", "s2", "q1", now=T0, ttl=60)
+    assert await astore.revoke_session("carol", "s2") is True
+    await astore.revoke_jti("carol", "j1", ttl=60)
+    assert await astore.is_revoked("carol", None, "j1", T0) is True
+    await astore.revoke_subject("carol", at=T0 + 5, ttl=60)
+    assert await astore.is_revoked("carol", None, None, T0) is True
+    assert await astore.purge_expired() >= 0
+    sync = _sync_view(harness)
+    try:
+        assert sync.is_revoked("carol", None, "j1", T0) is True
+    finally:
+        sync.close()
+
+
+def test_unknown_store_url_is_refused() -> None:
+    """open_store names the URLs it understands."""
+    for url in ("postgres://x", "sqlite://relative.db"):
+        with pytest.raises(ValueError, match="memory://"):
+            open_store(url)
+        with pytest.raises(ValueError, match="memory://"):
+            open_async_store(url)
+
+
+def test_memory_urls_name_shared_stores() -> None:
+    """Two opens of one memory:// URL share data; close() forgets the name."""
+    a = open_store("memory://shared-test")
+    b = open_store("memory://shared-test")
+    a.revoke_jti("alice", "j", ttl=60)
+    assert b.is_revoked("alice", None, "j", None) is True
+    a.close()
+    c = open_store("memory://shared-test")
+    assert c.is_revoked("alice", None, "j", None) is False
+    c.close()

@@ -1,0 +1,563 @@
+"""Token endpoints: the framework-neutral core, the raw ASGI/WSGI apps, and real servers."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from waitress.server import create_server
+
+from conftest import make_settings
+from e2e_sites import USERS, asgi_site, authenticate, wsgi_site
+from e2e_sites import e2e_settings as site_settings
+from jwtgate import AsyncSessions, Gate, Identity, RequestInfo, Sessions, Settings
+from jwtgate.endpoints import (
+    AsyncEndpoints,
+    EndpointRequest,
+    EndpointResponse,
+    Endpoints,
+    asgi_app,
+    wsgi_app,
+)
+from redis_server import free_port
+
+JSON = {"content-type": "application/json"}
+
+
+def post(
+    path: str,
+    body: dict[str, Any] | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+    bearer: str | None = None,
+) -> EndpointRequest:
+    """A POST with a JSON body."""
+    raw = json.dumps(body).encode() if body is not None else b""
+    merged = {**(JSON if body is not None else {}), **(headers or {})}
+    return EndpointRequest(
+        "POST", path, raw, merged, (f"Bearer {bearer}",) if bearer is not None else ()
+    )
+
+
+def header(response: EndpointResponse, name: str) -> list[str]:
+    """Every value of one response header."""
+    return [v for k, v in response.headers if k == name]
+
+
+@pytest.fixture
+def settings() -> Settings:
+    """HS256 settings with a fresh in-memory store."""
+    return make_settings(store=f"memory://endpoints-{uuid.uuid4().hex}")
+
+
+@pytest.fixture
+def sessions(settings: Settings) -> Iterator[Sessions]:
+    """Sessions on that store."""
+    with Sessions(settings) as sessions:
+        yield sessions
+        sessions.store.close()
+
+
+@pytest.fixture
+def endpoints(sessions: Sessions) -> Endpoints:
+    """The sync core in JSON mode."""
+    return Endpoints(sessions, authenticate)
+
+
+def login(endpoints: Endpoints, user: str = "alice") -> dict[str, Any]:
+    """Log ``user`` in and return the token response."""
+    response = endpoints.handle(post("/auth/token", {"username": user, "password": USERS[user]}))
+    assert response.status == 200
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_login_returns_a_token_pair(endpoints: Endpoints, settings: Settings) -> None:
+    """Good credentials get an RFC 6749 token response, never cached, with the user's claims."""
+    response = endpoints.handle(
+        post("/auth/token", {"username": "alice", "password": "wonderland"})
+    )
+    assert response.status == 200
+    assert header(response, "cache-control") == ["no-store"]
+    assert header(response, "content-type") == ["application/json"]
+    body = response.json()
+    assert set(body) == {
+        "access_token",
+        "token_type",
+        "expires_in",
+        "refresh_token",
+        "refresh_expires_in",
+    }
+    assert (body["token_type"], body["expires_in"]) == ("Bearer", 300)
+    identity = Gate(settings).decide(RequestInfo("GET", "/", (f"Bearer {body['access_token']}",)))
+    assert isinstance(identity, Identity)
+    assert identity.scopes == {"read"}
+
+
+@pytest.mark.parametrize(
+    ("request_", "status", "error"),
+    [
+        pytest.param(
+            post("/auth/token", {"username": "alice", "password": "nope"}),
+            400,
+            "invalid_grant",
+            id="wrong-password",
+        ),
+        pytest.param(
+            post("/auth/token", {"username": "alice"}), 400, "invalid_request", id="no-password"
+        ),
+        pytest.param(
+            EndpointRequest("POST", "/auth/token", b"{nope", JSON),
+            400,
+            "invalid_request",
+            id="bad-json",
+        ),
+        pytest.param(
+            EndpointRequest("POST", "/auth/token", b"[1]", JSON),
+            400,
+            "invalid_request",
+            id="json-not-object",
+        ),
+        pytest.param(
+            EndpointRequest("POST", "/auth/token", b"username=a", {"content-type": "text/plain"}),
+            415,
+            "invalid_request",
+            id="form-post",
+        ),
+        pytest.param(
+            EndpointRequest("POST", "/auth/token", b"{" + b" " * 20000 + b"}", JSON),
+            413,
+            "invalid_request",
+            id="too-large",
+        ),
+        pytest.param(post("/auth/other", {}), 404, "not_found", id="unknown-route"),
+        pytest.param(post("/elsewhere/token", {}), 404, "not_found", id="outside-prefix"),
+        pytest.param(EndpointRequest("GET", "/auth/token"), 405, "method_not_allowed", id="get"),
+        pytest.param(post("/auth/refresh", {}), 400, "invalid_request", id="refresh-no-token"),
+        pytest.param(
+            post("/auth/refresh", {"refresh_token": 5}),
+            400,
+            "invalid_request",
+            id="refresh-token-not-string",
+        ),
+        pytest.param(
+            post("/auth/refresh", {"refresh_token": "x.y.z"}),
+            400,
+            "invalid_grant",
+            id="refresh-garbage",
+        ),
+        pytest.param(post("/auth/logout", {}), 400, "invalid_request", id="logout-nothing"),
+    ],
+)
+def test_bad_requests(
+    endpoints: Endpoints, request_: EndpointRequest, status: int, error: str
+) -> None:
+    """Client mistakes get 4xx with an RFC 6749 error code, never a 5xx."""
+    response = endpoints.handle(request_)
+    assert response.status == status
+    assert response.json()["error"] == error
+    assert header(response, "cache-control") == ["no-store"]
+    if status == 405:
+        assert header(response, "allow") == ["POST"]
+
+
+def test_refresh_rotation_and_reuse(endpoints: Endpoints) -> None:
+    """Refresh gives a new pair; replaying the old token revokes the family for both tokens."""
+    first = login(endpoints)
+    second = endpoints.handle(post("/auth/refresh", {"refresh_token": first["refresh_token"]}))
+    assert second.status == 200
+    new = second.json()
+    replay = endpoints.handle(post("/auth/refresh", {"refresh_token": first["refresh_token"]}))
+    assert replay.status == 400
+    assert replay.json() == {
+        "error": "invalid_grant",
+        "error_description": "refresh token reused; session revoked",
+    }
+    again = endpoints.handle(post("/auth/refresh", {"refresh_token": new["refresh_token"]}))
+    assert again.json()["error_description"] == "token revoked"
+    wrong = endpoints.handle(post("/auth/refresh", {"refresh_token": new["access_token"]}))
+    assert wrong.json()["error_description"] == "wrong token type"
+
+
+def test_logout_with_refresh_token_or_access_token(endpoints: Endpoints) -> None:
+    """logout accepts the refresh token in the body or the access token in the header."""
+    one, two = login(endpoints), login(endpoints)
+    assert (
+        endpoints.handle(post("/auth/logout", {"refresh_token": one["refresh_token"]})).status
+        == 204
+    )
+    refused = endpoints.handle(post("/auth/refresh", {"refresh_token": one["refresh_token"]}))
+    assert refused.json()["error_description"] == "token revoked"
+    response = endpoints.handle(post("/auth/logout", bearer=two["access_token"]))
+    assert (response.status, response.body) == (204, b"")
+    refused = endpoints.handle(post("/auth/refresh", {"refresh_token": two["refresh_token"]}))
+    assert refused.status == 400
+
+
+def test_bad_access_token_in_header_is_a_bearer_401(endpoints: Endpoints) -> None:
+    """A bad access token on logout gets a 401 with an RFC 6750 challenge."""
+    response = endpoints.handle(post("/auth/logout-all", bearer="not.a.token"))
+    assert response.status == 401
+    assert header(response, "www-authenticate") == [
+        'Bearer realm="api", error="invalid_token", error_description="malformed token"'
+    ]
+    twice = EndpointRequest("POST", "/auth/logout", b"", {}, ("Bearer a", "Bearer b"))
+    assert endpoints.handle(twice).status == 400
+
+
+def test_logout_all_ends_every_session(endpoints: Endpoints) -> None:
+    """logout-all with a live token ends all sessions of the subject; other users keep theirs."""
+    one, two, bob = login(endpoints), login(endpoints), login(endpoints, "bob")
+    assert endpoints.handle(post("/auth/logout-all", bearer=one["access_token"])).status == 204
+    for pair in (one, two):
+        refused = endpoints.handle(post("/auth/refresh", {"refresh_token": pair["refresh_token"]}))
+        assert refused.status == 400
+    dead = endpoints.handle(post("/auth/logout-all", bearer=two["access_token"]))
+    assert dead.status == 401  # a revoked token cannot log anyone out
+    again = endpoints.handle(post("/auth/logout-all", {"refresh_token": two["refresh_token"]}))
+    assert again.json()["error"] == "invalid_grant"
+    ok = endpoints.handle(post("/auth/refresh", {"refresh_token": bob["refresh_token"]}))
+    assert ok.status == 200
+
+
+def test_store_outage_is_503(tmp_path: Path) -> None:
+    """An unusable store answers 503 with Retry-After on login."""
+    settings = make_settings(store=f"sqlite:///{tmp_path / 'missing' / 'x.db'}")
+    with Sessions(settings) as sessions:
+        response = Endpoints(sessions, authenticate).handle(
+            post("/auth/token", {"username": "alice", "password": "wonderland"})
+        )
+    assert response.status == 503
+    assert header(response, "retry-after") == ["5"]
+    assert response.json()["error"] == "temporarily_unavailable"
+
+
+# -- cookie mode ------------------------------------------------------------------------
+
+
+def cookies_of(response: EndpointResponse) -> dict[str, str]:
+    """name -> full Set-Cookie value."""
+    return {c.split("=", 1)[0]: c for c in header(response, "set-cookie")}
+
+
+def value_of(set_cookie: str) -> str:
+    """The value of a Set-Cookie header."""
+    return set_cookie.split(";", 1)[0].split("=", 1)[1]
+
+
+def test_cookie_mode_keeps_the_refresh_token_out_of_reach(sessions: Sessions) -> None:
+    """Cookie mode: HttpOnly/Secure/SameSite=Strict refresh cookie on the prefix, CSRF enforced."""
+    endpoints = Endpoints(sessions, authenticate, cookie=True)
+    response = endpoints.handle(
+        post("/auth/token", {"username": "alice", "password": "wonderland"})
+    )
+    body = response.json()
+    assert "refresh_token" not in body
+    cookies = cookies_of(response)
+    refresh, csrf = cookies["jwtgate_refresh"], cookies["jwtgate_csrf"]
+    assert refresh.endswith("; Path=/auth; Max-Age=1209600; SameSite=Strict; HttpOnly; Secure")
+    assert (
+        csrf
+        == f"jwtgate_csrf={body['csrf_token']}; Path=/; Max-Age=1209600; SameSite=Strict; Secure"
+    )
+    jar = f"jwtgate_refresh={value_of(refresh)}; jwtgate_csrf={body['csrf_token']}"
+
+    for bad in ({}, {"x-csrf-token": "guess"}):
+        forged = endpoints.handle(post("/auth/refresh", headers={"cookie": jar, **bad}))
+        assert forged.status == 403
+        assert forged.json()["error"] == "access_denied"
+
+    good = endpoints.handle(
+        post("/auth/refresh", headers={"cookie": jar, "x-csrf-token": body["csrf_token"]})
+    )
+    assert good.status == 200
+    assert "refresh_token" not in good.json()
+    new_refresh = cookies_of(good)["jwtgate_refresh"]
+    assert value_of(new_refresh) != value_of(refresh)
+
+    jar = f"jwtgate_refresh={value_of(new_refresh)}; jwtgate_csrf={body['csrf_token']}"
+    out = endpoints.handle(
+        post("/auth/logout", headers={"cookie": jar, "x-csrf-token": body["csrf_token"]})
+    )
+    assert out.status == 204
+    cleared = cookies_of(out)
+    assert cleared["jwtgate_refresh"].startswith("jwtgate_refresh=; Path=/auth; Max-Age=0;")
+    assert cleared["jwtgate_csrf"].startswith("jwtgate_csrf=; Path=/; Max-Age=0;")
+
+
+def test_cookie_mode_drops_a_dead_refresh_cookie(sessions: Sessions) -> None:
+    """A refused cookie refresh clears the cookies; plain-HTTP dev mode omits Secure."""
+    endpoints = Endpoints(sessions, authenticate, cookie=True, secure=False)
+    response = endpoints.handle(
+        post("/auth/token", {"username": "alice", "password": "wonderland"})
+    )
+    csrf = response.json()["csrf_token"]
+    assert "Secure" not in cookies_of(response)["jwtgate_refresh"]
+    jar = f"jwtgate_refresh=bad.token.here; jwtgate_csrf={csrf}"
+    refused = endpoints.handle(post("/auth/refresh", headers={"cookie": jar, "x-csrf-token": csrf}))
+    assert refused.status == 400
+    assert "Max-Age=0" in cookies_of(refused)["jwtgate_refresh"]
+
+
+def test_prefix_must_be_a_path() -> None:
+    """A prefix that is not '/name' is refused at construction."""
+    sessions = Sessions(make_settings(store="memory://prefix-test"))
+    with pytest.raises(ValueError, match="prefix"):
+        Endpoints(sessions, authenticate, prefix="auth/")
+    sessions.close()
+
+
+# -- async core and the raw ASGI app ------------------------------------------------------
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_async_core_accepts_sync_or_async_authenticate(settings: Settings, kind: str) -> None:
+    """AsyncEndpoints awaits an async authenticate and runs a sync one in a worker thread."""
+    threads: list[int] = []
+
+    def sync_auth(username: str, password: str) -> str | None:
+        threads.append(threading.get_ident())
+        return username if USERS.get(username) == password else None
+
+    async def async_auth(username: str, password: str) -> str | None:
+        return username if USERS.get(username) == password else None
+
+    auth = sync_auth if kind == "sync" else async_auth
+    async with AsyncSessions(settings) as sessions:
+        endpoints = AsyncEndpoints(sessions, auth)
+        response = await endpoints.handle(
+            post("/auth/token", {"username": "bob", "password": "builder"})
+        )
+        assert response.status == 200
+        refresh = response.json()["refresh_token"]
+        assert (
+            await endpoints.handle(post("/auth/refresh", {"refresh_token": refresh}))
+        ).status == 200
+        replay = await endpoints.handle(post("/auth/refresh", {"refresh_token": refresh}))
+        assert replay.json()["error_description"] == "refresh token reused; session revoked"
+        wrong = await endpoints.handle(post("/auth/token", {"username": "bob", "password": "x"}))
+        assert wrong.status == 400
+    if kind == "sync":
+        assert threads
+        assert threading.get_ident() not in threads
+
+
+@pytest.mark.anyio
+async def test_raw_asgi_app(settings: Settings) -> None:
+    """The raw ASGI app serves the routes through httpx's ASGI transport."""
+    app = asgi_app(settings, authenticate)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.post(
+            "/auth/token", json={"username": "alice", "password": "wonderland"}
+        )
+        assert response.status_code == 200
+        access = response.json()["access_token"]
+        out = await client.post("/auth/logout", headers={"authorization": f"Bearer {access}"})
+        assert out.status_code == 204
+        assert (await client.get("/auth/token")).status_code == 405
+    await app.endpoints.sessions.aclose()
+
+
+def test_raw_wsgi_app_rejects_bad_content_length(settings: Settings) -> None:
+    """A nonsense Content-Length is treated as an empty body, not a crash."""
+    app = wsgi_app(settings, authenticate)
+    captured: list[str] = []
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/auth/token",
+        "CONTENT_LENGTH": "abc",
+        "wsgi.input": None,
+    }
+    body = b"".join(app(environ, lambda status, headers: captured.append(status)))
+    assert captured == ["400 Bad Request"]
+    assert json.loads(body)["error"] == "invalid_request"
+    app.endpoints.sessions.close()
+
+
+# -- end to end through real servers --------------------------------------------------------
+
+
+@pytest.fixture
+def uvicorn_server(e2e_settings: Settings) -> Iterator[str]:
+    """A real uvicorn server on 127.0.0.1 serving the ASGI site; yields its base URL."""
+    port = free_port()
+    config = uvicorn.Config(
+        asgi_site(e2e_settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        assert thread.is_alive(), "uvicorn stopped"
+        time.sleep(0.01)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=20)
+
+
+@pytest.fixture
+def waitress_server(e2e_settings: Settings) -> Iterator[str]:
+    """A real waitress server on 127.0.0.1 serving the WSGI site; yields its base URL."""
+    app, _ = wsgi_site(e2e_settings)
+    server = create_server(app, host="127.0.0.1", port=free_port(), threads=4)
+    thread = threading.Thread(target=server.run)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.close()
+    thread.join(timeout=20)
+    app.close()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def e2e_settings(tmp_path: Path) -> Settings:
+    """Revocation-aware settings on a SQLite file both servers share; /auth/* is public."""
+    return site_settings(f"sqlite:///{tmp_path / 'e2e.db'}")
+
+
+def test_end_to_end_through_uvicorn_and_waitress(uvicorn_server: str, waitress_server: str) -> None:
+    """login, call, refresh, call, replay: family revoked on both; logout-all crosses apps."""
+    with httpx.Client(timeout=10) as http:
+        for base, other in ((uvicorn_server, waitress_server), (waitress_server, uvicorn_server)):
+            credentials = {"username": "alice", "password": "wonderland"}
+            first = http.post(f"{base}/auth/token", json=credentials).json()
+            me = http.get(
+                f"{base}/api/me", headers={"authorization": f"Bearer {first['access_token']}"}
+            )
+            assert (me.status_code, me.json()) == (200, {"sub": "alice"})
+
+            refreshed = http.post(
+                f"{base}/auth/refresh", json={"refresh_token": first["refresh_token"]}
+            )
+            assert refreshed.status_code == 200
+            second = refreshed.json()
+            bearer = {"authorization": f"Bearer {second['access_token']}"}
+            assert http.get(f"{other}/api/me", headers=bearer).status_code == 200
+
+            replay = http.post(
+                f"{base}/auth/refresh", json={"refresh_token": first["refresh_token"]}
+            )
+            assert (replay.status_code, replay.json()["error"]) == (400, "invalid_grant")
+            for server in (base, other):
+                refused = http.get(f"{server}/api/me", headers=bearer)
+                assert refused.status_code == 401
+                assert refused.headers["www-authenticate"] == (
+                    'Bearer realm="api", error="invalid_token", error_description="token revoked"'
+                )
+            dead = http.post(
+                f"{other}/auth/refresh", json={"refresh_token": second["refresh_token"]}
+            )
+            assert dead.status_code == 400
+
+            # logout-all through one app instance refuses the tokens on the other at once.
+            mine = http.post(f"{base}/auth/token", json=credentials).json()
+            theirs = http.post(f"{other}/auth/token", json=credentials).json()
+            out = http.post(
+                f"{other}/auth/logout-all",
+                headers={"authorization": f"Bearer {theirs['access_token']}"},
+            )
+            assert out.status_code == 204
+            mine_bearer = {"authorization": f"Bearer {mine['access_token']}"}
+            assert http.get(f"{base}/api/me", headers=mine_bearer).status_code == 401
+            gone = http.post(f"{base}/auth/refresh", json={"refresh_token": mine["refresh_token"]})
+            assert gone.status_code == 400
+
+
+def test_cookie_mode_edge_cases(sessions: Sessions) -> None:
+    """No cookie and no body is a 400; an oversized cookie is a 400, not a 5xx."""
+    endpoints = Endpoints(sessions, authenticate, cookie=True)
+    assert endpoints.handle(post("/auth/refresh")).json()["error"] == "invalid_request"
+    huge = "jwtgate_refresh=" + "a" * 9000
+    response = endpoints.handle(post("/auth/refresh", headers={"cookie": huge}))
+    assert (response.status, response.json()["error_description"]) == (400, "malformed cookie")
+
+
+@pytest.mark.anyio
+async def test_raw_asgi_app_websocket_and_disconnect(settings: Settings) -> None:
+    """A websocket is closed with 1008; a client that disconnects mid-body gets nothing."""
+    app = asgi_app(settings, authenticate)
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def disconnect() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    await app({"type": "websocket", "path": "/auth/token", "headers": []}, disconnect, send)
+    assert sent == [{"type": "websocket.close", "code": 1008}]
+    sent.clear()
+    scope = {"type": "http", "method": "POST", "path": "/auth/token", "headers": []}
+    await app(scope, disconnect, send)
+    assert sent == []
+    await app.endpoints.sessions.aclose()
+
+
+@pytest.fixture
+def gunicorn_server(tmp_path: Path) -> Iterator[str]:
+    """gunicorn on 127.0.0.1: 2 sync workers, each replaced after one request; yields its URL."""
+    port = free_port()
+    env = {**os.environ, "JWTGATE_E2E_STORE": f"sqlite:///{tmp_path / 'gunicorn.db'}"}
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--chdir",
+        str(Path(__file__).parent),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "2",
+        "--max-requests",
+        "1",
+        "--preload",
+        "e2e_sites:gunicorn_app()",
+    ]
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while True:
+        assert proc.poll() is None, "gunicorn exited"
+        assert time.monotonic() < deadline, "gunicorn did not start"
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def test_logout_reaches_every_gunicorn_worker(gunicorn_server: str) -> None:
+    """Under gunicorn, a logout-all made in one worker process is refused by every later one."""
+    base = gunicorn_server
+    with httpx.Client(timeout=10) as http:
+        credentials = {"username": "alice", "password": "wonderland"}
+        login = http.post(f"{base}/auth/token", json=credentials)
+        pair = login.json()
+        bearer = {"authorization": f"Bearer {pair['access_token']}"}
+        me = http.get(f"{base}/api/me", headers=bearer)
+        assert me.status_code == 200
+        out = http.post(f"{base}/auth/logout-all", headers=bearer)
+        assert out.status_code == 204
+        after = [http.get(f"{base}/api/me", headers=bearer) for _ in range(4)]
+        refresh = http.post(f"{base}/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+    assert [r.status_code for r in after] == [401] * 4
+    assert refresh.status_code == 400
+    pids = [r.headers["x-worker-pid"] for r in (login, me, out, *after, refresh)]
+    assert len(set(pids)) == len(pids)  # every request answered by a process of its own
