@@ -12,7 +12,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -199,6 +199,31 @@ def assert_unavailable(result: Identity | Rejection) -> None:
         "error": "temporarily_unavailable",
         "error_description": "signing keys temporarily unavailable",
     }
+
+
+def run_threads(jobs: list[Callable[[], object]]) -> None:
+    """Run every job in its own thread, all at once, and wait for them."""
+    threads = [threading.Thread(target=job) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+async def run_tasks(count: int, job: Callable[[], Awaitable[None]]) -> None:
+    """Run ``count`` copies of ``job`` as concurrent tasks and wait for them."""
+    async with anyio.create_task_group() as tg:
+        for _ in range(count):
+            tg.start_soon(job)
+
+
+def assert_all(
+    results: list[Identity | Rejection], count: int, check: Callable[[Identity | Rejection], None]
+) -> None:
+    """Every one of ``count`` results passes ``check``."""
+    assert len(results) == count
+    for result in results:
+        check(result)
 
 
 def wait_for(condition: Callable[[], bool], limit: float = 10.0) -> None:
@@ -453,14 +478,8 @@ def test_unknown_kid_burst_from_threads(server: JWKSServer, mono: FakeClock) -> 
     def worker(chunk: list[str]) -> None:
         results.extend(gate.decide(request(t)) for t in chunk)
 
-    threads = [threading.Thread(target=worker, args=(tokens[i::20],)) for i in range(20)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(results) == 1000
-    for result in results:
-        assert_invalid(result)
+    run_threads([lambda i=i: worker(tokens[i::20]) for i in range(20)])
+    assert_all(results, 1000, assert_invalid)
     assert server.hits == 2
 
 
@@ -475,12 +494,8 @@ async def test_unknown_kid_burst_async(server: JWKSServer, mono: FakeClock) -> N
     async def one() -> None:
         results.append(await gate.decide_async(request(token("ec", secrets.token_hex(8)))))
 
-    async with anyio.create_task_group() as tg:
-        for _ in range(1000):
-            tg.start_soon(one)
-    assert len(results) == 1000
-    for result in results:
-        assert_invalid(result)
+    await run_tasks(1000, one)
+    assert_all(results, 1000, assert_invalid)
     assert server.hits == 2
 
 
@@ -499,14 +514,8 @@ def test_cold_cache_threads_cause_one_fetch(server: JWKSServer, mono: FakeClock)
         barrier.wait()
         results.append(gate.decide(request(tok)))
 
-    threads = [threading.Thread(target=worker) for _ in range(100)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(results) == 100
-    for result in results:
-        assert_ok(result)
+    run_threads([worker] * 100)
+    assert_all(results, 100, assert_ok)
     assert server.hits == 1
 
 
@@ -521,12 +530,8 @@ async def test_cold_cache_tasks_cause_one_fetch(server: JWKSServer, mono: FakeCl
     async def one() -> None:
         results.append(await gate.decide_async(request(tok)))
 
-    async with anyio.create_task_group() as tg:
-        for _ in range(100):
-            tg.start_soon(one)
-    assert len(results) == 100
-    for result in results:
-        assert_ok(result)
+    await run_tasks(100, one)
+    assert_all(results, 100, assert_ok)
     assert server.hits == 1
 
 
