@@ -92,6 +92,10 @@ DEFAULTS: dict[str, Any] = {
     "set_remote_user": False,
     "load_user": False,
     "user_field": None,
+    "verify_cache_size": 1024,
+    "verify_cache_max_age": 60,
+    "revocation_cache_size": 4096,
+    "revocation_poll_interval": 0.05,
 }
 
 # Names people bring from PyJWT, Flask-JWT-Extended and simplejwt.
@@ -122,6 +126,7 @@ LEEWAY_MAX = 300
 REUSE_GRACE_MAX = 60
 TTL_MAX = 315_360_000
 MAX_TOKEN_BYTES_RANGE = (512, 1_048_576)
+CACHE_SIZE_MAX = 1_000_000
 # \Z, not $: "$" also matches before a trailing newline (header injection).
 _TCHAR = re.compile(r"\A[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")  # RFC 9110 token
 _REALM_CHARS = re.compile(r"\A[\x20-\x21\x23-\x5b\x5d-\x7e]*\Z")  # RFC 6750 §3 realm chars
@@ -186,6 +191,11 @@ class Settings:
     # the key source Verifier uses (a JWKSKeys when a remote JWKS is configured).
     jwks_options: JWKSOptions | None = None
     key_source: KeySource | None = field(default=None, repr=False, compare=False)
+    # The hot path (issue 9): verified-token cache and the revocation view.
+    verify_cache_size: int = 1024
+    verify_cache_max_age: float = 60
+    revocation_cache_size: int = 4096
+    revocation_poll_interval: float = 0.05
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None = None, *, name: str = "JWTGATE") -> Settings:
@@ -422,6 +432,7 @@ class _Validator:
         v["load_user"] = self.boolean("load_user")
         v["user_field"] = self.string("user_field", optional=True)
         jwks_url, jwks_options = self.check_remote_jwks(algorithms, v["issuer"])
+        self.check_hot_path()
         if self.problems:
             raise ConfigurationError(self.problems)
         key_source: KeySource = keys
@@ -444,6 +455,30 @@ class _Validator:
             key_source=key_source,
             **v,
         )
+
+    def check_hot_path(self) -> None:
+        """Validate the cache and revocation-view keys (ids E080-E083)."""
+        v = self.values
+        v["verify_cache_size"] = self.whole("verify_cache_size", 0, CACHE_SIZE_MAX, "E080")
+        v["verify_cache_max_age"] = self.integer(
+            "verify_cache_max_age", 1, 86400, "E081", " seconds"
+        )
+        v["revocation_cache_size"] = self.whole("revocation_cache_size", 0, CACHE_SIZE_MAX, "E082")
+        v["revocation_poll_interval"] = self.integer(
+            "revocation_poll_interval", 0.01, 5, "E083", " seconds"
+        )
+
+    def whole(self, key: str, low: int, high: int, id_: str) -> int:
+        """A whole number (an entry count) between ``low`` and ``high``."""
+        value = self.get(key)
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.type_error(key, "a whole number")
+            return int(DEFAULTS[key])
+        if not low <= value <= high:
+            message = f"{self.ref(key)} is {value}; it should be between {low} and {high}."
+            self.add(id_, key, message)
+            return int(DEFAULTS[key])
+        return value
 
     def remote_configured(self) -> bool:
         return self.raw.get("jwks_url") is not None or self.raw.get("jwks_discovery") is True

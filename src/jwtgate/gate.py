@@ -75,6 +75,7 @@ class Gate:
         self._scheme = settings.header_scheme
         self._max = settings.max_token_bytes
         self._sources = settings.token_sources
+        self._header_only = settings.token_sources == ("header",)
         self._public = settings.public_paths
         self._rules = settings.rules
         self._required = settings.credentials_required
@@ -162,6 +163,8 @@ class Gate:
         (RFC 6750 §2: one method per request). A cookie is ambient (browsers send
         it on every request), so a header token simply takes precedence over it.
         """
+        if self._header_only:  # the common case: no dict, no loop
+            return _bearer.from_header(request.authorization, self._scheme, self._max)
         found: dict[str, str] = {}
         for source in self._sources:
             if source == "header":

@@ -10,12 +10,15 @@ instance sharing the store, the tokens of:
 - a subject logged out everywhere (sessions created, or sessionless tokens
   issued, before the subject's logout-all mark).
 
-Nothing is cached. A cached "not revoked" answer would let a logged-out token
-through for as long as the cache lives, on every instance, which is exactly
-the weakness this layer exists to close; the lookup is cheap instead. (A
-"revoked" answer could be cached forever, but only an attacker replaying dead
-tokens would benefit.) Clocks: logout-all compares the time of the logout with
-token and session times from other machines, so keep servers NTP-synced.
+Answers are remembered per token only under a change feed (``jwtgate.feed``,
+issue 9): for SQLite and Redis stores a background thread notices every write
+from any process, and a cached answer is served only while the feed vouches
+for it, so a revocation is honoured everywhere within twice
+``revocation_poll_interval`` (100 ms by default) while the hot path costs a
+dict lookup. ``revocation_cache_size: 0``, the memory store (in-process
+already) and injected stores without a ``change_feed`` ask the store on every
+request. Clocks: logout-all compares the time of the logout with token and
+session times from other machines, so keep servers NTP-synced.
 
 When the store cannot answer, ``on_store_error`` decides: ``deny`` (default)
 answers 503 with ``Retry-After``; ``allow`` lets the request through and logs a
@@ -30,17 +33,21 @@ import threading
 import time
 from typing import Any
 
+import anyio.to_thread
+
 from .config import Settings
 from .errors import RevokedToken, StoreUnavailable
+from .feed import RevocationView
 from .identity import Identity
 from .sessions import session_id
-from .stores import AsyncStore, Store, open_async_store, open_store
+from .stores import AsyncStore, Store, open_async_store, open_feed, open_store
 
 __all__ = ["RevocationCheck", "question"]
 
 logger = logging.getLogger("jwtgate")
 
 WARN_EVERY = 10.0
+_ANSWERED = -1  # generations count up from 0
 
 
 def question(identity: Identity) -> tuple[str, str | None, str | None, float | None]:
@@ -80,6 +87,7 @@ class RevocationCheck:
         self._lock = threading.Lock()
         self._allow = settings.on_store_error == "allow"
         self._last_warning = -WARN_EVERY
+        self._views: dict[int, RevocationView | None] = {}
 
     def _open(self, opener: Any) -> Any:
         url = self.settings.store
@@ -103,23 +111,78 @@ class RevocationCheck:
                 self._async_store = self._open(open_async_store)
             return self._async_store
 
+    def view(self, sync: bool = True) -> RevocationView | None:
+        """The per-process view of answers for the sync or async path (None: no cache)."""
+        index = 0 if sync else 1
+        if index not in self._views:
+            with self._lock:
+                if index not in self._views:
+                    self._views[index] = self._make_view(index)
+        return self._views[index]
+
+    def _make_view(self, index: int) -> RevocationView | None:
+        # Only a feed for the very store that answers: a feed watching another
+        # database would vouch for answers it cannot see change.
+        size = self.settings.revocation_cache_size
+        if size == 0:
+            return None
+        interval = self.settings.revocation_poll_interval
+        if self._owns[index]:
+            other = self._views.get(1 - index)
+            if self._owns[1 - index] and other is not None:
+                return other  # both paths use the store of the URL: one feed
+            url = self.settings.store
+            feed = None
+            if url is not None:
+                feed = open_feed(url, prefix=self.settings.store_key_prefix, interval=interval)
+        else:
+            injected = self._store if index == 0 else self._async_store
+            make = getattr(injected, "change_feed", None)
+            feed = make(interval) if make is not None else None
+        return RevocationView(feed, size) if feed is not None else None
+
     def check(self, identity: Identity) -> None:
         """Raise RevokedToken if revoked; on a store failure, deny or allow as configured."""
+        view, generation = self._ask_view(0, identity.token)
+        if generation == _ANSWERED:
+            return
         try:
             revoked = self.store.is_revoked(*question(identity))
         except StoreUnavailable as error:
             self._failed(error)
             return
-        if revoked:
-            raise RevokedToken()
+        self._settle(view, identity.token, generation, revoked)
 
     async def check_async(self, identity: Identity) -> None:
         """Like :meth:`check`, on the async store (never blocks the event loop)."""
+        view, generation = self._ask_view(1, identity.token)
+        if generation == _ANSWERED:
+            return
         try:
             revoked = await self.async_store.is_revoked(*question(identity))
         except StoreUnavailable as error:
             self._failed(error)
             return
+        self._settle(view, identity.token, generation, revoked)
+
+    def _ask_view(self, index: int, token: str | None) -> tuple[RevocationView | None, int]:
+        """The view's answer (raise if revoked; ``_ANSWERED`` if not), else what to remember."""
+        view = self._views[index] if index in self._views else self.view(index == 0)
+        if view is None or token is None:
+            return None, 0
+        answer = view.lookup(token)
+        if answer is None:
+            return view, view.begin()
+        if answer:
+            raise RevokedToken()
+        return None, _ANSWERED
+
+    @staticmethod
+    def _settle(
+        view: RevocationView | None, token: str | None, generation: int, revoked: bool
+    ) -> None:
+        if view is not None and token is not None:
+            view.remember(token, generation, revoked)
         if revoked:
             raise RevokedToken()
 
@@ -134,8 +197,16 @@ class RevocationCheck:
                 "unchecked (on_store_error='allow')"
             )
 
+    def _close_views(self) -> None:
+        with self._lock:
+            views, self._views = set(self._views.values()), {}
+        for view in views:
+            if view is not None:
+                view.close()
+
     def close(self) -> None:
-        """Close the sync store if it was opened here."""
+        """Close the sync store if it was opened here, and stop the change feed."""
+        self._close_views()
         with self._lock:
             store, self._store = self._store, None
         if store is not None and self._owns[0]:
@@ -143,6 +214,7 @@ class RevocationCheck:
 
     async def aclose(self) -> None:
         """Close the async store if it was opened here (from the loop that used it)."""
+        await anyio.to_thread.run_sync(self._close_views)
         with self._lock:
             store, self._async_store = self._async_store, None
         if store is not None and self._owns[1]:

@@ -8,7 +8,9 @@ The order matters and is deliberate:
    family: RFC 8725 §2.1), no ``crit`` extension jwtgate does not understand
    (RFC 7515 §4.1.11);
 3. the key, chosen by ``alg`` and ``kid`` among keys bound to their family;
-4. the signature, checked by PyJWT's JWS layer with exactly that algorithm;
+4. the signature, checked by PyJWT's algorithm object for exactly that
+   algorithm, with the key prepared once (PyJWT stays the verifier of record:
+   jwtgate never computes or compares a signature itself);
 5. the claims, checked here against an injectable clock with RFC 7519 types:
    NumericDates are JSON numbers (not strings, not booleans, finite),
    ``iss``/``sub``/``jti`` strings, ``aud`` a string or list of strings.
@@ -16,22 +18,37 @@ The order matters and is deliberate:
 PyJWT's own claim checks are not used because they accept ``"exp": "123"`` and
 ``true`` (they call ``int()``) and read the wall clock directly, which makes
 expiry untestable without sleeping.
+
+Each segment is decoded once: one regular expression checks the whole token's
+shape and base64url alphabet at C speed, the last character of each segment
+is checked for canonical encoding (no stray bits, RFC 4648 §3.5), and no
+padding is accepted (RFC 7515 §2).
+
+Verified tokens are remembered (``verify_cache_size`` entries, LRU, keyed by
+the exact token): a hit re-checks ``exp``/``nbf``/``iat`` against the clock,
+the entry's age (``verify_cache_max_age``) and, for a remote key source, that
+the key is still the one the source serves. Failures are never cached.
 """
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 import math
 import re
 import time
-from collections.abc import Callable, Mapping
-from typing import Any
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
-import jwt
 from jwt import exceptions as jwt_errors
+from jwt.algorithms import Algorithm
+from jwt.api_jws import PyJWS
+from jwt.warnings import InsecureKeyLengthWarning
 
+from ._cache import LRU
 from .config import Settings
 from .errors import (
     DisallowedAlgorithm,
@@ -49,7 +66,7 @@ from .errors import (
     WrongTokenType,
 )
 from .identity import Identity, parse_scopes
-from .keys import KeySource, VerificationKey
+from .keys import KeySource, StaticKeys, VerificationKey
 
 __all__ = ["Clock", "Verifier"]
 
@@ -58,7 +75,12 @@ Clock = Callable[[], float]
 _NUMERIC_DATES = ("exp", "nbf", "iat")
 _STRING_CLAIMS = ("iss", "sub", "jti")
 _MAX_HEADER_SEGMENT = 2048
-_B64URL = re.compile(rb"\A[A-Za-z0-9_-]*\Z")
+# The whole compact JWS in one C-speed pass: three base64url segments, no padding.
+_COMPACT = re.compile(rb"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)\.([A-Za-z0-9_-]*)")
+_URLSAFE = bytes.maketrans(b"-_", b"+/")
+# RFC 4648 §3.5: the unused low bits of the last character must be zero, so that
+# every byte string has exactly one encoding (a token cannot be varied in place).
+_CANONICAL_LAST = {2: frozenset(b"AQgw"), 3: frozenset(b"AEIMQUYcgkosw048")}
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -76,10 +98,13 @@ def _reject_constant(name: str) -> Any:
 
 
 def _b64decode(segment: bytes) -> bytes:
-    # RFC 7515 §2: base64url, no padding, nothing outside the alphabet.
-    if not _B64URL.match(segment) or len(segment) % 4 == 1:
-        raise ValueError("not base64url")
-    return base64.urlsafe_b64decode(segment + b"=" * (-len(segment) % 4))
+    """Decode a segment already known to be in the base64url alphabet; canonical only."""
+    rem = len(segment) & 3
+    if rem:
+        if rem == 1 or segment[-1] not in _CANONICAL_LAST[rem]:
+            raise ValueError("not canonical base64url")
+        segment += b"=" * (4 - rem)
+    return binascii.a2b_base64(segment.translate(_URLSAFE))
 
 
 def _load_json_object(data: bytes) -> dict[str, Any]:
@@ -101,6 +126,34 @@ def _is_numeric_date(value: object) -> bool:
         return math.isfinite(value)
     except OverflowError:  # an int too large for a float (10**400) is no date either
         return False
+
+
+_MAX_PREPARED = 64
+
+
+def _algorithm_objects(names: tuple[str, ...]) -> dict[str, Algorithm]:
+    """PyJWT's algorithm object for each allowed algorithm (what verifies signatures)."""
+    jws = PyJWS()
+    found: dict[str, Algorithm] = {}
+    for name in names:
+        try:
+            found[name] = jws.get_algorithm_by_name(name)
+        except NotImplementedError:  # pragma: no cover - cryptography is a dependency
+            continue
+    return found
+
+
+class _Entry(NamedTuple):
+    """A verified token: its identity, the key that verified it, and its time claims."""
+
+    identity: Identity
+    key: VerificationKey
+    alg: str
+    kid: str | None
+    stored: float
+    exp: float | None
+    nbf: float | None
+    iat: float | None
 
 
 class Verifier:
@@ -129,7 +182,8 @@ class Verifier:
             keys = settings.key_source if settings.key_source is not None else settings.keys
         self.keys: KeySource = keys
         self._allowed = frozenset(settings.algorithms)
-        self._jws = jwt.PyJWS(options={"verify_signature": True})
+        self._algorithms = _algorithm_objects(settings.algorithms)
+        self._prepared: dict[tuple[str, int], tuple[VerificationKey, Any]] = {}
         self._required = settings.required_claims
         self._leeway = settings.leeway
         self._issuer = frozenset(settings.issuer) if settings.issuer else None
@@ -138,28 +192,102 @@ class Verifier:
         self._scopes_claim = settings.scopes_claim
         self._max_bytes = settings.max_token_bytes
         self._token_use = token_use
+        # Static keys never change for the life of these settings; any other source
+        # (remote JWKS) is asked again on each cache hit, so a rotated-out key, or
+        # keys past their staleness bound, stop cached tokens too.
+        self._static_keys = isinstance(keys, StaticKeys)
+        size = settings.verify_cache_size
+        self._cache: LRU[str | bytes, _Entry] | None = LRU(size) if size else None
+        self._max_age = settings.verify_cache_max_age
 
     # -- public API -------------------------------------------------------------
 
     def verify(self, token: str | bytes) -> Identity:
         """Verify ``token`` and return its identity; raise a ``jwtgate.errors`` error."""
-        raw, header = self._parse_header(token)
+        entry = self._lookup(token)
+        if entry is not None:
+            if self._static_keys:
+                return entry.identity
+            with self._dropping(token):
+                current = self.keys.get(entry.alg, entry.kid)
+            if current is entry.key:
+                return entry.identity
+            self._drop(token)
+        raw, header, segments = self._parse(token)
         key = self.keys.get(header["alg"], header.get("kid"))
-        return self._finish(raw, header, key)
+        return self._finish(token, raw, header, segments, key)
 
     async def verify_async(self, token: str | bytes) -> Identity:
         """Like :meth:`verify`, letting a remote key source fetch without blocking."""
-        raw, header = self._parse_header(token)
+        entry = self._lookup(token)
+        if entry is not None:
+            if self._static_keys:
+                return entry.identity
+            with self._dropping(token):
+                current = await self.keys.get_async(entry.alg, entry.kid)
+            if current is entry.key:
+                return entry.identity
+            self._drop(token)
+        raw, header, segments = self._parse(token)
         key = await self.keys.get_async(header["alg"], header.get("kid"))
-        return self._finish(raw, header, key)
+        return self._finish(token, raw, header, segments, key)
 
     def unverified_header(self, token: str | bytes) -> dict[str, Any]:
         """The token's header after the structural checks, signature not checked."""
-        return dict(self._parse_header(token)[1])
+        return dict(self._parse(token)[1])
+
+    def clear_cache(self) -> None:
+        """Forget every verified token (the next request of each is verified in full)."""
+        if self._cache is not None:
+            self._cache.clear()
+
+    @property
+    def cache_size(self) -> int:
+        """How many verified tokens are remembered now."""
+        return len(self._cache) if self._cache is not None else 0
 
     # -- steps ------------------------------------------------------------------
 
-    def _parse_header(self, token: str | bytes) -> tuple[bytes, dict[str, Any]]:
+    def _lookup(self, token: str | bytes) -> _Entry | None:
+        """The cache entry for ``token`` if its time claims and age still hold, or None."""
+        if self._cache is None:
+            return None
+        entry = self._cache.get(token)
+        return entry if entry is not None and self._fresh(token, entry) else None
+
+    @contextmanager
+    def _dropping(self, token: str | bytes) -> Iterator[None]:
+        """While a cached token's key is confirmed: if the source raises, the entry goes.
+
+        A key the source no longer serves (rotated out, unreachable, replaced by a
+        refetch) ends the entry: the token is then verified in full, or refused.
+        """
+        try:
+            yield
+        except BaseException:
+            self._drop(token)
+            raise
+
+    def _drop(self, token: str | bytes) -> None:
+        if self._cache is not None:
+            self._cache.discard(token)
+
+    def _fresh(self, token: str | bytes, entry: _Entry) -> bool:
+        """Whether a cached verification still holds now (time claims and entry age)."""
+        now = self.clock()
+        leeway = self._leeway
+        if (
+            entry.stored <= now < entry.stored + self._max_age
+            and (entry.exp is None or now < entry.exp + leeway)
+            and (entry.nbf is None or now + leeway >= entry.nbf)
+            and (entry.iat is None or entry.iat <= now + leeway)
+        ):
+            return True
+        # Expired (or too old): verify in full, which raises the precise error.
+        self._drop(token)
+        return False
+
+    def _parse(self, token: str | bytes) -> tuple[bytes, dict[str, Any], tuple[bytes, ...]]:
         if isinstance(token, str):
             if len(token) > self._max_bytes:
                 raise TokenTooLarge()
@@ -171,14 +299,15 @@ class Verifier:
             raw = token
         if len(raw) > self._max_bytes:
             raise TokenTooLarge()
-        if raw.count(b".") != 2:
-            # Also refuses JWE (five segments) and unsecured two-segment forms.
+        # Also refuses JWE (five segments), unsecured two-segment forms and padding.
+        match = _COMPACT.fullmatch(raw)
+        if match is None:
             raise MalformedToken()
-        header_segment = raw[: raw.index(b".")]
-        if not header_segment or len(header_segment) > _MAX_HEADER_SEGMENT:
+        segments = match.groups()
+        if len(segments[0]) > _MAX_HEADER_SEGMENT:
             raise MalformedToken()
         try:
-            header_bytes = _b64decode(header_segment)
+            header_bytes = _b64decode(segments[0])
         except (ValueError, binascii.Error) as exc:
             raise MalformedToken() from exc
         header = _load_json_object(header_bytes)
@@ -192,22 +321,54 @@ class Verifier:
             raise MalformedToken()
         if "crit" in header:
             raise UnsupportedCriticalHeader()
-        return raw, header
+        if header.get("b64", True) is not True:
+            # RFC 7797 unencoded payloads are not supported (and need ``crit``).
+            raise MalformedToken()
+        return raw, header, segments
 
-    def _finish(self, raw: bytes, header: dict[str, Any], key: VerificationKey) -> Identity:
-        if header["alg"] not in key.algorithms:
-            raise UnknownKey()
+    def _prepare(self, alg: str, key: VerificationKey) -> tuple[Algorithm, Any]:
+        """PyJWT's algorithm object and the key it prepared, once per key."""
+        algorithm = self._algorithms.get(alg)
+        if algorithm is None:
+            raise DisallowedAlgorithm()
+        slot = (alg, id(key))
+        found = self._prepared.get(slot)
+        # The entry holds the key itself, so its id cannot be reused while cached.
+        if found is not None and found[0] is key:
+            return algorithm, found[1]
         try:
-            decoded = self._jws.decode_complete(raw, key.key, algorithms=[header["alg"]])
-        except jwt_errors.InvalidSignatureError as exc:
-            raise InvalidSignature() from exc
-        except jwt_errors.InvalidAlgorithmError as exc:
-            raise DisallowedAlgorithm() from exc
+            prepared = algorithm.prepare_key(key.key)
         except jwt_errors.InvalidKeyError as exc:
             raise UnknownKey() from exc
-        except jwt_errors.PyJWTError as exc:
+        message = algorithm.check_key_length(prepared)
+        if message:
+            warnings.warn(message, InsecureKeyLengthWarning, stacklevel=2)
+        if len(self._prepared) >= _MAX_PREPARED:  # remote keys rotate: stay bounded
+            self._prepared.clear()
+        self._prepared[slot] = (key, prepared)
+        return algorithm, prepared
+
+    def _finish(
+        self,
+        token: str | bytes,
+        raw: bytes,
+        header: dict[str, Any],
+        segments: tuple[bytes, ...],
+        key: VerificationKey,
+    ) -> Identity:
+        alg = header["alg"]
+        if alg not in key.algorithms:
+            raise UnknownKey()
+        algorithm, prepared = self._prepare(alg, key)
+        try:
+            payload = _b64decode(segments[1])
+            signature = _b64decode(segments[2])
+        except (ValueError, binascii.Error) as exc:
             raise MalformedToken() from exc
-        claims = _load_json_object(decoded["payload"])
+        signing_input = raw[: len(segments[0]) + len(segments[1]) + 1]
+        if not algorithm.verify(signing_input, prepared, signature):
+            raise InvalidSignature()
+        claims = _load_json_object(payload)
         self._check_claims(claims)
         subject = claims.get(self._identity_claim)
         if not isinstance(subject, str) or not subject:
@@ -220,13 +381,28 @@ class Verifier:
             if parsed is None:
                 raise InvalidClaim(self._scopes_claim)
             scopes = parsed
-        return Identity(
+        identity = Identity(
             subject,
-            claims,
+            MappingProxyType(claims),
             scopes,
             token=raw.decode("ascii"),
-            header=header,
+            header=MappingProxyType(header),
         )
+        if self._cache is not None:
+            self._cache.put(
+                token,
+                _Entry(
+                    identity,
+                    key,
+                    alg,
+                    header.get("kid"),
+                    self.clock(),
+                    claims.get("exp"),
+                    claims.get("nbf"),
+                    claims.get("iat"),
+                ),
+            )
+        return identity
 
     def _check_claims(self, claims: dict[str, Any]) -> None:
         for name in self._required:

@@ -154,8 +154,9 @@ def test_redis_every_key_has_a_ttl(redis_url: str) -> None:
     store.revoke_subject("alice", at=T0, ttl=200)
     client = store.client
     prefix = store.keys.prefix
-    keys = list(client.scan_iter(match=f"{prefix}*"))
+    keys = [k for k in client.scan_iter(match=f"{prefix}*") if k != store.keys.changes.encode()]
     assert len(keys) == 3
+    assert 0 < client.pttl(store.keys.changes) <= 86_400_000  # the revocation counter (#9)
     ttls = sorted(client.pttl(k) for k in keys)
     assert 0 < ttls[0] <= 50_000
     assert 50_000 < ttls[1] <= 100_000

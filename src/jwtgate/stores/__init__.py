@@ -42,6 +42,8 @@ from jwtgate.errors import StoreUnavailable
 if TYPE_CHECKING:
     from typing_extensions import Self
 
+    from jwtgate.feed import ChangeFeed
+
 __all__ = [
     "AsyncStore",
     "Outcome",
@@ -49,6 +51,7 @@ __all__ = [
     "Store",
     "StoreUnavailable",
     "open_async_store",
+    "open_feed",
     "open_store",
 ]
 
@@ -244,6 +247,21 @@ def open_async_store(url: str, *, prefix: str = "jwtgate:", timeout: float = 5.0
     from .redis import AsyncRedisStore
 
     return AsyncRedisStore.from_url(url, prefix=prefix, timeout=timeout)
+
+
+def open_feed(url: str, *, prefix: str = "jwtgate:", interval: float = 0.05) -> ChangeFeed | None:
+    """The change feed for the store at ``url`` (None for ``memory://``: nothing to watch)."""
+    scheme = _scheme(url)
+    if scheme == "memory":
+        return None
+    if scheme == "sqlite":
+        from .sqlite import SQLiteStore
+
+        return SQLiteStore.from_url(url).change_feed(interval)
+    from .redis import RedisFeed, RedisStore
+
+    store = RedisStore.from_url(url, prefix=prefix)
+    return RedisFeed(store.client, store.keys.changes, interval, owns_client=True)
 
 
 _last_logged: dict[tuple[str, str], float] = {}

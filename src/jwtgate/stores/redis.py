@@ -32,6 +32,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import anyio
 
+from jwtgate.feed import ChangeFeed, local_change
+
 from . import Rotation, unavailable
 from ._base import AsyncContext, SyncContext
 
@@ -39,7 +41,7 @@ if TYPE_CHECKING:
     import redis as redis_sync
     import redis.asyncio as redis_async
 
-__all__ = ["AsyncRedisStore", "RedisKeys", "RedisStore"]
+__all__ = ["AsyncRedisStore", "RedisFeed", "RedisKeys", "RedisStore"]
 
 _ROTATE = """
 local f = redis.call('HMGET', KEYS[1], 'cur', 'prev', 'rot', 'created')
@@ -164,6 +166,11 @@ class RedisKeys:
     def logout(self, subject: str) -> str:
         return f"{self.tag(subject)}:all"
 
+    @property
+    def changes(self) -> str:
+        """The revocation counter key, and the channel revocations are announced on."""
+        return f"{self.prefix}revocations"
+
     # Keys and arguments of each script, shared by the sync and async stores.
 
     def create(self, subject: str, sid: str, jti: str, now: float, ttl: float) -> _Call:
@@ -187,6 +194,60 @@ class RedisKeys:
         keys = [self.family(subject, sid), self.jti(subject, jti), self.logout(subject)]
         flags = ["1" if sid is not None else "0", "1" if jti is not None else "0"]
         return keys, [*flags, _num(issued_at)]
+
+
+_REVOKING = frozenset({"reused", "revoked"})
+# The revocation counter expires like every other key; a feed that sees it vanish
+# just starts over (one flush), so any TTL is safe.
+_CHANGES_TTL = 86400
+
+
+class RedisFeed(ChangeFeed):
+    """Subscribed to the revocation channel, and reading its counter every interval.
+
+    A published change wakes the thread at once; the counter catches anything
+    published while the subscription was down, and proves the server answers.
+    """
+
+    def __init__(
+        self, client: redis_sync.Redis, channel: str, interval: float, *, owns_client: bool = False
+    ) -> None:
+        super().__init__(interval)
+        self.client = client
+        self.channel = channel
+        self._owns_client = owns_client
+        self._pubsub: Any = None
+
+    def poll(self) -> object:
+        if self._pubsub is None:
+            pubsub = self.client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+            try:
+                pubsub.subscribe(self.channel)
+            except BaseException:
+                pubsub.close()
+                raise
+            self._pubsub = pubsub
+        return self.client.get(self.channel)
+
+    def wait(self, timeout: float) -> None:
+        pubsub = self._pubsub
+        if pubsub is None:
+            self._stop.wait(timeout)
+            return
+        try:
+            pubsub.get_message(timeout=timeout)
+        except Exception:  # noqa: BLE001 - the next poll resubscribes, or fails
+            self.reset()
+
+    def reset(self) -> None:
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            pubsub.close()
+
+    def release(self) -> None:
+        self.reset()
+        if self._owns_client:
+            self.client.close()
 
 
 def _rotation(reply: list[bytes]) -> Rotation:
@@ -244,23 +305,47 @@ class RedisStore(SyncContext):
     ) -> Rotation:
         """See :meth:`jwtgate.stores.Store.rotate`."""
         call = self.keys.rotate(subject, sid, presented, new, now, grace, ttl)
-        return _rotation(self._call(self._rotate, *call))
+        rotation = _rotation(self._call(self._rotate, *call))
+        if rotation.outcome in _REVOKING:
+            self._announce()
+        return rotation
 
     def revoke_session(self, subject: str, sid: str) -> bool:
         """See :meth:`jwtgate.stores.Store.revoke_session`."""
         redis = _import_sync()
         try:
-            return bool(self.client.delete(self.keys.family(subject, sid)))
+            deleted = bool(self.client.delete(self.keys.family(subject, sid)))
         except redis.RedisError as exc:
             raise unavailable("redis", exc) from exc
+        self._announce()
+        return deleted
 
     def revoke_jti(self, subject: str, jti: str, *, ttl: float) -> None:
         """See :meth:`jwtgate.stores.Store.revoke_jti`."""
         self._call(self._revoke_jti, *self.keys.revoke_jti(subject, jti, ttl))
+        self._announce()
 
     def revoke_subject(self, subject: str, *, at: float, ttl: float) -> None:
         """See :meth:`jwtgate.stores.Store.revoke_subject`."""
         self._call(self._revoke_subject, *self.keys.revoke_subject(subject, at, ttl))
+        self._announce()
+
+    def _announce(self) -> None:
+        """Tell every process's revocation view (``jwtgate.feed``) to forget its answers."""
+        local_change()
+        redis = _import_sync()
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.incr(self.keys.changes)
+            pipe.expire(self.keys.changes, _CHANGES_TTL)
+            pipe.publish(self.keys.changes, b"1")
+            pipe.execute()
+        except redis.RedisError as exc:
+            raise unavailable("redis", exc) from exc
+
+    def change_feed(self, interval: float) -> RedisFeed:
+        """A :class:`~jwtgate.feed.ChangeFeed` for this server and key prefix."""
+        return RedisFeed(self.client, self.keys.changes, interval)
 
     def is_revoked(
         self, subject: str, sid: str | None, jti: str | None, issued_at: float | None
@@ -283,6 +368,8 @@ class AsyncRedisStore(AsyncContext):
     def __init__(self, client: redis_async.Redis, *, prefix: str = "jwtgate:") -> None:
         self.client = client
         self.keys = RedisKeys(prefix)
+        self._url: str | None = None  # set by from_url: the feed opens a sync client
+        self._timeout = 5.0
         self._rotate = client.register_script(_ROTATE)
         self._create = client.register_script(_CREATE)
         self._check = client.register_script(_IS_REVOKED)
@@ -304,7 +391,9 @@ class AsyncRedisStore(AsyncContext):
                 redis.backoff.ExponentialBackoff(cap=0.1, base=0.01), 1
             ),
         )
-        return cls(client, prefix=prefix)
+        store = cls(client, prefix=prefix)
+        store._url, store._timeout = clean, timeout
+        return store
 
     async def _call(self, script: Any, keys: list[str], args: list[Any]) -> Any:
         redis = _import_async()
@@ -332,23 +421,50 @@ class AsyncRedisStore(AsyncContext):
     ) -> Rotation:
         """See :meth:`jwtgate.stores.Store.rotate`."""
         call = self.keys.rotate(subject, sid, presented, new, now, grace, ttl)
-        return _rotation(await self._call(self._rotate, *call))
+        rotation = _rotation(await self._call(self._rotate, *call))
+        if rotation.outcome in _REVOKING:
+            await self._announce()
+        return rotation
 
     async def revoke_session(self, subject: str, sid: str) -> bool:
         """See :meth:`jwtgate.stores.Store.revoke_session`."""
         redis = _import_async()
         try:
-            return bool(await self.client.delete(self.keys.family(subject, sid)))
+            deleted = bool(await self.client.delete(self.keys.family(subject, sid)))
         except redis.RedisError as exc:
             raise unavailable("redis", exc) from exc
+        await self._announce()
+        return deleted
 
     async def revoke_jti(self, subject: str, jti: str, *, ttl: float) -> None:
         """See :meth:`jwtgate.stores.Store.revoke_jti`."""
         await self._call(self._revoke_jti, *self.keys.revoke_jti(subject, jti, ttl))
+        await self._announce()
 
     async def revoke_subject(self, subject: str, *, at: float, ttl: float) -> None:
         """See :meth:`jwtgate.stores.Store.revoke_subject`."""
         await self._call(self._revoke_subject, *self.keys.revoke_subject(subject, at, ttl))
+        await self._announce()
+
+    async def _announce(self) -> None:
+        """Like :meth:`RedisStore._announce`."""
+        local_change()
+        redis = _import_async()
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.incr(self.keys.changes)
+            pipe.expire(self.keys.changes, _CHANGES_TTL)
+            pipe.publish(self.keys.changes, b"1")
+            await pipe.execute()
+        except redis.RedisError as exc:
+            raise unavailable("redis", exc) from exc
+
+    def change_feed(self, interval: float) -> RedisFeed | None:
+        """A sync-client feed for the same server (only for stores made by ``from_url``)."""
+        if self._url is None:
+            return None
+        store = RedisStore.from_url(self._url, prefix=self.keys.prefix, timeout=self._timeout)
+        return RedisFeed(store.client, self.keys.changes, interval, owns_client=True)
 
     async def is_revoked(
         self, subject: str, sid: str | None, jti: str | None, issued_at: float | None

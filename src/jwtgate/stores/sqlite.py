@@ -32,10 +32,12 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import parse_qs, urlsplit
 
+from jwtgate.feed import ChangeFeed, local_change
+
 from . import Rotation, unavailable
 from ._base import FamilyRow, SyncContext, decide, revoked
 
-__all__ = ["SCHEMA_VERSION", "SQLiteStore"]
+__all__ = ["SCHEMA_VERSION", "SQLiteFeed", "SQLiteStore"]
 
 T = TypeVar("T")
 
@@ -174,6 +176,13 @@ class SQLiteStore(SyncContext):
                     self._conn = None
                 raise unavailable(f"sqlite ({self.path})", exc) from exc
 
+    def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """A write that may revoke: this process's revocation views forget at once."""
+        try:
+            return self._run(work)
+        finally:
+            local_change()
+
     # -- the protocol -------------------------------------------------------------
 
     def create_session(self, subject: str, sid: str, jti: str, *, now: float, ttl: float) -> None:
@@ -232,7 +241,7 @@ class SQLiteStore(SyncContext):
                     )
                 return result
 
-        return self._run(work)
+        return self._write(work)
 
     def revoke_session(self, subject: str, sid: str) -> bool:
         """See :meth:`jwtgate.stores.Store.revoke_session`."""
@@ -245,7 +254,7 @@ class SQLiteStore(SyncContext):
                 )
                 return cursor.rowcount > 0
 
-        return self._run(work)
+        return self._write(work)
 
     def revoke_jti(self, subject: str, jti: str, *, ttl: float) -> None:
         """See :meth:`jwtgate.stores.Store.revoke_jti`."""
@@ -259,7 +268,7 @@ class SQLiteStore(SyncContext):
                     (subject, jti, self._clock() + ttl),
                 )
 
-        self._run(work)
+        self._write(work)
 
     def revoke_subject(self, subject: str, *, at: float, ttl: float) -> None:
         """See :meth:`jwtgate.stores.Store.revoke_subject`."""
@@ -277,7 +286,7 @@ class SQLiteStore(SyncContext):
                     (subject, at, wall + ttl, wall),
                 )
 
-        self._run(work)
+        self._write(work)
 
     def is_revoked(
         self, subject: str, sid: str | None, jti: str | None, issued_at: float | None
@@ -304,6 +313,10 @@ class SQLiteStore(SyncContext):
         self._last_purge = wall
         return count
 
+    def change_feed(self, interval: float) -> SQLiteFeed:
+        """A :class:`~jwtgate.feed.ChangeFeed` noticing commits to this file by anyone."""
+        return SQLiteFeed(self.path, interval, timeout=self.timeout)
+
     def close(self) -> None:
         """Close the connection (the file and its data stay)."""
         with self._lock:
@@ -311,6 +324,32 @@ class SQLiteStore(SyncContext):
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+
+
+class SQLiteFeed(ChangeFeed):
+    """Polls ``PRAGMA data_version`` on a connection of its own (never writes).
+
+    The value changes whenever another connection (this process's store, another
+    worker, the CLI) commits to the file, so any write flushes the view.
+    """
+
+    def __init__(self, path: Path, interval: float, *, timeout: float = 5.0) -> None:
+        super().__init__(interval)
+        self.path = path
+        self.timeout = timeout
+        self._conn: sqlite3.Connection | None = None
+
+    def poll(self) -> object:
+        if self._conn is None:
+            if not self.path.exists():  # never create the file: the store does
+                raise FileNotFoundError(str(self.path))
+            self._conn = sqlite3.connect(str(self.path), timeout=self.timeout, isolation_level=None)
+        return self._conn.execute("PRAGMA data_version").fetchone()[0]
+
+    def reset(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
 
 
 @contextmanager

@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 import anyio
 import anyio.to_thread
 
+from jwtgate.feed import ChangeFeed
+
 from . import Rotation, Store
 from ._base import AsyncContext
 
@@ -28,6 +30,11 @@ class SyncToAsync(AsyncContext):
     def __init__(self, store: Store, *, threaded: bool = True) -> None:
         self.sync = store
         self._threaded = threaded
+
+    def change_feed(self, interval: float) -> ChangeFeed | None:
+        """The wrapped store's change feed, if it has one."""
+        make = getattr(self.sync, "change_feed", None)
+        return make(interval) if make is not None else None
 
     async def _call(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         if not self._threaded:

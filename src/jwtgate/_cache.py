@@ -1,0 +1,60 @@
+"""Bounded LRU maps for the hot path: verified tokens and revocation answers.
+
+Both caches are plain ``OrderedDict`` LRUs bounded by an entry count. Every
+operation is one or two C-level dict calls, safe to share between threads under
+the GIL: a race can at worst drop an entry or keep one too many for an instant
+(the bound is re-applied on the next insertion), never return another key's value.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from contextlib import suppress
+from typing import Generic, TypeVar
+
+__all__ = ["LRU"]
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class LRU(Generic[K, V]):
+    """At most ``size`` entries; the least recently used one goes first."""
+
+    __slots__ = ("_data", "size")
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise ValueError("an LRU holds at least one entry")
+        self.size = size
+        self._data: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        """The entry for ``key`` (marking it recently used), or None."""
+        value = self._data.get(key)
+        if value is not None:
+            # Dropped by another thread in between: still a valid answer.
+            with suppress(KeyError):
+                self._data.move_to_end(key)
+        return value
+
+    def put(self, key: K, value: V) -> None:
+        """Insert or replace ``key``; evict the least recently used beyond the bound."""
+        data = self._data
+        data[key] = value
+        while len(data) > self.size:
+            try:
+                data.popitem(last=False)
+            except KeyError:  # emptied by another thread
+                break
+
+    def discard(self, key: K) -> None:
+        """Forget ``key`` if present."""
+        self._data.pop(key, None)
+
+    def clear(self) -> None:
+        """Forget every entry."""
+        self._data.clear()
+
+    def __len__(self) -> int:
+        return len(self._data)
