@@ -10,7 +10,24 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass
+class Budget:
+    """How long each comparison runs: rounds of interleaved timing, seconds per batch."""
+
+    rounds: int = 15
+    target: float = 0.02
+
+
+BUDGET = Budget()
+
+
+def configure(rounds: int, target: float) -> None:
+    """Set the budget of every later comparison (``--quick`` makes it tiny)."""
+    BUDGET.rounds, BUDGET.target = rounds, target
 
 
 @dataclass
@@ -20,6 +37,9 @@ class Result:
     seconds: float
     baseline_seconds: float
     ratio: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
     def row(self) -> str:
         return (
@@ -35,7 +55,8 @@ def per_call(fn: Callable[[], object], number: int) -> float:
     return (time.perf_counter() - start) / number
 
 
-def calibrate(fn: Callable[[], object], target: float = 0.02) -> int:
+def calibrate(fn: Callable[[], object], target: float | None = None) -> int:
+    target = BUDGET.target if target is None else target
     number = 1
     while True:
         if per_call(fn, number) * number >= target:
@@ -48,7 +69,7 @@ def compare(
     candidate: Callable[[], object],
     baseline_name: str,
     baseline: Callable[[], object],
-    rounds: int = 15,
+    rounds: int | None = None,
     subtract: Callable[[], object] | None = None,
 ) -> Result:
     """Time ``candidate`` against ``baseline`` interleaved; optionally subtract a bare cost.
@@ -61,7 +82,7 @@ def compare(
             fn()  # warm caches and imports
     number = max(calibrate(candidate), calibrate(baseline))
     ratios, cand_times, base_times = [], [], []
-    for _ in range(rounds):
+    for _ in range(BUDGET.rounds if rounds is None else rounds):
         cand = per_call(candidate, number)
         base = per_call(baseline, number)
         if subtract is not None:

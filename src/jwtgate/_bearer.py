@@ -23,7 +23,13 @@ def from_header(values: Sequence[str], scheme: str, max_bytes: int) -> str | Non
         return None
     if len(values) > 1:
         raise InvalidRequest("more than one authorization header")
-    value = values[0].strip(" \t")
+    value = values[0]
+    # Fast path, the usual shape: "<scheme> <token68>" exactly, nothing around it.
+    if value.startswith(scheme) and value[len(scheme) : len(scheme) + 1] == " ":
+        credentials = value[len(scheme) + 1 :]
+        if len(credentials) <= max_bytes and _TOKEN68.match(credentials):
+            return credentials
+    value = value.strip(" \t")
     found_scheme, _, credentials = value.partition(" ")
     if not found_scheme or not _TOKEN.match(found_scheme):
         raise InvalidRequest("malformed authorization header")

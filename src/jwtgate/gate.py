@@ -25,6 +25,7 @@ from .errors import (
     MalformedToken,
     MissingToken,
     RequestError,
+    ServiceUnavailable,
 )
 from .http import Rejection, render
 from .identity import ANONYMOUS, Identity
@@ -33,6 +34,11 @@ from .stores import AsyncStore, Store
 from .verify import Clock, Verifier
 
 __all__ = ["Gate", "RequestInfo"]
+
+
+def _scopes_of(error: RequestError) -> tuple[str, ...]:
+    return tuple(error.required) if isinstance(error, InsufficientScope) else ()
+
 
 logger = logging.getLogger("jwtgate")
 
@@ -80,6 +86,7 @@ class Gate:
         self._rules = settings.rules
         self._required = settings.credentials_required
         self._realm = settings.realm
+        self._rendered: dict[tuple[Any, ...], Rejection] = {}
         # check_revocation: one store lookup per verified token (see revocation.py).
         self.revocation = (
             RevocationCheck(settings, store=store, async_store=async_store)
@@ -113,7 +120,10 @@ class Gate:
                 identity = self._verify(None)
             else:
                 try:
-                    identity = await self.verifier.verify_async(token)
+                    if self.verifier.never_blocks:  # no I/O to wait for: skip a coroutine
+                        identity = self.verifier.verify(token)
+                    else:
+                        identity = await self.verifier.verify_async(token)
                 except RequestError:
                     raise
                 except Exception as exc:
@@ -217,7 +227,18 @@ class Gate:
     def reject(self, error: RequestError) -> Rejection:
         """The HTTP answer for ``error``, logged without any token material."""
         logger.debug("jwtgate: refused (%s: %s)", type(error).__name__, error.description)
-        return render(error, self._realm)
+        if isinstance(error, ServiceUnavailable):  # Retry-After varies: never reused
+            return render(error, self._realm)
+        # The vocabulary is fixed, so each refusal is rendered once (a flood of forged
+        # tokens then costs a lookup, not a JSON encoding).
+        key = (type(error), error.status, error.error, error.description, _scopes_of(error))
+        done = self._rendered.get(key)
+        if done is None:
+            done = render(error, self._realm)
+            if len(self._rendered) < 256:
+                self._rendered[key] = done
+            return done
+        return Rejection(done.status, done.headers, done.body, error)
 
     def expires_at(self, identity: Identity) -> float | None:
         """When ``identity`` stops being valid (``exp`` plus leeway), or None."""

@@ -19,10 +19,10 @@ PyJWT's own claim checks are not used because they accept ``"exp": "123"`` and
 ``true`` (they call ``int()``) and read the wall clock directly, which makes
 expiry untestable without sleeping.
 
-Each segment is decoded once: one regular expression checks the whole token's
-shape and base64url alphabet at C speed, the last character of each segment
-is checked for canonical encoding (no stray bits, RFC 4648 §3.5), and no
-padding is accepted (RFC 7515 §2).
+Each segment is decoded once: one C-speed pass checks the whole token's shape
+and base64url alphabet, the last character of each segment is checked for
+canonical encoding (no stray bits, RFC 4648 §3.5), no padding is accepted
+(RFC 7515 §2), and the payload is decoded only after its signature verified.
 
 Verified tokens are remembered (``verify_cache_size`` entries, LRU, keyed by
 the exact token): a hit re-checks ``exp``/``nbf``/``iat`` against the clock,
@@ -35,7 +35,6 @@ from __future__ import annotations
 import binascii
 import json
 import math
-import re
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -75,8 +74,9 @@ Clock = Callable[[], float]
 _NUMERIC_DATES = ("exp", "nbf", "iat")
 _STRING_CLAIMS = ("iss", "sub", "jti")
 _MAX_HEADER_SEGMENT = 2048
-# The whole compact JWS in one C-speed pass: three base64url segments, no padding.
-_COMPACT = re.compile(rb"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)\.([A-Za-z0-9_-]*)")
+# The whole compact JWS checked in one C-speed pass: deleting the base64url
+# alphabet must leave exactly the two dots (three segments, no padding).
+_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _URLSAFE = bytes.maketrans(b"-_", b"+/")
 # RFC 4648 §3.5: the unused low bits of the last character must be zero, so that
 # every byte string has exactly one encoding (a token cannot be varied in place).
@@ -97,14 +97,17 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _is_canonical(segment: bytes) -> bool:
+    """Whether a segment in the base64url alphabet is a canonical, unpadded encoding."""
+    rem = len(segment) & 3
+    return not rem or (rem != 1 and segment[-1] in _CANONICAL_LAST[rem])
+
+
 def _b64decode(segment: bytes) -> bytes:
     """Decode a segment already known to be in the base64url alphabet; canonical only."""
-    rem = len(segment) & 3
-    if rem:
-        if rem == 1 or segment[-1] not in _CANONICAL_LAST[rem]:
-            raise ValueError("not canonical base64url")
-        segment += b"=" * (4 - rem)
-    return binascii.a2b_base64(segment.translate(_URLSAFE))
+    if not _is_canonical(segment):
+        raise ValueError("not canonical base64url")
+    return binascii.a2b_base64(segment.translate(_URLSAFE) + b"=" * (-len(segment) & 3))
 
 
 def _load_json_object(data: bytes) -> dict[str, Any]:
@@ -242,6 +245,12 @@ class Verifier:
             self._cache.clear()
 
     @property
+    def never_blocks(self) -> bool:
+        """True when :meth:`verify` does no I/O (keys given in settings), so an event
+        loop may call it directly instead of :meth:`verify_async`."""
+        return self._static_keys
+
+    @property
     def cache_size(self) -> int:
         """How many verified tokens are remembered now."""
         return len(self._cache) if self._cache is not None else 0
@@ -300,11 +309,10 @@ class Verifier:
         if len(raw) > self._max_bytes:
             raise TokenTooLarge()
         # Also refuses JWE (five segments), unsecured two-segment forms and padding.
-        match = _COMPACT.fullmatch(raw)
-        if match is None:
+        if raw.translate(None, _ALPHABET) != b"..":
             raise MalformedToken()
-        segments = match.groups()
-        if len(segments[0]) > _MAX_HEADER_SEGMENT:
+        segments = tuple(raw.split(b"."))
+        if not segments[0] or len(segments[0]) > _MAX_HEADER_SEGMENT:
             raise MalformedToken()
         try:
             header_bytes = _b64decode(segments[0])
@@ -360,14 +368,21 @@ class Verifier:
         if alg not in key.algorithms:
             raise UnknownKey()
         algorithm, prepared = self._prepare(alg, key)
+        # Structure first (cheap: the alphabet was checked with the whole token), then
+        # the signature, and only then the work of decoding a payload of any size.
+        if not _is_canonical(segments[1]):
+            raise MalformedToken()
         try:
-            payload = _b64decode(segments[1])
             signature = _b64decode(segments[2])
         except (ValueError, binascii.Error) as exc:
             raise MalformedToken() from exc
         signing_input = raw[: len(segments[0]) + len(segments[1]) + 1]
         if not algorithm.verify(signing_input, prepared, signature):
             raise InvalidSignature()
+        try:
+            payload = _b64decode(segments[1])
+        except (ValueError, binascii.Error) as exc:  # pragma: no cover - checked above
+            raise MalformedToken() from exc
         claims = _load_json_object(payload)
         self._check_claims(claims)
         subject = claims.get(self._identity_claim)

@@ -1,0 +1,1 @@
+"""The jwtgate benchmark suite (``python -m benchmarks``); never run by the tests."""
