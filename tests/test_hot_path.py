@@ -480,3 +480,33 @@ def test_closing_the_gate_stops_the_feed(tmp_path: Path) -> None:
     assert until(lambda: view.feed.live)
     gate.close()
     assert not view.feed.live
+
+
+def test_a_gate_dropped_without_close_stops_its_feed(tmp_path: Path) -> None:
+    """When a Gate is garbage-collected, its feed thread ends instead of polling forever."""
+    import gc
+
+    settings = make_settings(store=f"sqlite:///{tmp_path / 'w.db'}", check_revocation=True)
+    gate = Gate(settings)
+    with Sessions(settings) as sessions:
+        token = sessions.login("alice").access_token
+    gate.decide(request(token))
+    feed = view_of(gate).feed
+    assert until(lambda: feed.live)
+    thread = feed._thread
+    assert thread is not None
+    del gate
+    gc.collect()
+    assert until(lambda: not thread.is_alive())
+
+
+def test_request_info_stays_a_frozen_value() -> None:
+    """RequestInfo's fast constructor keeps it immutable, comparable and hashable."""
+    import dataclasses
+
+    info = RequestInfo("GET", "/x", ("Bearer t",), preflight=True)
+    assert info == RequestInfo(method="GET", path="/x", authorization=("Bearer t",), preflight=True)
+    assert hash(info) == hash(RequestInfo("GET", "/x", ("Bearer t",), None, "", True))
+    assert (info.cookie, info.query_string) == (None, "")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        info.path = "/y"  # type: ignore[misc]

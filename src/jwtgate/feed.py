@@ -33,6 +33,7 @@ import math
 import os
 import threading
 import time
+import weakref
 from contextlib import suppress
 
 from ._cache import LRU
@@ -117,6 +118,11 @@ class ChangeFeed:
             )
             self._thread.start()
 
+    def stop_soon(self) -> None:
+        """Ask the thread to stop, without waiting for it."""
+        self._stop.set()
+        self.fresh_until = -math.inf
+
     def close(self) -> None:
         """Stop the thread (it closes its connections)."""
         self._stop.set()
@@ -176,6 +182,8 @@ class RevocationView:
         self.feed = feed
         self.max_age = max_age
         self._answers: LRU[str, tuple[int, float, bool]] = LRU(size)
+        # A Gate dropped without close() must not leave its thread polling forever.
+        weakref.finalize(self, feed.stop_soon)
 
     def lookup(self, token: str) -> bool | None:
         """The cached answer (True: revoked), or None: ask the store."""
