@@ -400,7 +400,7 @@ class Verifier:
             subject,
             MappingProxyType(claims),
             scopes,
-            token=raw.decode("ascii"),
+            token=token if isinstance(token, str) else raw.decode("ascii"),  # one copy
             header=MappingProxyType(header),
         )
         if self._cache is not None:
