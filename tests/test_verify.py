@@ -211,6 +211,27 @@ REJECTIONS = [
         MalformedToken,
         id="payload-not-base64url",
     ),
+    # RFC 7515 §2: base64url without padding in every segment; "sig==" or "+/" would be
+    # a second spelling of the same token (one a token-keyed deny-list would miss).
+    pytest.param(None, make_token() + "=", MalformedToken, id="signature-padded"),
+    pytest.param(
+        None,
+        f"{GOOD_PARTS[0]}.{GOOD_PARTS[1]}=.{GOOD_PARTS[2]}",
+        MalformedToken,
+        id="payload-padded",
+    ),
+    pytest.param(
+        None,
+        f"{GOOD_PARTS[0]}.{GOOD_PARTS[1]}.{GOOD_PARTS[2][:-1]}+",
+        MalformedToken,
+        id="signature-plus",
+    ),
+    pytest.param(
+        None,
+        f"{GOOD_PARTS[0]}.{GOOD_PARTS[1]}{'A' * ((1 - len(GOOD_PARTS[1])) % 4)}.{GOOD_PARTS[2]}",
+        MalformedToken,
+        id="payload-impossible-length",
+    ),
     pytest.param(None, make_token() + "é", MalformedToken, id="non-ascii"),
     pytest.param(None, raw_hs256({}, "[1, 2]"), MalformedToken, id="payload-not-object"),
     pytest.param(None, raw_hs256({}, "{not json"), MalformedToken, id="payload-not-json"),

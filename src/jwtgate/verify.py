@@ -75,9 +75,13 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _b64decode(segment: bytes) -> bytes:
+def _is_b64url(segment: bytes) -> bool:
     # RFC 7515 §2: base64url, no padding, nothing outside the alphabet.
-    if not _B64URL.match(segment) or len(segment) % 4 == 1:
+    return bool(_B64URL.match(segment)) and len(segment) % 4 != 1
+
+
+def _b64decode(segment: bytes) -> bytes:
+    if not _is_b64url(segment):
         raise ValueError("not base64url")
     return base64.urlsafe_b64decode(segment + b"=" * (-len(segment) % 4))
 
@@ -172,8 +176,13 @@ class Verifier:
         if raw.count(b".") != 2:
             # Also refuses JWE (five segments) and unsecured two-segment forms.
             raise MalformedToken()
-        header_segment = raw[: raw.index(b".")]
+        header_segment, payload_segment, signature_segment = raw.split(b".")
         if not header_segment or len(header_segment) > _MAX_HEADER_SEGMENT:
+            raise MalformedToken()
+        # PyJWT decodes the payload and signature leniently ("=" padding passes), which
+        # would give one token several spellings: a deny-list keyed by the token
+        # string would miss "<token>=". Only the canonical form is accepted.
+        if not (_is_b64url(payload_segment) and _is_b64url(signature_segment)):
             raise MalformedToken()
         try:
             header_bytes = _b64decode(header_segment)
