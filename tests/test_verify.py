@@ -664,3 +664,12 @@ def test_expiry_with_leeway(expired_ago: int, leeway: int, accepted: bool) -> No
         assert info.value.status == 401
         assert info.value.error == "invalid_token"
         assert info.value.description == "token expired"
+
+
+def test_non_ascii_token_error_chains_nothing_that_quotes_it() -> None:
+    """A non-ASCII token is refused without an underlying exception that holds the token."""
+    token = make_token() + "é"
+    with pytest.raises(MalformedToken) as info:
+        verifier().verify(token)
+    cause = info.value.__cause__ or info.value.__context__
+    assert cause is None or token not in f"{cause!s} {cause!r} {cause.args!r}"

@@ -165,10 +165,10 @@ class Verifier:
         if isinstance(token, str):
             if len(token) > self._max_bytes:
                 raise TokenTooLarge()
-            try:
-                raw = token.encode("ascii")
-            except UnicodeEncodeError as exc:
-                raise MalformedToken() from exc
+            # Checked first: a UnicodeEncodeError would quote the whole token in its args.
+            if not token.isascii():
+                raise MalformedToken()
+            raw = token.encode("ascii")
         else:
             raw = token
         if len(raw) > self._max_bytes:
