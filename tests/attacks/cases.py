@@ -246,74 +246,66 @@ BOM_HEADER = b'\xef\xbb\xbf{"alg":"RS256","kid":"rsa-1"}'
 NAN_HEADER = b'{"alg":"RS256","kid":"rsa-1","x":NaN}'
 
 
-def _public_encodings() -> dict[str, bytes]:
-    """Every way the configured RSA/EC/Ed25519 public keys are published."""
-    public = serialization.load_pem_public_key(pem("rsa_public").encode())
-    assert isinstance(public, rsa.RSAPublicKey)
-    private = serialization.load_pem_private_key(pem("rsa_private").encode(), password=None)
-    assert isinstance(private, rsa.RSAPrivateKey)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "issuer.example")])
+def _rsa_private(pem_text: str) -> rsa.RSAPrivateKey:
+    key = serialization.load_pem_private_key(pem_text.encode(), password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    return key
+
+
+def _self_signed(private: rsa.RSAPrivateKey, common_name: str) -> x509.Certificate:
+    """A self-signed X.509 certificate for ``private``'s public key."""
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     start = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    cert = (
+    return (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
-        .public_key(public)
+        .public_key(private.public_key())
         .serial_number(1)
         .not_valid_before(start)
         .not_valid_after(start + timedelta(days=3650))
         .sign(private, hashes.SHA256())
     )
+
+
+def _public_encodings() -> dict[str, bytes]:
+    """Every way the configured RSA/EC/Ed25519 public keys are published."""
+    private = _rsa_private(pem("rsa_private"))
+    public = private.public_key()
+    cert = _self_signed(private, "issuer.example")
     spki = pem("rsa_public").encode()
+    der, pem_, pkcs1 = (
+        serialization.Encoding.DER,
+        serialization.Encoding.PEM,
+        serialization.PublicFormat.PKCS1,
+    )
+    ec_public = serialization.load_pem_public_key(pem("ec256_public").encode())
     return {
         "spki-pem": spki,
         "spki-pem-no-newline": spki.rstrip(b"\n"),
         "spki-pem-crlf": spki.replace(b"\n", b"\r\n"),
-        "pkcs1-pem": public.public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.PKCS1
-        ),
-        "x509-cert-pem": cert.public_bytes(serialization.Encoding.PEM),
-        "x509-cert-der": cert.public_bytes(serialization.Encoding.DER),
+        "pkcs1-pem": public.public_bytes(pem_, pkcs1),
+        "x509-cert-pem": cert.public_bytes(pem_),
+        "x509-cert-der": cert.public_bytes(der),
         "jwk-json": RSAAlgorithm.to_jwk(public).encode(),
-        "spki-der": public.public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        ),
-        "pkcs1-der": public.public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.PKCS1
-        ),
+        "spki-der": public.public_bytes(der, serialization.PublicFormat.SubjectPublicKeyInfo),
+        "pkcs1-der": public.public_bytes(der, pkcs1),
         "ssh": public.public_bytes(
             serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
         ),
         "ec-spki-pem": pem("ec256_public").encode(),
-        "ec-jwk-json": ECAlgorithm.to_jwk(
-            serialization.load_pem_public_key(pem("ec256_public").encode())  # type: ignore[arg-type]
-        ).encode(),
+        "ec-jwk-json": ECAlgorithm.to_jwk(ec_public).encode(),  # type: ignore[arg-type]
         "ed25519-spki-pem": pem("ed25519_public").encode(),
     }
 
 
 def _attacker_cert_b64() -> str:
-    key = serialization.load_pem_private_key(ATTACKER_RSA.encode(), password=None)
-    assert isinstance(key, rsa.RSAPrivateKey)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "attacker.example")])
-    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(2)
-        .not_valid_before(start)
-        .not_valid_after(start + timedelta(days=3650))
-        .sign(key, hashes.SHA256())
-    )
+    cert = _self_signed(_rsa_private(ATTACKER_RSA), "attacker.example")
     return base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
 
 
 def _attacker_jwk() -> dict[str, Any]:
-    key = serialization.load_pem_private_key(ATTACKER_RSA.encode(), password=None)
-    assert isinstance(key, rsa.RSAPrivateKey)
-    jwk: dict[str, Any] = json.loads(RSAAlgorithm.to_jwk(key.public_key()))
+    jwk: dict[str, Any] = json.loads(RSAAlgorithm.to_jwk(_rsa_private(ATTACKER_RSA).public_key()))
     return jwk
 
 
@@ -994,6 +986,9 @@ def _build() -> None:
             (cookie, f"access_token={forged}".encode()),
         ),
     )
+    # A cookie is not held to token68: a non-ASCII one reaches the verifier.
+    latin1 = f"access_token={t}\xe9".encode("latin-1")
+    add("places-cookie-non-ascii", None, MALFORMED, headers=((cookie, latin1),))
     add(
         "places-basic-header-and-cookie",
         None,
