@@ -170,13 +170,16 @@ class Case:
 
 # -- keys and signing --------------------------------------------------------------------
 
-PRIVATE = {
-    "rsa-1": pem("rsa_private"),
-    "ec-1": pem("ec256_private"),
-    "ed-1": pem("ed25519_private"),
-}
-ATTACKER_RSA = pem("rsa2_private")
-ATTACKER_EC = pem("ec384_private")
+
+def _private(name: str) -> Any:
+    # Parsed once: loading (and checking) an RSA key costs far more than signing with it.
+    return serialization.load_pem_private_key(pem(name).encode(), password=None)
+
+
+PRIVATE = {"rsa-1": _private("rsa_private"), "ec-1": _private("ec256_private")}
+PRIVATE["ed-1"] = _private("ed25519_private")
+ATTACKER_RSA = _private("rsa2_private")
+ATTACKER_EC = _private("ec384_private")
 ALG_OF = {"rsa-1": "RS256", "ec-1": "ES256", "ed-1": "EdDSA"}
 
 
@@ -200,7 +203,7 @@ def signed(
     *,
     kid: str | None = "rsa-1",
     alg: str | None = None,
-    key: str | None = None,
+    key: Any = None,
     header: Mapping[str, Any] | bytes | None = None,
 ) -> str:
     """A token signed with a configured key (``kid``), or ``key`` (PEM text) if given."""
@@ -246,12 +249,6 @@ BOM_HEADER = b'\xef\xbb\xbf{"alg":"RS256","kid":"rsa-1"}'
 NAN_HEADER = b'{"alg":"RS256","kid":"rsa-1","x":NaN}'
 
 
-def _rsa_private(pem_text: str) -> rsa.RSAPrivateKey:
-    key = serialization.load_pem_private_key(pem_text.encode(), password=None)
-    assert isinstance(key, rsa.RSAPrivateKey)
-    return key
-
-
 def _self_signed(private: rsa.RSAPrivateKey, common_name: str) -> x509.Certificate:
     """A self-signed X.509 certificate for ``private``'s public key."""
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
@@ -270,7 +267,7 @@ def _self_signed(private: rsa.RSAPrivateKey, common_name: str) -> x509.Certifica
 
 def _public_encodings() -> dict[str, bytes]:
     """Every way the configured RSA/EC/Ed25519 public keys are published."""
-    private = _rsa_private(pem("rsa_private"))
+    private = PRIVATE["rsa-1"]
     public = private.public_key()
     cert = _self_signed(private, "issuer.example")
     spki = pem("rsa_public").encode()
@@ -300,12 +297,12 @@ def _public_encodings() -> dict[str, bytes]:
 
 
 def _attacker_cert_b64() -> str:
-    cert = _self_signed(_rsa_private(ATTACKER_RSA), "attacker.example")
+    cert = _self_signed(ATTACKER_RSA, "attacker.example")
     return base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
 
 
 def _attacker_jwk() -> dict[str, Any]:
-    jwk: dict[str, Any] = json.loads(RSAAlgorithm.to_jwk(_rsa_private(ATTACKER_RSA).public_key()))
+    jwk: dict[str, Any] = json.loads(RSAAlgorithm.to_jwk(ATTACKER_RSA.public_key()))
     return jwk
 
 
@@ -465,7 +462,7 @@ def _build() -> None:
         sign_raw(
             {"alg": "ES256", "jwk": {"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"}},
             claims(),
-            key=pem("ec256_private").replace("EC", "EC"),
+            key=PRIVATE["ec-1"],
             algorithm="ES256",
         ),
         accept(),  # signed by the configured key: the embedded jwk is simply ignored
