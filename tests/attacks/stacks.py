@@ -9,13 +9,14 @@ becomes ``HTTP_*`` (latin-1 text), and repeated lines are combined into one valu
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from attacks.cases import Case
 from conftest import FakeClock
@@ -65,8 +66,23 @@ def asgi_request(app: Any, case: Case, path: str = "/") -> Answer:
 
 def environ(case: Case, path: str = "/") -> dict[str, Any]:
     """The PEP 3333 environ a server builds for ``case``."""
-    env: dict[str, Any] = EnvironBuilder(path=path, method="GET").get_environ()
-    env["QUERY_STRING"] = case.query
+    env: dict[str, Any] = {
+        "REQUEST_METHOD": "GET",
+        "SCRIPT_NAME": "",
+        "PATH_INFO": path,
+        "QUERY_STRING": case.query,
+        "SERVER_NAME": "localhost",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "localhost",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+    }
     headers: dict[str, str] = {}
     for name, value in case.headers:
         key = "HTTP_" + name.decode("latin-1").upper().replace("-", "_")
@@ -78,15 +94,22 @@ def environ(case: Case, path: str = "/") -> dict[str, Any]:
 
 
 def wsgi_request(app: Callable[..., Any], case: Case, path: str = "/") -> Answer:
-    """Run the WSGI ``app`` on the environ of ``case``."""
-    app_iter, status, headers = run_wsgi_app(app, environ(case, path), buffered=True)
+    """Run the WSGI ``app`` on the environ of ``case``, as a server would."""
+    started: list[tuple[str, list[tuple[str, str]]]] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        started.append((status, headers))
+        return lambda data: None
+
+    app_iter = app(environ(case, path), start_response)
     try:
         body = b"".join(app_iter)
     finally:
         close = getattr(app_iter, "close", None)
         if close is not None:
             close()
-    return Answer(int(status.split()[0]), _grouped(headers.items()), body)
+    status, headers = started[-1]
+    return Answer(int(status.split()[0]), _grouped(headers), body)
 
 
 # -- the assertion ---------------------------------------------------------------------------

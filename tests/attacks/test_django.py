@@ -15,7 +15,9 @@ import pytest
 pytest.importorskip("django")
 pytest.importorskip("rest_framework")
 
+from django.core import signals
 from django.core.handlers.wsgi import WSGIHandler
+from django.db import close_old_connections
 from django.test import override_settings
 
 from attacks import django_urls
@@ -25,9 +27,19 @@ from jwtgate.contrib.django import get_gate
 
 
 @pytest.fixture(scope="module")
-def handler() -> WSGIHandler:
-    """Django's WSGI application, with the test project's middleware."""
-    return WSGIHandler()
+def handler() -> Iterator[WSGIHandler]:
+    """Django's WSGI application, with the test project's middleware.
+
+    Like Django's own test client, requests here leave the database connections
+    alone (close_old_connections is disconnected): no case touches the database.
+    """
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        yield WSGIHandler()
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
 
 
 @pytest.fixture
