@@ -91,7 +91,8 @@ def decoding(trace: Trace) -> list[str]:
 
 
 def cost(info: RequestInfo) -> Trace:
-    """What the Gate calls to decide ``info``."""
+    """What the Gate calls to decide ``info``, warm (patterns compiled once are compiled)."""
+    GATE.decide(info)
     return traced(lambda: GATE.decide(info))
 
 
