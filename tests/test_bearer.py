@@ -116,6 +116,10 @@ def test_header_at_the_size_limit() -> None:
         pytest.param(f"access_token; access_token={TOKEN}", TOKEN, id="no-equals-then-pair"),
         pytest.param(f"\taccess_token \t=\t{TOKEN}\t;x=1", TOKEN, id="tabs-around"),
         pytest.param(f"x=access_token=a; access_token={TOKEN}", TOKEN, id="name-inside-a-value"),
+        # Two Cookie lines (HTTP/2 sends one per cookie) joined with "," by gunicorn,
+        # waitress and Django's ASGIRequest; a cookie value never holds a comma.
+        pytest.param(f"access_token={TOKEN},other=1", TOKEN, id="comma-joined-lines"),
+        pytest.param(f"other=1, access_token={TOKEN}", TOKEN, id="comma-joined-lines-second"),
     ],
 )
 def test_cookie(cookie: str | None, expected: str | None) -> None:

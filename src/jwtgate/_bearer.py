@@ -44,7 +44,9 @@ def from_header(values: Sequence[str], scheme: str, max_bytes: int) -> str | Non
 @functools.lru_cache(maxsize=8)
 def _cookie_pair(name: str) -> re.Pattern[str]:
     # The first "name=value" pair, found in one scan however many cookies there are.
-    return re.compile(r"(?:\A|;)[ \t]*" + re.escape(name) + r"[ \t]*=([^;]*)")
+    # "," separates too: servers join repeated Cookie lines (HTTP/2 sends one per
+    # cookie) with it, and RFC 6265 §4.1.1 keeps commas out of cookie values.
+    return re.compile(r"(?:\A|[;,])[ \t]*" + re.escape(name) + r"[ \t]*=([^;,]*)")
 
 
 def from_cookie(cookie_header: str | None, name: str, max_bytes: int) -> str | None:

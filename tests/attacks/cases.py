@@ -146,9 +146,9 @@ def missing_claim(name: str) -> Expect:
 class Case:
     """One hostile request: raw headers and query, a settings profile, the answer expected.
 
-    ``wsgi`` is the answer on WSGI stacks where it differs: a WSGI server combines
-    repeated header lines into one value (RFC 9110 §5.3), so "two Authorization
-    headers" reaches jwtgate as one malformed header there.
+    ``wsgi`` is the answer where repeated header lines are joined into one value
+    (RFC 9110 §5.3): WSGI servers do it, and so does Django under ASGI, so "two
+    Authorization headers" reaches jwtgate as one malformed header there.
     """
 
     id: str

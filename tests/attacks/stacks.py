@@ -2,8 +2,8 @@
 
 ASGI stacks get the case's raw header bytes through ``httpx.ASGITransport``. WSGI
 stacks get a PEP 3333 environ built the way a server builds it: each header line
-becomes ``HTTP_*`` (latin-1 text), and repeated lines are combined into one value
-(``", "``, or ``"; "`` for cookies, RFC 9110 §5.3 and RFC 6265 §5.4).
+becomes ``HTTP_*`` (latin-1 text), and repeated lines are joined with ``","`` into
+one value, Cookie lines included (as gunicorn does, and Django's ASGIRequest).
 """
 
 from __future__ import annotations
@@ -87,8 +87,7 @@ def environ(case: Case, path: str = "/") -> dict[str, Any]:
     for name, value in case.headers:
         key = "HTTP_" + name.decode("latin-1").upper().replace("-", "_")
         text = value.decode("latin-1")
-        separator = "; " if key == "HTTP_COOKIE" else ", "
-        headers[key] = headers[key] + separator + text if key in headers else text
+        headers[key] = headers[key] + "," + text if key in headers else text
     env.update(headers)
     return env
 

@@ -16,13 +16,14 @@ pytest.importorskip("django")
 pytest.importorskip("rest_framework")
 
 from django.core import signals
+from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.wsgi import WSGIHandler
 from django.db import close_old_connections
 from django.test import override_settings
 
 from attacks import django_urls
 from attacks.cases import Case, params, profile_settings
-from attacks.stacks import check, clock, wsgi_request
+from attacks.stacks import asgi_request, check, clock, wsgi_request
 from jwtgate.contrib.django import get_gate
 
 
@@ -67,3 +68,17 @@ def test_drf_authentication(case: Case, handler: WSGIHandler) -> None:
     """DRF answers exactly as the table says (with its own body when credentials are missing)."""
     answer = wsgi_request(handler, case, "/drf")
     check(case, answer, len(django_urls.CALLS), wsgi=True, drf=True)
+
+
+@pytest.fixture(scope="module")
+def asgi_handler() -> ASGIHandler:
+    """Django's ASGI application: the middleware runs in async mode (decide_async)."""
+    return ASGIHandler()
+
+
+@pytest.mark.usefixtures("jwtgate_settings", "handler")
+@pytest.mark.parametrize("case", params())
+def test_django_middleware_async(case: Case, asgi_handler: ASGIHandler) -> None:
+    """Under ASGI too (Django joins repeated header lines into META as WSGI servers do)."""
+    answer = asgi_request(asgi_handler, case, "/")
+    check(case, answer, len(django_urls.CALLS), wsgi=True)
