@@ -171,3 +171,18 @@ def test_query_refused(query: str, error: type[RequestError]) -> None:
     """Two tokens in the query are a 400; an oversized one a 401."""
     with pytest.raises(error):
         from_query(query, "access_token", MAX)
+
+
+@pytest.mark.parametrize(
+    ("name", "query", "expected"),
+    [
+        pytest.param("a+b", "a%2Bb=t1", "t1", id="plus-name-percent-encoded"),
+        pytest.param("a+b", "a+b=t1", None, id="plus-name-literal-is-a-space"),
+        pytest.param("a%b", "a%b=t1", "t1", id="percent-name-literal"),
+        pytest.param("a%b", "a%25b=t1", "t1", id="percent-name-encoded"),
+        pytest.param("a%bc", "a%bc=t1", None, id="percent-name-literal-that-is-an-escape"),
+    ],
+)
+def test_query_names_with_plus_and_percent(name: str, query: str, expected: str | None) -> None:
+    """A query_param holding '+' or '%' matches exactly the keys unquote_plus turns into it."""
+    assert from_query(query, name, MAX) == expected
