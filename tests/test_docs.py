@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from jwtgate.config import DEFAULTS
+import pytest
+
+from jwtgate.config import DEFAULTS, RENAMED
 
 ROOT = Path(__file__).parent.parent
 SETTINGS_DOC = (ROOT / "docs" / "settings.md").read_text()
@@ -27,3 +29,62 @@ def test_every_problem_id_is_documented() -> None:
     documented = set(re.findall(r"`jwtgate\.(E\d{3})`", SETTINGS_DOC))
     assert emitted, "the id scan found nothing: the test would be vacuous"
     assert emitted - documented == set()
+
+
+MIGRATING_DOC = (ROOT / "docs" / "migrating.md").read_text()
+
+
+def migration_rows(heading: str) -> list[tuple[list[str], list[str]]]:
+    """(their settings, jwtgate settings) for each row of the settings table under ``heading``."""
+    section = MIGRATING_DOC.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    rows = []
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) != 3 or not re.fullmatch(r"(`[A-Z_]+`(, )?)+( ?, `@\w+`)?", cells[0]):
+            continue  # not a row of the settings table
+        theirs = re.findall(r"`([A-Z][A-Z_]+)`", cells[0])
+        ours = re.findall(r"`([a-z_]+)`", cells[1])
+        assert ours or cells[1] == "none", f"unreadable jwtgate cell: {line}"
+        rows.append((theirs, ours))
+    assert len(rows) > 10, f"the {heading} table was not found"
+    return rows
+
+
+SIMPLEJWT_RENAMED = {
+    "algorithm",
+    "signing_key",
+    "verifying_key",
+    "access_token_lifetime",
+    "refresh_token_lifetime",
+    "auth_header_types",
+    "auth_header_name",
+    "user_id_claim",
+}
+
+
+@pytest.mark.parametrize(
+    ("heading", "must_cover"),
+    [
+        pytest.param(
+            "From Flask-JWT-Extended",
+            {k for k in RENAMED if k.startswith("jwt_")},
+            id="flask-jwt-extended",
+        ),
+        pytest.param("From djangorestframework-simplejwt", SIMPLEJWT_RENAMED, id="simplejwt"),
+    ],
+)
+def test_migration_table_agrees_with_the_settings(heading: str, must_cover: set[str]) -> None:
+    """Each mapped jwtgate setting exists, and each row agrees with the E002 hint for that name."""
+    covered = set()
+    for theirs, ours in migration_rows(heading):
+        assert set(ours) <= set(DEFAULTS), f"{ours} are not all jwtgate settings"
+        for name in (n.lower() for n in theirs):
+            covered.add(name)
+            if name in DEFAULTS:  # the same name in both libraries
+                assert ours == [name]
+            elif ours:
+                assert name in RENAMED, f"{name} maps to {ours} but is not in config.RENAMED"
+                assert RENAMED[name].split(" ")[0] in ours, f"{name}: RENAMED says {RENAMED[name]}"
+            else:
+                assert name not in RENAMED, f"{name} has no jwtgate setting, but RENAMED names one"
+    assert must_cover - covered == set(), "names config.RENAMED knows but the table misses"

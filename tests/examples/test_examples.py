@@ -170,7 +170,8 @@ def test_a_forged_token_gets_invalid_token(served: Served, jwtgate_token: TokenF
         response = get(served, path, jwtgate_token.forged("alice"))
         assert_rfc6750(response, 401, "invalid_token")
         assert response.headers["WWW-Authenticate"] == (
-            'Bearer realm="api", error="invalid_token", error_description="signature verification failed"'
+            'Bearer realm="api", error="invalid_token", '
+            'error_description="signature verification failed"'
         )
 
 
