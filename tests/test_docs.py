@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from jwtgate.config import DEFAULTS, RENAMED
+from jwtgate.config import DEFAULTS, RENAMED, check_settings
 
 ROOT = Path(__file__).parent.parent
 SETTINGS_DOC = (ROOT / "docs" / "settings.md").read_text()
@@ -85,6 +85,8 @@ def test_migration_table_agrees_with_the_settings(heading: str, must_cover: set[
             elif ours:
                 assert name in RENAMED, f"{name} maps to {ours} but is not in config.RENAMED"
                 assert RENAMED[name].split(" ")[0] in ours, f"{name}: RENAMED says {RENAMED[name]}"
+                problems = check_settings({"secret": "s" * 32, name.upper(): 1})
+                assert [(p.id, p.key) for p in problems] == [("jwtgate.E002", name.upper())]
             else:
                 assert name not in RENAMED, f"{name} has no jwtgate setting, but RENAMED names one"
     assert must_cover - covered == set(), "names config.RENAMED knows but the table misses"
