@@ -125,7 +125,9 @@ class Verifier:
             settings = Settings.from_dict(settings)
         self.settings = settings
         self.clock = clock
-        self.keys: KeySource = keys if keys is not None else settings.keys
+        if keys is None:
+            keys = settings.key_source if settings.key_source is not None else settings.keys
+        self.keys: KeySource = keys
         self._allowed = frozenset(settings.algorithms)
         self._jws = jwt.PyJWS(options={"verify_signature": True})
         self._required = settings.required_claims
