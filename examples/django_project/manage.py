@@ -12,6 +12,7 @@ Any 32 or more random bytes make a secret. Then, in another terminal::
          -d '{"username": "alice", "password": "wonderland"}'
     curl -s localhost:8000/api/me -H "Authorization: Bearer <access_token>"
     curl -s localhost:8000/hello -H "Authorization: Bearer <access_token>"
+    curl -s -X POST localhost:8000/auth/logout -H "Authorization: Bearer <access_token>"
 
 The settings are in exampleproject/settings.py (``JWTGATE`` and ``REST_FRAMEWORK``).
 """

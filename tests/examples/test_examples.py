@@ -196,3 +196,20 @@ def test_the_login_route_refuses_a_wrong_password(served: Served) -> None:
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_grant"
     assert "access_token" not in response.json()
+
+
+def test_logout_ends_access_at_once(served: Served) -> None:
+    """After POST /auth/logout the session's access token is refused: 401 token revoked."""
+    login = httpx.post(
+        served.base + "/auth/token",
+        json={"username": "alice", "password": "wonderland"},
+        timeout=10,
+    )
+    bearer = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    assert httpx.post(served.base + "/auth/logout", headers=bearer, timeout=10).status_code == 204
+    for path in served.example.protected:
+        response = httpx.get(served.base + path, headers=bearer, timeout=10)
+        assert_rfc6750(response, 401, "invalid_token")
+        assert response.headers["WWW-Authenticate"] == (
+            'Bearer realm="api", error="invalid_token", error_description="token revoked"'
+        )

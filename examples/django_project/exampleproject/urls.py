@@ -8,6 +8,7 @@ from . import views
 
 urlpatterns = [
     path("auth/token", views.Login.as_view()),
+    path("auth/logout", views.Logout.as_view()),
     path("api/me", views.Me.as_view()),
     path("hello", views.hello),
 ]

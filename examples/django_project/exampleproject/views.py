@@ -1,4 +1,4 @@
-"""A login view (jwtgate sessions), a plain Django view and a DRF view."""
+"""Login and logout views (jwtgate sessions), a plain Django view and a DRF view."""
 
 from __future__ import annotations
 
@@ -29,6 +29,12 @@ class Login(APIView):
             return Response(body, status=400)
         pair = SESSIONS.login(username, claims={"scope": "read"})
         return Response(pair.as_dict(), headers={"Cache-Control": "no-store"})
+
+
+class Logout(APIView):  # the access token authenticates it (REST_FRAMEWORK's defaults)
+    def post(self, request: Request) -> Response:
+        SESSIONS.logout(request.auth.token)  # ends the session: its tokens are refused now
+        return Response(status=204)
 
 
 class Me(APIView):  # REST_FRAMEWORK: JWTGateAuthentication + IsAuthenticated
