@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -90,3 +91,36 @@ def test_migration_table_agrees_with_the_settings(heading: str, must_cover: set[
             else:
                 assert name not in RENAMED, f"{name} has no jwtgate setting, but RENAMED names one"
     assert must_cover - covered == set(), "names config.RENAMED knows but the table misses"
+
+
+API_DOC = (ROOT / "docs" / "api.md").read_text()
+API_MODULES = [
+    "sessions",
+    "endpoints",
+    "stores/__init__",
+    "jwks",
+    "errors",
+    "asgi",
+    "wsgi",
+    "contrib/flask",
+    "contrib/django",
+    "contrib/drf",
+    "contrib/starlette",
+    "contrib/fastapi",
+    "testing",
+]
+
+
+@pytest.mark.parametrize("path", API_MODULES)
+def test_api_reference_lists_every_public_name(path: str) -> None:
+    """docs/api.md has a mkdocstrings entry for every name in the module's __all__."""
+    tree = ast.parse((ROOT / "src" / "jwtgate" / f"{path}.py").read_text())
+    exported = next(
+        ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)
+    )
+    module = "jwtgate." + path.removesuffix("/__init__").replace("/", ".")
+    documented = set(re.findall(rf"^::: {re.escape(module)}\.(\w+)$", API_DOC, re.MULTILINE))
+    assert set(exported) - documented == set()
