@@ -124,3 +124,18 @@ def test_api_reference_lists_every_public_name(path: str) -> None:
     module = "jwtgate." + path.removesuffix("/__init__").replace("/", ".")
     documented = set(re.findall(rf"^::: {re.escape(module)}\.(\w+)$", API_DOC, re.MULTILINE))
     assert set(exported) - documented == set()
+
+
+def test_every_old_name_is_listed_under_its_setting() -> None:
+    """Each name config.RENAMED answers with E002 is in the "formerly" line of its setting."""
+    sections = dict(
+        re.findall(
+            r"^### `([a-z_]+)`\n(.*?)(?=^#{2,3} |\Z)", SETTINGS_DOC, re.MULTILINE | re.DOTALL
+        )
+    )
+    for old, new in RENAMED.items():
+        formerly = re.search(
+            r"\*\*formerly\*\*:(.*?)(?:\n\n|\n- )", sections[new.split(" ")[0]], re.DOTALL
+        )
+        assert formerly is not None, f"{new.split(' ')[0]} has no formerly line (for {old})"
+        assert f"`{old}`" in formerly.group(1).lower(), f"{old} is not listed as a former name"
