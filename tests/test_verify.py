@@ -30,6 +30,7 @@ from jwtgate.errors import (
     TokenTooLarge,
     UnknownKey,
     UnsupportedCriticalHeader,
+    WrongTokenType,
 )
 from jwtgate.keys import VerificationKey
 
@@ -643,3 +644,12 @@ def test_expiry_with_leeway(expired_ago: int, leeway: int, accepted: bool) -> No
         assert info.value.status == 401
         assert info.value.error == "invalid_token"
         assert info.value.description == "token expired"
+
+
+@pytest.mark.parametrize("claim", ["type", "token_type"])
+def test_refresh_tokens_of_other_libraries_are_not_access_tokens(claim: str) -> None:
+    """Flask-JWT-Extended ("type") and simplejwt ("token_type") refresh tokens are refused."""
+    verifier = Verifier(make_settings(), clock=FakeClock())
+    with pytest.raises(WrongTokenType):
+        verifier.verify(make_token({claim: "refresh"}))
+    assert verifier.verify(make_token({claim: "access"})).subject == "alice"

@@ -243,6 +243,13 @@ class Verifier:
         # ever working as access tokens, and access tokens from refreshing.
         if claims.get("token_use", "access") != self._token_use:
             raise WrongTokenType()
+        # Refresh tokens of the libraries people migrate from, signed with a key
+        # they keep: Flask-JWT-Extended ("type") and simplejwt ("token_type").
+        if self._token_use == "access" and "refresh" in (
+            claims.get("type"),
+            claims.get("token_type"),
+        ):
+            raise WrongTokenType()
 
         now = self.clock()
         leeway = self._leeway
