@@ -605,3 +605,48 @@ def test_asgi_module_imports_no_framework() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+async def test_lifespan_startup_prefetches_remote_keys(
+    jwtgate_jwks_server: Callable[..., Any], jwtgate_keypair: Callable[..., Any]
+) -> None:
+    """With jwks_url, the keys are fetched before startup.complete; requests then fetch nothing."""
+    pair = jwtgate_keypair("ES256")
+    server = jwtgate_jwks_server(pair.jwks)
+    settings = Settings.from_dict({"algorithms": ["ES256"], "jwks_url": server.url})
+    seen: list[str] = []
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            message = await receive()
+            seen.append(f"fetches before startup.complete: {server.requests}")
+            await send({"type": f"{message['type']}.complete"})
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": scope["user"].subject.encode()})
+
+    middleware = JWTGateMiddleware(app, settings)
+    messages = [{"type": "lifespan.startup"}]
+
+    async def receive() -> Message:
+        return messages.pop(0)
+
+    async def send(message: Message) -> None:
+        seen.append(message["type"])
+
+    await middleware({"type": "lifespan"}, receive, send)
+    assert seen == ["fetches before startup.complete: 0", "lifespan.startup.complete"]
+    assert server.requests == 1
+    from jwtgate import Issuer
+
+    signed = Issuer(pair.settings()).access_token("dora")  # the provider's signing side
+    transport = httpx.ASGITransport(app=middleware)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.get("/", headers={"Authorization": f"Bearer {signed}"})
+    assert (response.status_code, response.text) == (200, "dora")
+    assert server.requests == 1
+
+
+def test_gate_prefetch_without_remote_keys_is_a_no_op() -> None:
+    """Gate.prefetch() with static keys fetches nothing and says keys are held."""
+    assert gate().prefetch() is True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 import time
@@ -214,3 +215,88 @@ def test_console_script_runs_as_module() -> None:
     )
     assert result.returncode == EXIT_USAGE
     assert "jwtgate inspect:" in result.stderr
+
+
+@pytest.fixture
+def store_settings(tmp_path: Path) -> Path:
+    path = tmp_path / "store.json"
+    path.write_text(
+        json.dumps(
+            {"SECRET": SECRET, "STORE": f"sqlite:///{tmp_path / 's.db'}", "CHECK_REVOCATION": True}
+        )
+    )
+    return path
+
+
+def test_revoke_subject_logs_out_everywhere(store_settings: Path) -> None:
+    """`revoke --subject` makes every earlier token of that subject refused by the Gate."""
+    from jwtgate import Gate, RequestInfo, Sessions
+    from jwtgate.http import Rejection
+
+    settings = Settings.from_dict(json.loads(store_settings.read_text()))
+    with Sessions(settings) as sessions:
+        pair = sessions.login("alice")
+    gate = Gate(settings, clock=lambda: time.time() + 1)
+    request = RequestInfo("GET", "/", (f"Bearer {pair.access_token}",))
+    assert gate.decide(request).subject == "alice"  # type: ignore[union-attr]
+    code, out = run("revoke", "--settings", str(store_settings), "--subject", "alice")
+    assert (code, out) == (EXIT_OK, "logged 'alice' out everywhere\n")
+    refused = gate.decide(request)
+    assert isinstance(refused, Rejection) and refused.error.description == "token revoked"
+    gate.close()
+
+
+def test_revoke_token_and_jti(store_settings: Path) -> None:
+    """`revoke --token` and `revoke --jti --subject` refuse exactly that token."""
+    from jwtgate import Gate, Issuer, RequestInfo
+    from jwtgate.http import Rejection
+
+    settings = Settings.from_dict(json.loads(store_settings.read_text()))
+    issuer = Issuer(settings)
+    first, second = issuer.access_token("bob"), issuer.access_token("bob")
+    code, out = run("revoke", "--settings", str(store_settings), "--token", first)
+    assert code == EXIT_OK and out.startswith("revoked token ")
+    jti = Verifier(settings).verify(second).claims["jti"]
+    assert (
+        run("revoke", "--settings", str(store_settings), "--jti", jti, "--subject", "bob")[0] == 0
+    )
+    gate = Gate(settings)
+    for token in (first, second):
+        assert isinstance(gate.decide(RequestInfo("GET", "/", (f"Bearer {token}",))), Rejection)
+    third = issuer.access_token("bob")
+    assert gate.decide(RequestInfo("GET", "/", (f"Bearer {third}",))).subject == "bob"  # type: ignore[union-attr]
+    gate.close()
+
+
+@pytest.mark.parametrize(
+    ("argv", "code"),
+    [
+        (["--jti", "x"], EXIT_USAGE),
+        ([], EXIT_USAGE),
+        (["--token", "a.b.c"], EXIT_FAILED),
+    ],
+)
+def test_revoke_needs_a_target(store_settings: Path, argv: list[str], code: int) -> None:
+    """`revoke` without a target, a --jti without --subject, or a bad --token fail clearly."""
+    assert run("revoke", "--settings", str(store_settings), *argv)[0] == code
+
+
+def test_purge_reports_the_count(store_settings: Path) -> None:
+    """`purge` deletes expired entries from the configured store and says how many."""
+    code, out = run("purge", "--settings", str(store_settings))
+    assert code == EXIT_OK
+    assert re.fullmatch(r"purged \d+ expired entries\n", out)
+
+
+def test_revoke_without_a_store_is_a_configuration_error(settings_file: Path) -> None:
+    """Housekeeping against settings without a store exits with the configuration code."""
+    assert run("purge", "--settings", str(settings_file))[0] == EXIT_CONFIG
+
+
+def test_revoke_with_the_store_down_exits_4(tmp_path: Path) -> None:
+    """A store that cannot be reached is exit code 4, not a traceback."""
+    from jwtgate.cli import EXIT_UNAVAILABLE
+
+    path = tmp_path / "down.json"
+    path.write_text(json.dumps({"SECRET": SECRET, "STORE": "redis://127.0.0.1:1/0"}))
+    assert run("revoke", "--settings", str(path), "--subject", "x")[0] == EXIT_UNAVAILABLE

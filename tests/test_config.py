@@ -98,9 +98,6 @@ ID_CASES = [
     ),
     pytest.param({"secret": SECRET, "header_name": "X Auth"}, ["E024"], id="E024-bad-header-name"),
     pytest.param({"secret": SECRET, "max_token_bytes": 100}, ["E025"], id="E025-size-range"),
-    pytest.param(
-        {"secret": SECRET, "jwks_url": "https://idp.example/jwks"}, ["E026"], id="E026-jwks-url"
-    ),
     pytest.param({"secret": SECRET, "issuer": 42}, ["E027"], id="E027-bad-issuer"),
     pytest.param({"secret": SECRET, "LEEWAY": 1, "leeway": 2}, ["E030"], id="E030-key-twice"),
 ]

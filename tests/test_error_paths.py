@@ -9,7 +9,8 @@ from jwt.algorithms import ECAlgorithm
 from conftest import NOW, make_settings
 from jwtgate.cli import _time_detail
 from jwtgate.errors import ExpiredToken, StoreUnavailable
-from jwtgate.keys import parse_jwks
+from jwtgate.jwks import _public_jwk
+from jwtgate.keys import VerificationKey, parse_jwks
 from jwtgate.revocation import RevocationCheck
 
 
@@ -32,3 +33,10 @@ def test_jwks_key_of_an_unbindable_type_is_skipped() -> None:
     secp256k1 = ECAlgorithm.to_jwk(key, as_dict=True)
     with pytest.raises(ValueError, match="no usable signing keys"):
         parse_jwks({"keys": [secp256k1]})
+
+
+def test_an_hmac_secret_is_never_published_as_a_jwk() -> None:
+    """Publishing a JWKS refuses a key that is not a public key (an HMAC secret) loudly."""
+    secret = VerificationKey("k1", frozenset({"HS256"}), b"s" * 32)
+    with pytest.raises(TypeError, match="cannot publish a bytes"):
+        _public_jwk(secret, ["HS256"])

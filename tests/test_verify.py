@@ -30,6 +30,7 @@ from jwtgate.errors import (
     TokenTooLarge,
     UnknownKey,
     UnsupportedCriticalHeader,
+    WrongTokenType,
 )
 from jwtgate.keys import VerificationKey
 
@@ -673,3 +674,12 @@ def test_non_ascii_token_error_chains_nothing_that_quotes_it() -> None:
         verifier().verify(token)
     cause = info.value.__cause__ or info.value.__context__
     assert cause is None or token not in f"{cause!s} {cause!r} {cause.args!r}"
+
+
+@pytest.mark.parametrize("claim", ["type", "token_type"])
+def test_refresh_tokens_of_other_libraries_are_not_access_tokens(claim: str) -> None:
+    """Flask-JWT-Extended ("type") and simplejwt ("token_type") refresh tokens are refused."""
+    verifier = Verifier(make_settings(), clock=FakeClock())
+    with pytest.raises(WrongTokenType):
+        verifier.verify(make_token({claim: "refresh"}))
+    assert verifier.verify(make_token({claim: "access"})).subject == "alice"

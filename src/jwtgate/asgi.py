@@ -43,6 +43,7 @@ from .endpoints import asgi_app as token_endpoints
 from .gate import Gate, RequestInfo
 from .http import Rejection
 from .identity import Credentials, Identity
+from .jwks import jwks_asgi_app as jwks_endpoint
 
 __all__ = [
     "ASGIApp",
@@ -52,6 +53,7 @@ __all__ = [
     "Scope",
     "Send",
     "attach",
+    "jwks_endpoint",
     "request_info",
     "resolve_gate",
     "token_endpoints",
@@ -170,11 +172,14 @@ class JWTGateMiddleware:
         await self.app(scope, receive, send)
 
     def _closing_on_shutdown(self, send: Send) -> Send:
-        # The messages pass unchanged; the Gate's store connections are closed just
-        # before the app reports shutdown complete, because a server may cancel the
-        # app right after that message.
+        # The messages pass unchanged. Remote keys (jwks_url) are fetched before the
+        # app reports startup complete, so the first request does not wait for them;
+        # the Gate's store connections are closed just before it reports shutdown
+        # complete, because a server may cancel the app right after that message.
         async def send_after_closing(message: Message) -> None:
-            if message["type"] == "lifespan.shutdown.complete":
+            if message["type"] == "lifespan.startup.complete":
+                await self.gate.prefetch_async()
+            elif message["type"] == "lifespan.shutdown.complete":
                 await self.gate.aclose()
             await send(message)
 

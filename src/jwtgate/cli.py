@@ -7,11 +7,15 @@ Commands::
     jwtgate verify --settings FILE TOKEN
     jwtgate inspect TOKEN
     jwtgate check-settings FILE
+    jwtgate revoke --settings FILE (--subject S | --jti J --subject S | --token T)
+    jwtgate purge --settings FILE
+    jwtgate demo [--script] [--port N]
 
 Exit codes: 0 success; 1 the check failed (a token refused, settings with
 problems); 2 usage error (bad arguments, a file that cannot be read); 3 the
-settings a command needs are invalid. Secrets and private keys are printed only
-by ``keygen``, which exists to make them; a token is printed only by ``issue``.
+settings a command needs are invalid; 4 the store cannot be reached. Secrets
+and private keys are printed only by ``keygen``, which exists to make them; a
+token is printed only by ``issue``.
 """
 
 from __future__ import annotations
@@ -29,11 +33,17 @@ from typing import Any, TextIO
 
 from ._version import __version__
 from .config import Settings, check_settings
-from .errors import ConfigurationError, ExpiredToken, ImmatureToken, RequestError
+from .errors import (
+    ConfigurationError,
+    ExpiredToken,
+    ImmatureToken,
+    RequestError,
+    ServiceUnavailable,
+)
 
 __all__ = ["main"]
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CONFIG = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CONFIG, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4
 
 
 class UsageError(Exception):
@@ -238,6 +248,70 @@ def cmd_keygen(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
+    from . import demo
+
+    if not _is_loopback(args.host) and not args.allow_remote:
+        raise UsageError(
+            f"refusing to serve the demo on {args.host}: it has a known password; "
+            "pass --allow-remote to do it anyway"
+        )
+    return demo.serve(
+        host=args.host,
+        port=args.port,
+        script=args.script,
+        db=args.db,
+        access_ttl=args.access_ttl,
+        leeway=args.leeway,
+        out=out,
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def cmd_revoke(args: argparse.Namespace, out: TextIO) -> int:
+    from . import sessions
+    from .verify import Verifier
+
+    settings = Settings.from_dict(load_settings_file(args.settings))
+    if args.token:
+        identity = Verifier(settings).verify(args.token.strip())
+        jti = identity.claims.get("jti")
+        if not isinstance(jti, str) or identity.subject is None:
+            raise UsageError("the token has no jti to revoke; revoke its --subject instead")
+        sessions.revoke_jti(settings, identity.subject, jti)
+        print(f"revoked token {jti} of {identity.subject!r}", file=out)
+    elif args.jti:
+        if not args.subject:
+            raise UsageError("--jti needs --subject (revocations are kept per subject)")
+        sessions.revoke_jti(settings, args.subject, args.jti)
+        print(f"revoked token {args.jti} of {args.subject!r}", file=out)
+    elif args.subject:
+        sessions.revoke_subject(settings, args.subject)
+        print(f"logged {args.subject!r} out everywhere", file=out)
+    else:
+        raise UsageError("say what to revoke: --subject, --jti with --subject, or --token")
+    return EXIT_OK
+
+
+def cmd_purge(args: argparse.Namespace, out: TextIO) -> int:
+    from . import sessions
+
+    settings = Settings.from_dict(load_settings_file(args.settings))
+    count = sessions.purge_expired(settings)
+    print(f"purged {count} expired entries", file=out)
+    return EXIT_OK
+
+
 # -- entry point -----------------------------------------------------------------
 
 
@@ -249,6 +323,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"jwtgate {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="serve a protected demo app on 127.0.0.1 and show the story")
+    p.add_argument(
+        "--script",
+        action="store_true",
+        help="play the walkthrough against the live server and check each status",
+    )
+    p.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (loopback only unless --allow-remote)"
+    )
+    p.add_argument("--port", type=int, default=8000, help="port (0: any free port)")
+    p.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --host")
+    p.add_argument("--db", help="SQLite file for the store (default: a temporary one)")
+    p.add_argument("--access-ttl", type=int, help="access token lifetime in seconds")
+    p.add_argument("--leeway", type=int, help="leeway in seconds")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("revoke", help="revoke a token or log a subject out everywhere")
+    p.add_argument("--settings", required=True, help="settings file naming the store")
+    p.add_argument("--subject", help="log this subject out everywhere (or, with --jti, whose)")
+    p.add_argument("--jti", help="revoke the token with this jti")
+    p.add_argument("--token", help="revoke this token (verified first)")
+    p.set_defaults(func=cmd_revoke)
+
+    p = sub.add_parser("purge", help="delete expired entries from the configured store")
+    p.add_argument("--settings", required=True, help="settings file naming the store")
+    p.set_defaults(func=cmd_purge)
 
     p = sub.add_parser("keygen", help="make a signing key (HS secret, or PEM pair + JWKS)")
     p.add_argument(
@@ -302,3 +403,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except ConfigurationError as exc:
         print(f"jwtgate {args.command}: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except ServiceUnavailable as exc:  # a store that cannot be reached
+        print(f"jwtgate {args.command}: {exc.description}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    except RequestError as exc:  # revoke --token with a token that does not verify
+        print(f"jwtgate {args.command}: token refused: {exc.description}", file=sys.stderr)
+        return EXIT_FAILED

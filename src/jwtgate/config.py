@@ -22,12 +22,14 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError, Problem
+from .jwks import JWKSKeys, JWKSOptions, is_loopback_url
 from .keys import (
     ASYMMETRIC_ALGORITHMS,
     HMAC_ALGORITHMS,
     HMAC_MIN_BYTES,
     RSA_MIN_BITS,
     SUPPORTED_ALGORITHMS,
+    KeySource,
     PrivateKey,
     PublicKey,
     Secret,
@@ -54,6 +56,16 @@ DEFAULTS: dict[str, Any] = {
     "key_id": None,
     "jwks": None,
     "jwks_url": None,
+    "jwks_cache_ttl": 300,
+    "jwks_cache_ttl_min": 60,
+    "jwks_cache_ttl_max": 86400,
+    "jwks_refetch_interval": 30,
+    "jwks_fetch_timeout": 5,
+    "jwks_max_stale": 21600,
+    "jwks_max_bytes": 262144,
+    "jwks_discovery": False,
+    "allow_insecure_jwks_url": False,
+    "allow_hmac_jwks": False,
     "issuer": None,
     "audience": None,
     "leeway": 0,
@@ -104,6 +116,30 @@ RENAMED = {
     "exempt_paths": "public_paths",
     "issuers": "issuer",
     "audiences": "audience",
+    # Flask-JWT-Extended (docs/migrating.md)
+    "jwt_algorithm": "algorithms",
+    "jwt_decode_algorithms": "algorithms",
+    "jwt_private_key": "private_key",
+    "jwt_public_key": "public_key",
+    "jwt_header_name": "header_name",
+    "jwt_header_type": "header_scheme",
+    "jwt_access_cookie_name": "cookie_name",
+    "jwt_query_string_name": "query_param",
+    "jwt_decode_audience": "audience",
+    "jwt_encode_audience": "audience",
+    "jwt_decode_issuer": "issuer",
+    "jwt_encode_issuer": "issuer",
+    "jwt_decode_leeway": "leeway",
+    "jwt_verify_sub": "required_claims",
+    "jwt_blacklist_enabled": "check_revocation (with a store)",
+    # djangorestframework-simplejwt (docs/migrating.md)
+    "jwk_url": "jwks_url",
+    "user_id_field": "user_field",
+    "user_authentication_rule": "load_user",
+    "token_user_class": "load_user",
+    "blacklist_after_rotation": "store (used refresh tokens are always refused)",
+    "check_revoke_token": "check_revocation",
+    "revoke_token_claim": "check_revocation",
 }
 
 LEEWAY_MAX = 300
@@ -142,7 +178,7 @@ class Settings:
     keys: StaticKeys = field(repr=False)
     signing_key: SigningKey | None = field(repr=False)
     key_id: str | None
-    jwks_url: str | None
+    jwks_url: str | None = field(repr=False)  # a URL may carry a credential
     issuer: tuple[str, ...] | None
     audience: tuple[str, ...] | None
     leeway: float
@@ -170,6 +206,10 @@ class Settings:
     load_user: bool
     user_field: str | None
     source: Mapping[str, Any] = field(repr=False, compare=False)
+    # Remote keys (issue 5): the options for ``jwks_url`` / ``jwks_discovery``, and
+    # the key source Verifier uses (a JWKSKeys when a remote JWKS is configured).
+    jwks_options: JWKSOptions | None = None
+    key_source: KeySource | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None = None, *, name: str = "JWTGATE") -> Settings:
@@ -405,17 +445,123 @@ class _Validator:
         v["set_remote_user"] = self.boolean("set_remote_user")
         v["load_user"] = self.boolean("load_user")
         v["user_field"] = self.string("user_field", optional=True)
+        jwks_url, jwks_options = self.check_remote_jwks(algorithms, v["issuer"])
         if self.problems:
             raise ConfigurationError(self.problems)
+        key_source: KeySource = keys
+        if jwks_options is not None:
+            key_source = JWKSKeys(
+                jwks_url,
+                algorithms=algorithms,
+                options=jwks_options,
+                static=keys.keys,
+                issuer=v["issuer"][0] if v["issuer"] else None,
+            )
         return Settings(
             algorithms=algorithms,
             keys=keys,
             signing_key=signing_key,
             key_id=self.raw.get("key_id"),
-            jwks_url=None,
+            jwks_url=jwks_url,
             source=dict(self.raw),
+            jwks_options=jwks_options,
+            key_source=key_source,
             **v,
         )
+
+    def remote_configured(self) -> bool:
+        return self.raw.get("jwks_url") is not None or self.raw.get("jwks_discovery") is True
+
+    def check_remote_jwks(
+        self, algorithms: tuple[str, ...], issuer: tuple[str, ...] | None
+    ) -> tuple[str | None, JWKSOptions | None]:
+        """Validate ``jwks_url`` and its tuning keys (ids E040-E048)."""
+        url = self.raw.get("jwks_url")
+        discovery = self.boolean("jwks_discovery")
+        insecure = self.boolean("allow_insecure_jwks_url")
+        allow_hmac = self.boolean("allow_hmac_jwks")
+        ttl = self.integer("jwks_cache_ttl", 1, 604800, "E042", " seconds")
+        ttl_min = self.integer("jwks_cache_ttl_min", 1, 604800, "E042", " seconds")
+        ttl_max = self.integer("jwks_cache_ttl_max", 1, 604800, "E042", " seconds")
+        if ttl_min > ttl_max:
+            self.add(
+                "E042",
+                "jwks_cache_ttl_min",
+                f"{self.ref('jwks_cache_ttl_min')} ({ttl_min}) is larger than "
+                f"{self.ref('jwks_cache_ttl_max')} ({ttl_max}).",
+            )
+        interval = self.integer("jwks_refetch_interval", 1, 86400, "E043", " seconds")
+        timeout = self.integer("jwks_fetch_timeout", 0.1, 60, "E044", " seconds")
+        stale = self.integer("jwks_max_stale", 0, 604800, "E045", " seconds")
+        max_bytes = self.integer("jwks_max_bytes", 1024, 16_777_216, "E046", " bytes")
+        if url is None and not discovery:
+            return None, None
+        if url is not None:
+            if discovery:
+                self.add(
+                    "E048",
+                    "jwks_discovery",
+                    f"{self.ref('jwks_discovery')} and {self.ref('jwks_url')} are both set.",
+                    "Give the JWKS URL, or let discovery find it from ISSUER; not both.",
+                )
+            self.check_url("jwks_url", url, insecure)
+        else:
+            if issuer is None or len(issuer) != 1:
+                self.add(
+                    "E048",
+                    "jwks_discovery",
+                    f"{self.ref('jwks_discovery')} needs exactly one {self.ref('issuer')} "
+                    "to find /.well-known/openid-configuration under.",
+                    "Set ISSUER to the provider's issuer URL.",
+                )
+            else:
+                self.check_url("issuer", issuer[0], insecure)
+        hmac_algs = HMAC_ALGORITHMS.intersection(algorithms)
+        if hmac_algs and not allow_hmac:
+            self.add(
+                "E047",
+                "allow_hmac_jwks",
+                f"{self.ref('algorithms')} has {', '.join(sorted(hmac_algs))} but shared "
+                "(oct) keys from a remote JWKS are refused: whoever can serve that URL "
+                "could mint tokens.",
+                f"Use asymmetric algorithms, or set {self.ref('allow_hmac_jwks')} = True.",
+            )
+        options = JWKSOptions(
+            cache_ttl=ttl,
+            cache_ttl_min=ttl_min,
+            cache_ttl_max=ttl_max,
+            refetch_interval=interval,
+            fetch_timeout=timeout,
+            max_stale=stale,
+            max_bytes=max_bytes,
+            allow_insecure_url=insecure,
+            allow_hmac=allow_hmac,
+            discovery=url is None,
+        )
+        return (url if isinstance(url, str) else None), options
+
+    def check_url(self, key: str, url: object, insecure: bool) -> None:
+        try:
+            parts = urlsplit(url) if isinstance(url, str) else None
+            if parts is not None:
+                parts.port  # noqa: B018 - raises ValueError for a port out of range
+        except ValueError:  # an unbalanced IPv6 bracket, a bad port
+            parts = None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            self.add(
+                "E040",
+                key,
+                f"{self.ref(key)} should be an absolute http(s) URL.",
+                "Example: 'https://example.eu.auth0.com/.well-known/jwks.json'.",
+            )
+        elif parts.scheme == "http" and not insecure and not is_loopback_url(str(url)):
+            self.add(
+                "E041",
+                key,
+                f"{self.ref(key)} is a plain http:// URL; keys fetched without TLS can "
+                "be replaced by anyone on the path.",
+                f"Use https://, or set {self.ref('allow_insecure_jwks_url')} = True.",
+            )
 
     def check_unknown_keys(self) -> None:
         for key in list(self.raw):
@@ -552,8 +698,9 @@ class _Validator:
                 continue
             self.add_public(keys, "public_key", kid, public, algorithms, hmac_algs)
 
-        private_value = self.raw.get("private_key")
-        if private_value is not None:
+        # A {kid: pem} dict holds several signing keys (rotation, issue 5); KEY_ID
+        # names the active one and the others still verify.
+        for dict_kid, private_value in self.keyed("private_key"):
             pem = self.resolve("private_key", private_value, what="a PEM private key")
             if pem is not None:
                 try:
@@ -567,7 +714,7 @@ class _Validator:
                     )
                 else:
                     key_id = self.raw.get("key_id")
-                    kid = key_id if isinstance(key_id, str) else None
+                    kid = dict_kid or (key_id if isinstance(key_id, str) else None)
                     usable = self.add_public(
                         keys,
                         "private_key",
@@ -605,14 +752,6 @@ class _Validator:
                 except ValueError as exc:
                     self.add("E026", "jwks", f"{self.ref('jwks')} is not a usable JWKS: {exc}.")
 
-        if self.raw.get("jwks_url") is not None:
-            self.add(
-                "E026",
-                "jwks_url",
-                f"{self.ref('jwks_url')} is not supported by this version of jwtgate.",
-                f"Download the JWKS and give it as {self.ref('jwks')}.",
-            )
-
         key_ids = [k.kid for k in keys]
         if len([k for k in key_ids if k is not None]) != len({k for k in key_ids if k is not None}):
             self.add(
@@ -622,8 +761,9 @@ class _Validator:
                 "Give every key its own kid.",
             )
 
-        # A key already reported as unusable would make every algorithm "keyless": say it once.
-        if len(self.problems) == problems_before:
+        # With a remote JWKS the keys are only known at the first fetch. A key already
+        # reported as unusable would make every algorithm "keyless": say it once.
+        if not self.remote_configured() and len(self.problems) == problems_before:
             for alg in algorithms:
                 if not any(alg in k.algorithms for k in keys):
                     where = (
@@ -701,14 +841,17 @@ class _Validator:
         if key_id is not None and not isinstance(key_id, str):
             self.type_error("key_id", "a string")
             return None
-        if key_id is not None and isinstance(self.raw.get("secret"), Mapping):
+        keyed_by = next(
+            (k for k in ("secret", "private_key") if isinstance(self.raw.get(k), Mapping)), None
+        )
+        if key_id is not None and keyed_by is not None:
             candidates = [c for c in candidates if c[0] == key_id]
             if not candidates:
                 self.add(
                     "E023",
                     "key_id",
                     f"{self.ref('key_id')} is {key_id!r}, which is not a "
-                    f"key id in {self.ref('secret')}.",
+                    f"key id in {self.ref(keyed_by)}.",
                 )
                 return None
         asymmetric = [c for c in candidates if not isinstance(c[1], Secret)]

@@ -124,6 +124,20 @@ class Gate:
             return self.reject(error)
         return identity
 
+    def prefetch(self) -> bool:
+        """Load remote keys now (``jwks_url``), so the first request does not wait.
+
+        True when keys are held (or none are remote). A provider that is down is
+        logged by the key source; requests then fetch as usual.
+        """
+        prefetch = getattr(self.verifier.keys, "prefetch", None)
+        return bool(prefetch()) if prefetch is not None else True
+
+    async def prefetch_async(self) -> bool:
+        """Like :meth:`prefetch`, without blocking the event loop (ASGI lifespan startup)."""
+        prefetch = getattr(self.verifier.keys, "prefetch_async", None)
+        return bool(await prefetch()) if prefetch is not None else True
+
     def close(self) -> None:
         """Close the revocation store this Gate opened (``check_revocation``), if any."""
         if self.revocation is not None:

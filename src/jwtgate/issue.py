@@ -32,7 +32,7 @@ class Issuer:
         if not isinstance(settings, Settings):
             settings = Settings.from_dict(settings)
         if settings.signing_key is None:
-            if isinstance(settings.source.get("secret"), Mapping):
+            if any(isinstance(settings.source.get(k), Mapping) for k in ("secret", "private_key")):
                 problem = Problem(
                     "jwtgate.E023",
                     "KEY_ID",

@@ -129,7 +129,9 @@ class Verifier:
             settings = Settings.from_dict(settings)
         self.settings = settings
         self.clock = clock
-        self.keys: KeySource = keys if keys is not None else settings.keys
+        if keys is None:
+            keys = settings.key_source if settings.key_source is not None else settings.keys
+        self.keys: KeySource = keys
         self._allowed = frozenset(settings.algorithms)
         self._jws = jwt.PyJWS(options={"verify_signature": True})
         self._required = settings.required_claims
@@ -249,6 +251,13 @@ class Verifier:
         # Refresh tokens are signed with the same key; the claim keeps them from
         # ever working as access tokens, and access tokens from refreshing.
         if claims.get("token_use", "access") != self._token_use:
+            raise WrongTokenType()
+        # Refresh tokens of the libraries people migrate from, signed with a key
+        # they keep: Flask-JWT-Extended ("type") and simplejwt ("token_type").
+        if self._token_use == "access" and "refresh" in (
+            claims.get("type"),
+            claims.get("token_type"),
+        ):
             raise WrongTokenType()
 
         now = self.clock()

@@ -43,6 +43,7 @@ from .endpoints import wsgi_app as token_endpoints
 from .gate import Gate, RequestInfo
 from .http import Rejection
 from .identity import Identity
+from .jwks import jwks_wsgi_app as jwks_endpoint
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -51,6 +52,7 @@ __all__ = [
     "IDENTITY_KEY",
     "JWTGateMiddleware",
     "environ_key",
+    "jwks_endpoint",
     "request_info",
     "send_rejection",
     "token_endpoints",
