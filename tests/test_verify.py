@@ -176,6 +176,9 @@ ISSUER = "https://issuer.example"
 HS_CONFUSION = raw_hs256({}, claims(), key=pem("rsa_public"))
 NONE_TOKEN = f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(claims())}."
 GOOD_PARTS = make_token().split(".")
+_B64URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+# An HS256 signature is 43 characters: the last one carries 2 unused bits.
+NONCANONICAL_LAST = _B64URL_ALPHABET[_B64URL_ALPHABET.index(GOOD_PARTS[2][-1]) ^ 1]
 NOT_UTF8 = b64(b"\xff\xfe")
 # RFC 8725 §3.10 / CVE-2018-0114: a key embedded in the header must never be used.
 EMBEDDED_JWK = make_token(
@@ -233,6 +236,15 @@ REJECTIONS = [
         MalformedToken,
         id="payload-impossible-length",
     ),
+    # RFC 4648 §3.5: the unused low bits of the last character are zero; PyJWT 2.10
+    # (the oldest allowed) accepted the flipped spelling as the same signature.
+    pytest.param(
+        None,
+        f"{GOOD_PARTS[0]}.{GOOD_PARTS[1]}.{GOOD_PARTS[2][:-1]}{NONCANONICAL_LAST}",
+        MalformedToken,
+        id="signature-non-canonical-last-character",
+    ),
+    pytest.param(None, raw_hs256({"kid": None}, claims()), MalformedToken, id="kid-null"),
     pytest.param(None, make_token() + "é", MalformedToken, id="non-ascii"),
     pytest.param(None, raw_hs256({}, "[1, 2]"), MalformedToken, id="payload-not-object"),
     pytest.param(None, raw_hs256({}, "{not json"), MalformedToken, id="payload-not-json"),

@@ -75,9 +75,21 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+_B64URL_VALUE = {
+    c: i for i, c in enumerate(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+}
+
+
 def _is_b64url(segment: bytes) -> bool:
-    # RFC 7515 §2: base64url, no padding, nothing outside the alphabet.
-    return bool(_B64URL.match(segment)) and len(segment) % 4 != 1
+    # RFC 7515 §2: base64url, no padding, nothing outside the alphabet; and RFC 4648
+    # §3.5: the last character's unused bits are zero, so that one token has one
+    # spelling whatever PyJWT version decodes it.
+    if not _B64URL.match(segment):
+        return False
+    unused = (0, None, 0x0F, 0x03)[len(segment) % 4]
+    if unused is None:
+        return False
+    return not segment or _B64URL_VALUE[segment[-1]] & unused == 0
 
 
 def _b64decode(segment: bytes) -> bytes:
@@ -196,8 +208,9 @@ class Verifier:
             raise MalformedToken()
         if alg not in self._allowed:
             raise DisallowedAlgorithm()
-        kid = header.get("kid")
-        if kid is not None and not isinstance(kid, str):
+        # RFC 7515 §4.1.4: a kid is a string; "kid": null is refused too, whatever
+        # PyJWT version (2.10 read it as no kid at all).
+        if "kid" in header and not isinstance(header["kid"], str):
             raise MalformedToken()
         if "crit" in header:
             raise UnsupportedCriticalHeader()
