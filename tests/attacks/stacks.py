@@ -38,7 +38,8 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-def _grouped(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+def grouped(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """Header values by lower-case name."""
     result: dict[str, list[str]] = {}
     for name, value in pairs:
         result.setdefault(name.lower(), []).append(value)
@@ -58,7 +59,7 @@ def asgi_request(app: Any, case: Case, path: str = "/") -> Answer:
             return await client.get(url, headers=list(case.headers))
 
     response = asyncio.run(send())
-    return Answer(response.status_code, _grouped(response.headers.multi_items()), response.content)
+    return Answer(response.status_code, grouped(response.headers.multi_items()), response.content)
 
 
 # -- WSGI -------------------------------------------------------------------------------
@@ -108,7 +109,7 @@ def wsgi_request(app: Callable[..., Any], case: Case, path: str = "/") -> Answer
         if close is not None:
             close()
     status, headers = started[-1]
-    return Answer(int(status.split()[0]), _grouped(headers), body)
+    return Answer(int(status.split()[0]), grouped(headers), body)
 
 
 # -- the assertion ---------------------------------------------------------------------------

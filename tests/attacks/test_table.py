@@ -9,7 +9,8 @@ from pathlib import Path
 from attacks.cases import CASES
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "security.md").read_text()
-STACKS = 8  # raw ASGI, raw WSGI, Starlette backend, FastAPI, Flask, Django (WSGI, ASGI), DRF
+# raw ASGI (http, websocket), raw WSGI, Starlette, FastAPI, Flask, Django (WSGI, ASGI), DRF
+STACKS = 9
 
 
 def test_at_least_150_cases_with_readable_ids() -> None:
