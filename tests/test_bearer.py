@@ -113,6 +113,13 @@ def test_header_at_the_size_limit() -> None:
         pytest.param(f"my_access_token={TOKEN}", None, id="name-is-a-suffix"),
         pytest.param(f"access_token_old={TOKEN}", None, id="name-is-a-prefix"),
         pytest.param("access_token", None, id="no-equals"),
+        pytest.param(f"access_token; access_token={TOKEN}", TOKEN, id="no-equals-then-pair"),
+        pytest.param(f"\taccess_token \t=\t{TOKEN}\t;x=1", TOKEN, id="tabs-around"),
+        pytest.param(f"x=access_token=a; access_token={TOKEN}", TOKEN, id="name-inside-a-value"),
+        # Two Cookie lines (HTTP/2 sends one per cookie) joined with "," by gunicorn,
+        # waitress and Django's ASGIRequest; a cookie value never holds a comma.
+        pytest.param(f"access_token={TOKEN},other=1", TOKEN, id="comma-joined-lines"),
+        pytest.param(f"other=1, access_token={TOKEN}", TOKEN, id="comma-joined-lines-second"),
     ],
 )
 def test_cookie(cookie: str | None, expected: str | None) -> None:
@@ -137,6 +144,11 @@ def test_cookie_oversized() -> None:
         pytest.param(f"access%5Ftoken={TOKEN}", TOKEN, id="percent-encoded-name"),
         pytest.param("access_token=", None, id="empty-value"),
         pytest.param(f"x_access_token={TOKEN}", None, id="name-is-a-suffix"),
+        pytest.param(f"access_tokenx={TOKEN}", None, id="name-is-a-prefix"),
+        pytest.param(f"%61ccess%5ftoke%6E={TOKEN}", TOKEN, id="percent-encoded-lowercase-hex"),
+        pytest.param(f"access+token={TOKEN}", None, id="plus-is-a-space"),
+        pytest.param(f"a=1&access_token={TOKEN}&b", TOKEN, id="among-keys-without-values"),
+        pytest.param(f"%zz&access_token={TOKEN}", TOKEN, id="after-a-broken-escape"),
     ],
 )
 def test_query(query: str, expected: str | None) -> None:
@@ -149,6 +161,8 @@ def test_query(query: str, expected: str | None) -> None:
     [
         pytest.param("access_token=a&access_token=b", InvalidRequest, id="twice"),
         pytest.param("access_token=a&access_token=", InvalidRequest, id="twice-one-empty"),
+        pytest.param("access_token=a&access_token", InvalidRequest, id="twice-one-bare"),
+        pytest.param("access_token=a&access%5Ftoken=b", InvalidRequest, id="twice-one-encoded"),
         pytest.param("access_token=" + "a" * (MAX + 1), TokenTooLarge, id="oversized"),
         pytest.param("access_token=" + "%41" * (MAX + 1), TokenTooLarge, id="oversized-encoded"),
     ],
@@ -157,3 +171,18 @@ def test_query_refused(query: str, error: type[RequestError]) -> None:
     """Two tokens in the query are a 400; an oversized one a 401."""
     with pytest.raises(error):
         from_query(query, "access_token", MAX)
+
+
+@pytest.mark.parametrize(
+    ("name", "query", "expected"),
+    [
+        pytest.param("a+b", "a%2Bb=t1", "t1", id="plus-name-percent-encoded"),
+        pytest.param("a+b", "a+b=t1", None, id="plus-name-literal-is-a-space"),
+        pytest.param("a%b", "a%b=t1", "t1", id="percent-name-literal"),
+        pytest.param("a%b", "a%25b=t1", "t1", id="percent-name-encoded"),
+        pytest.param("a%bc", "a%bc=t1", None, id="percent-name-literal-that-is-an-escape"),
+    ],
+)
+def test_query_names_with_plus_and_percent(name: str, query: str, expected: str | None) -> None:
+    """A query_param holding '+' or '%' matches exactly the keys unquote_plus turns into it."""
+    assert from_query(query, name, MAX) == expected

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
-from jwtgate.config import DEFAULTS
+import pytest
+
+from jwtgate.config import DEFAULTS, RENAMED, check_settings
 
 ROOT = Path(__file__).parent.parent
 SETTINGS_DOC = (ROOT / "docs" / "settings.md").read_text()
@@ -27,3 +30,112 @@ def test_every_problem_id_is_documented() -> None:
     documented = set(re.findall(r"`jwtgate\.(E\d{3})`", SETTINGS_DOC))
     assert emitted, "the id scan found nothing: the test would be vacuous"
     assert emitted - documented == set()
+
+
+MIGRATING_DOC = (ROOT / "docs" / "migrating.md").read_text()
+
+
+def migration_rows(heading: str) -> list[tuple[list[str], list[str]]]:
+    """(their settings, jwtgate settings) for each row of the settings table under ``heading``."""
+    section = MIGRATING_DOC.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    rows = []
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) != 3 or not re.fullmatch(r"(`[A-Z_]+`(, )?)+( ?, `@\w+`)?", cells[0]):
+            continue  # not a row of the settings table
+        theirs = re.findall(r"`([A-Z][A-Z_]+)`", cells[0])
+        ours = re.findall(r"`([a-z_]+)`", cells[1])
+        assert ours or cells[1] == "none", f"unreadable jwtgate cell: {line}"
+        rows.append((theirs, ours))
+    assert len(rows) > 10, f"the {heading} table was not found"
+    return rows
+
+
+SIMPLEJWT_RENAMED = {
+    "algorithm",
+    "signing_key",
+    "verifying_key",
+    "access_token_lifetime",
+    "refresh_token_lifetime",
+    "auth_header_types",
+    "auth_header_name",
+    "user_id_claim",
+}
+
+
+@pytest.mark.parametrize(
+    ("heading", "must_cover"),
+    [
+        pytest.param(
+            "From Flask-JWT-Extended",
+            {k for k in RENAMED if k.startswith("jwt_")},
+            id="flask-jwt-extended",
+        ),
+        pytest.param("From djangorestframework-simplejwt", SIMPLEJWT_RENAMED, id="simplejwt"),
+    ],
+)
+def test_migration_table_agrees_with_the_settings(heading: str, must_cover: set[str]) -> None:
+    """Each mapped jwtgate setting exists, and each row agrees with the E002 hint for that name."""
+    covered = set()
+    for theirs, ours in migration_rows(heading):
+        assert set(ours) <= set(DEFAULTS), f"{ours} are not all jwtgate settings"
+        for name in (n.lower() for n in theirs):
+            covered.add(name)
+            if name in DEFAULTS:  # the same name in both libraries
+                assert ours == [name]
+            elif ours:
+                assert name in RENAMED, f"{name} maps to {ours} but is not in config.RENAMED"
+                assert RENAMED[name].split(" ")[0] in ours, f"{name}: RENAMED says {RENAMED[name]}"
+                problems = check_settings({"secret": "s" * 32, name.upper(): 1})
+                assert [(p.id, p.key) for p in problems] == [("jwtgate.E002", name.upper())]
+            else:
+                assert name not in RENAMED, f"{name} has no jwtgate setting, but RENAMED names one"
+    assert must_cover - covered == set(), "names config.RENAMED knows but the table misses"
+
+
+API_DOC = (ROOT / "docs" / "api.md").read_text()
+API_MODULES = [
+    "sessions",
+    "endpoints",
+    "stores/__init__",
+    "jwks",
+    "errors",
+    "asgi",
+    "wsgi",
+    "contrib/flask",
+    "contrib/django",
+    "contrib/drf",
+    "contrib/starlette",
+    "contrib/fastapi",
+    "testing",
+]
+
+
+@pytest.mark.parametrize("path", API_MODULES)
+def test_api_reference_lists_every_public_name(path: str) -> None:
+    """docs/api.md has a mkdocstrings entry for every name in the module's __all__."""
+    tree = ast.parse((ROOT / "src" / "jwtgate" / f"{path}.py").read_text())
+    exported = next(
+        ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)
+    )
+    module = "jwtgate." + path.removesuffix("/__init__").replace("/", ".")
+    documented = set(re.findall(rf"^::: {re.escape(module)}\.(\w+)$", API_DOC, re.MULTILINE))
+    assert set(exported) - documented == set()
+
+
+def test_every_old_name_is_listed_under_its_setting() -> None:
+    """Each name config.RENAMED answers with E002 is in the "formerly" line of its setting."""
+    sections = dict(
+        re.findall(
+            r"^### `([a-z_]+)`\n(.*?)(?=^#{2,3} |\Z)", SETTINGS_DOC, re.MULTILINE | re.DOTALL
+        )
+    )
+    for old, new in RENAMED.items():
+        formerly = re.search(
+            r"\*\*formerly\*\*:(.*?)(?:\n\n|\n- )", sections[new.split(" ")[0]], re.DOTALL
+        )
+        assert formerly is not None, f"{new.split(' ')[0]} has no formerly line (for {old})"
+        assert f"`{old}`" in formerly.group(1).lower(), f"{old} is not listed as a former name"

@@ -554,11 +554,13 @@ async def test_async_follower_waits_for_a_thread_led_fetch(
 async def test_slow_provider_does_not_block_the_event_loop(
     server: JWKSServer, mono: FakeClock
 ) -> None:
-    """While a JWKS fetch takes 2 s, other requests on the loop keep being served."""
-    gate, source = gate_for(remote_settings(server), mono)
+    """While a JWKS fetch is held up, other requests on the loop keep being served."""
+    gate, source = gate_for(remote_settings(server, jwks_fetch_timeout=60), mono)
     await source.prefetch_async()
     server.serve(jwk("rsa", "a"), jwk("ec", "b"))
-    server.delay = 2
+    # The provider holds its answer until the other requests have been served (or
+    # 60 s pass): with a blocked loop none could be, so no timing is asserted.
+    server.delay = 60
     mono.advance(30)
     known = token("rsa", "a")
     served_meanwhile = 0
@@ -574,6 +576,8 @@ async def test_slow_provider_does_not_block_the_event_loop(
         while not done.is_set():
             assert_ok(await gate.decide_async(request(known)))
             served_meanwhile += 1
+            if served_meanwhile == 20:
+                server.release.set()
             await anyio.sleep(0.01)
 
     async with anyio.create_task_group() as tg:
@@ -599,18 +603,19 @@ async def hello(scope: dict[str, Any], receive: Any, send: Any) -> None:
 async def test_middleware_under_uvicorn_keeps_serving_while_the_provider_is_slow(
     server: JWKSServer, mono: FakeClock
 ) -> None:
-    """Behind uvicorn, JWTGateMiddleware answers other requests during a 2 s JWKS fetch."""
-    gate, source = gate_for(remote_settings(server), mono)
+    """Behind uvicorn, JWTGateMiddleware answers other requests during a held-up JWKS fetch."""
+    gate, source = gate_for(remote_settings(server, jwks_fetch_timeout=60), mono)
     source.prefetch()
-    server.serve(jwk("rsa", "a"), jwk("ec", "b"))
-    server.delay = 2
-    mono.advance(30)
     known = {"Authorization": f"Bearer {token('rsa', 'a')}"}
     rotated = {"Authorization": f"Bearer {token('ec', 'b')}"}
     served_meanwhile = 0
     done = anyio.Event()
     statuses: list[int] = []
     with uvicorn_server(JWTGateMiddleware(hello, gate=gate)) as base:
+        # Rotate only now: lifespan startup has already (pre)fetched the old set.
+        server.serve(jwk("rsa", "a"), jwk("ec", "b"))
+        server.delay = 60  # held until the others are served: see the test above
+        mono.advance(30)
         async with httpx.AsyncClient(base_url=base) as client:
 
             async def slow() -> None:
@@ -623,12 +628,14 @@ async def test_middleware_under_uvicorn_keeps_serving_while_the_provider_is_slow
                     response = await client.get("/", headers=known)
                     assert response.status_code == 200
                     served_meanwhile += 1
+                    if served_meanwhile == 5:
+                        server.release.set()
 
             async with anyio.create_task_group() as tg:
                 tg.start_soon(slow)
                 tg.start_soon(others)
     assert statuses == [200]
-    assert server.hits == 2
+    assert server.hits == 3  # prefetch(), lifespan startup's prefetch, the rotation
     assert served_meanwhile >= 5  # a blocked server loop would answer none until the fetch ends
 
 

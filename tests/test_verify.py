@@ -30,6 +30,7 @@ from jwtgate.errors import (
     TokenTooLarge,
     UnknownKey,
     UnsupportedCriticalHeader,
+    WrongTokenType,
 )
 from jwtgate.keys import VerificationKey
 
@@ -175,6 +176,9 @@ ISSUER = "https://issuer.example"
 HS_CONFUSION = raw_hs256({}, claims(), key=pem("rsa_public"))
 NONE_TOKEN = f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(claims())}."
 GOOD_PARTS = make_token().split(".")
+_B64URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+# An HS256 signature is 43 characters: the last one carries 2 unused bits.
+NONCANONICAL_LAST = _B64URL_ALPHABET[_B64URL_ALPHABET.index(GOOD_PARTS[2][-1]) ^ 1]
 NOT_UTF8 = b64(b"\xff\xfe")
 # RFC 8725 §3.10 / CVE-2018-0114: a key embedded in the header must never be used.
 EMBEDDED_JWK = make_token(
@@ -211,6 +215,36 @@ REJECTIONS = [
         MalformedToken,
         id="payload-not-base64url",
     ),
+    # RFC 7515 §2: base64url without padding in every segment; "sig==" or "+/" would be
+    # a second spelling of the same token (one a token-keyed deny-list would miss).
+    pytest.param(None, make_token() + "=", MalformedToken, id="signature-padded"),
+    pytest.param(
+        None,
+        f"{GOOD_PARTS[0]}.{GOOD_PARTS[1]}=.{GOOD_PARTS[2]}",
+        MalformedToken,
+        id="payload-padded",
+    ),
+    pytest.param(
+        None,
+        f"{GOOD_PARTS[0]}.{GOOD_PARTS[1]}.{GOOD_PARTS[2][:-1]}+",
+        MalformedToken,
+        id="signature-plus",
+    ),
+    pytest.param(
+        None,
+        f"{GOOD_PARTS[0]}.{GOOD_PARTS[1]}{'A' * ((1 - len(GOOD_PARTS[1])) % 4)}.{GOOD_PARTS[2]}",
+        MalformedToken,
+        id="payload-impossible-length",
+    ),
+    # RFC 4648 §3.5: the unused low bits of the last character are zero; PyJWT 2.10
+    # (the oldest allowed) accepted the flipped spelling as the same signature.
+    pytest.param(
+        None,
+        f"{GOOD_PARTS[0]}.{GOOD_PARTS[1]}.{GOOD_PARTS[2][:-1]}{NONCANONICAL_LAST}",
+        MalformedToken,
+        id="signature-non-canonical-last-character",
+    ),
+    pytest.param(None, raw_hs256({"kid": None}, claims()), MalformedToken, id="kid-null"),
     pytest.param(None, make_token() + "é", MalformedToken, id="non-ascii"),
     pytest.param(None, raw_hs256({}, "[1, 2]"), MalformedToken, id="payload-not-object"),
     pytest.param(None, raw_hs256({}, "{not json"), MalformedToken, id="payload-not-json"),
@@ -643,3 +677,21 @@ def test_expiry_with_leeway(expired_ago: int, leeway: int, accepted: bool) -> No
         assert info.value.status == 401
         assert info.value.error == "invalid_token"
         assert info.value.description == "token expired"
+
+
+def test_non_ascii_token_error_chains_nothing_that_quotes_it() -> None:
+    """A non-ASCII token is refused without an underlying exception that holds the token."""
+    token = make_token() + "é"
+    with pytest.raises(MalformedToken) as info:
+        verifier().verify(token)
+    cause = info.value.__cause__ or info.value.__context__
+    assert cause is None or token not in f"{cause!s} {cause!r} {cause.args!r}"
+
+
+@pytest.mark.parametrize("claim", ["type", "token_type"])
+def test_refresh_tokens_of_other_libraries_are_not_access_tokens(claim: str) -> None:
+    """Flask-JWT-Extended ("type") and simplejwt ("token_type") refresh tokens are refused."""
+    verifier = Verifier(make_settings(), clock=FakeClock())
+    with pytest.raises(WrongTokenType):
+        verifier.verify(make_token({claim: "refresh"}))
+    assert verifier.verify(make_token({claim: "access"})).subject == "alice"

@@ -181,7 +181,7 @@ def _time_detail(error: RequestError, token: str, now: float, leeway: float) -> 
         return ""
     try:
         _, payload = decode_unverified(token)
-    except UsageError:  # pragma: no cover - the verifier parsed it already
+    except UsageError:  # the verifier parsed it already; tests/test_error_paths.py
         return ""
     if isinstance(error, ExpiredToken):
         ago = now - float(payload["exp"])

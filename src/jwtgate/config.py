@@ -120,6 +120,30 @@ RENAMED = {
     "exempt_paths": "public_paths",
     "issuers": "issuer",
     "audiences": "audience",
+    # Flask-JWT-Extended (docs/migrating.md)
+    "jwt_algorithm": "algorithms",
+    "jwt_decode_algorithms": "algorithms",
+    "jwt_private_key": "private_key",
+    "jwt_public_key": "public_key",
+    "jwt_header_name": "header_name",
+    "jwt_header_type": "header_scheme",
+    "jwt_access_cookie_name": "cookie_name",
+    "jwt_query_string_name": "query_param",
+    "jwt_decode_audience": "audience",
+    "jwt_encode_audience": "audience",
+    "jwt_decode_issuer": "issuer",
+    "jwt_encode_issuer": "issuer",
+    "jwt_decode_leeway": "leeway",
+    "jwt_verify_sub": "required_claims",
+    "jwt_blacklist_enabled": "check_revocation (with a store)",
+    # djangorestframework-simplejwt (docs/migrating.md)
+    "jwk_url": "jwks_url",
+    "user_id_field": "user_field",
+    "user_authentication_rule": "load_user",
+    "token_user_class": "load_user",
+    "blacklist_after_rotation": "store (used refresh tokens are always refused)",
+    "check_revoke_token": "check_revocation",
+    "revoke_token_claim": "check_revocation",
 }
 
 LEEWAY_MAX = 300

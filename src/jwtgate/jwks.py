@@ -694,7 +694,7 @@ def _public_jwk(key: VerificationKey, settings_algorithms: Sequence[str]) -> dic
         jwk = ECAlgorithm.to_jwk(material, as_dict=True)
     elif isinstance(material, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
         jwk = OKPAlgorithm.to_jwk(material, as_dict=True)
-    else:  # pragma: no cover - StaticKeys only holds the types above
+    else:  # an HMAC secret (bytes) is never published; tests/test_error_paths.py
         raise TypeError(f"cannot publish a {type(material).__name__}")
     public = {name: value for name, value in jwk.items() if name not in PRIVATE_MEMBERS}
     public["use"] = "sig"

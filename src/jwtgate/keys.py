@@ -238,13 +238,13 @@ def parse_jwks(document: Mapping[str, Any] | str | bytes) -> list[VerificationKe
         if isinstance(material, bytes):
             algorithms = HMAC_ALGORITHMS
             verification_material: PublicKey | bytes = material
-        elif _is_supported_key(material):
+        else:
             if hasattr(material, "public_key"):
                 material = material.public_key()
-            algorithms = algorithms_for_key(material)
+            # A key type jwtgate cannot bind to an algorithm gets none, and is skipped below.
+            supported = _is_supported_key(material)
+            algorithms = algorithms_for_key(material) if supported else frozenset()
             verification_material = material
-        else:  # pragma: no cover - PyJWK only produces the types above
-            continue
         alg = jwk.get("alg")
         if alg is not None:
             algorithms = algorithms & {alg}

@@ -91,7 +91,7 @@ class RevocationCheck:
 
     def _open(self, opener: Any) -> Any:
         url = self.settings.store
-        if url is None:  # pragma: no cover - Settings refuses this combination (E022)
+        if url is None:  # Settings refuse it (E022); a RevocationCheck built by hand may not
             raise StoreUnavailable()
         return opener(url, prefix=self.settings.store_key_prefix)
 

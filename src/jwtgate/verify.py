@@ -300,10 +300,10 @@ class Verifier:
         if isinstance(token, str):
             if len(token) > self._max_bytes:
                 raise TokenTooLarge()
-            try:
-                raw = token.encode("ascii")
-            except UnicodeEncodeError as exc:
-                raise MalformedToken() from exc
+            # Checked first: a UnicodeEncodeError would quote the whole token in its args.
+            if not token.isascii():
+                raise MalformedToken()
+            raw = token.encode("ascii")
         else:
             raw = token
         if len(raw) > self._max_bytes:
@@ -313,6 +313,11 @@ class Verifier:
             raise MalformedToken()
         segments = tuple(raw.split(b"."))
         if not segments[0] or len(segments[0]) > _MAX_HEADER_SEGMENT:
+            raise MalformedToken()
+        # PyJWT decodes the payload and signature leniently ("=" padding passes), which
+        # would give one token several spellings: a deny-list keyed by the token
+        # string would miss "<token>=". Only the canonical form is accepted.
+        if not (_is_canonical(segments[1]) and _is_canonical(segments[2])):
             raise MalformedToken()
         try:
             header_bytes = _b64decode(segments[0])
@@ -324,8 +329,9 @@ class Verifier:
             raise MalformedToken()
         if alg not in self._allowed:
             raise DisallowedAlgorithm()
-        kid = header.get("kid")
-        if kid is not None and not isinstance(kid, str):
+        # RFC 7515 §4.1.4: a kid is a string; "kid": null is refused too, whatever
+        # PyJWT version (2.10 read it as no kid at all).
+        if "kid" in header and not isinstance(header["kid"], str):
             raise MalformedToken()
         if "crit" in header:
             raise UnsupportedCriticalHeader()
@@ -368,10 +374,8 @@ class Verifier:
         if alg not in key.algorithms:
             raise UnknownKey()
         algorithm, prepared = self._prepare(alg, key)
-        # Structure first (cheap: the alphabet was checked with the whole token), then
-        # the signature, and only then the work of decoding a payload of any size.
-        if not _is_canonical(segments[1]):
-            raise MalformedToken()
+        # The signature first, and only then the work of decoding a payload of any size
+        # (its encoding was checked with the whole token in _parse).
         try:
             signature = _b64decode(segments[2])
         except (ValueError, binascii.Error) as exc:
@@ -433,6 +437,13 @@ class Verifier:
         # Refresh tokens are signed with the same key; the claim keeps them from
         # ever working as access tokens, and access tokens from refreshing.
         if claims.get("token_use", "access") != self._token_use:
+            raise WrongTokenType()
+        # Refresh tokens of the libraries people migrate from, signed with a key
+        # they keep: Flask-JWT-Extended ("type") and simplejwt ("token_type").
+        if self._token_use == "access" and "refresh" in (
+            claims.get("type"),
+            claims.get("token_type"),
+        ):
             raise WrongTokenType()
 
         now = self.clock()

@@ -1,0 +1,63 @@
+"""A Starlette app behind jwtgate.asgi.JWTGateMiddleware: a login route and protected ones.
+
+Run it from the repository root (after ``pip install "jwtgate[starlette]" uvicorn``)::
+
+    JWTGATE_SECRET=dev-secret-change-me-0123456789ab uvicorn examples.starlette_app:app
+
+Any 32 or more random bytes make a secret. Then, in another terminal::
+
+    curl -s -X POST localhost:8000/auth/token -H 'Content-Type: application/json' \\
+         -d '{"username": "alice", "password": "wonderland"}'
+    curl -s localhost:8000/me -H "Authorization: Bearer <access_token>"
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from starlette.applications import Starlette
+from starlette.authentication import requires
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route
+
+from jwtgate.asgi import JWTGateMiddleware, token_endpoints
+
+# memory:// lives in this one process; use sqlite:///jwtgate.db or redis:// with
+# several worker processes (docs/deploying.md).
+SETTINGS = {
+    "SECRET": "env:JWTGATE_SECRET",
+    "STORE": "memory://example",
+    "CHECK_REVOCATION": True,
+    "PUBLIC_PATHS": ["/auth/*"],  # the token endpoints check their own credentials
+}
+USERS = {"alice": "wonderland"}  # yours: a user table with password hashes
+
+
+def authenticate(username: str, password: str) -> tuple[str, dict[str, str]] | None:
+    """The subject and extra claims for good credentials, None otherwise."""
+    expected = USERS.get(username)
+    if expected is None or not hmac.compare_digest(expected, password):
+        return None
+    return username, {"scope": "read"}
+
+
+async def me(request: Request) -> JSONResponse:
+    return JSONResponse({"subject": request.user.identity, "scopes": request.auth.scopes})
+
+
+@requires("admin")  # 403 insufficient_scope without it (jwtgate's rules can do this too)
+async def admin(request: Request) -> JSONResponse:
+    return JSONResponse({"hello": "admin"})
+
+
+app = Starlette(
+    routes=[
+        Route("/me", me),
+        Route("/admin", admin),
+        # secure=False: the refresh cookie option would need HTTPS; this demo serves plain HTTP.
+        Mount("/auth", app=token_endpoints(SETTINGS, authenticate, secure=False)),
+    ],
+    middleware=[Middleware(JWTGateMiddleware, settings=SETTINGS)],
+)
