@@ -2,8 +2,8 @@
 
 Every number is a ratio against a baseline timed interleaved in the same run
 (``harness.compare``); absolute microseconds are printed for orientation only.
-Sections (``--only`` picks some): verify, middleware, peers, sizes, revocation,
-jwks, throughput. ``--quick`` shrinks every budget (the smoke test uses it).
+Sections (``--only`` picks some): verify, middleware, peers, sizes, hostile,
+revocation, jwks, throughput. ``--quick`` shrinks every budget (the smoke test uses it).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import jwt
 from jwtgate import Gate, RequestInfo, Sessions, Settings, Verifier, asgi, wsgi
 from jwtgate.keys import load_private_key, load_public_key
 
-from . import apps, load
+from . import apps, bench_hostile, load
 from .harness import Result, compare, configure
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -702,7 +702,16 @@ def machine() -> dict[str, Any]:
     }
 
 
-SECTIONS = ("verify", "middleware", "peers", "sizes", "revocation", "jwks", "throughput")
+SECTIONS = (
+    "verify",
+    "middleware",
+    "peers",
+    "sizes",
+    "hostile",
+    "revocation",
+    "jwks",
+    "throughput",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -740,6 +749,10 @@ def main(argv: list[str] | None = None) -> int:
             section_peers(report)
         elif name == "sizes":
             section_sizes(report)
+        elif name == "hostile":
+            table("Hostile requests: Gate.decide against a normal (uncached RS256) request")
+            for result in bench_hostile.results():
+                report.add("hostile", result)
         elif name == "revocation":
             section_revocation(report, trials=2 if args.quick else 20)
         elif name == "jwks":

@@ -27,7 +27,14 @@ def test_benchmark_command_runs_and_writes_json(tmp_path: Path) -> None:
     data = json.loads(out.read_text())
     assert data["machine"]["python"]
     results = data["results"]
-    assert {"verify", "middleware", "peers", "sizes", "revocation", "jwks", "throughput"} <= set(
-        results
-    )
+    assert {
+        "verify",
+        "middleware",
+        "peers",
+        "sizes",
+        "hostile",
+        "revocation",
+        "jwks",
+        "throughput",
+    } <= set(results)
     assert all(row["ratio"] > 0 for row in results["verify"])

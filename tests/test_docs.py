@@ -98,6 +98,7 @@ API_MODULES = [
     "sessions",
     "endpoints",
     "stores/__init__",
+    "feed",
     "jwks",
     "errors",
     "asgi",
