@@ -109,6 +109,7 @@ class Gate:
         self._sources = settings.token_sources
         self._header_only = settings.token_sources == ("header",)
         self._public = settings.public_paths
+        self._any_public = bool(self._public)
         self._rules = settings.rules
         self._required = settings.credentials_required
         self._realm = settings.realm
@@ -131,7 +132,8 @@ class Gate:
             identity = self._verify(token)
             if self.revocation is not None and identity.is_authenticated:
                 self.revocation.check(identity)
-            self.authorize(identity, request.method, request.path)
+            if self._rules:
+                self.authorize(identity, request.method, request.path)
         except RequestError as error:
             return self.reject(error)
         return identity
@@ -156,7 +158,8 @@ class Gate:
                     raise self._unexpected(exc) from exc
                 if self.revocation is not None:
                     await self.revocation.check_async(identity)
-            self.authorize(identity, request.method, request.path)
+            if self._rules:
+                self.authorize(identity, request.method, request.path)
         except RequestError as error:
             return self.reject(error)
         return identity
@@ -190,7 +193,7 @@ class Gate:
     def _skips(self, request: RequestInfo) -> bool:
         if request.preflight and request.method == "OPTIONS":
             return True
-        return bool(self._public) and self._public.match(request.path)
+        return self._any_public and self._public.match(request.path)
 
     def token(self, request: RequestInfo) -> str | None:
         """The request's token from the configured sources, or None.

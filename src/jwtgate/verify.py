@@ -285,11 +285,12 @@ class Verifier:
         """Whether a cached verification still holds now (time claims and entry age)."""
         now = self.clock()
         leeway = self._leeway
+        _identity, _key, _alg, _kid, stored, exp, nbf, iat = entry
         if (
-            entry.stored <= now < entry.stored + self._max_age
-            and (entry.exp is None or now < entry.exp + leeway)
-            and (entry.nbf is None or now + leeway >= entry.nbf)
-            and (entry.iat is None or entry.iat <= now + leeway)
+            stored <= now < stored + self._max_age
+            and (exp is None or now < exp + leeway)
+            and (nbf is None or now + leeway >= nbf)
+            and (iat is None or iat <= now + leeway)
         ):
             return True
         # Expired (or too old): verify in full, which raises the precise error.
