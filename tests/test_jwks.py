@@ -28,7 +28,13 @@ from conftest import FakeClock, make_token, pem
 from jwtgate import ConfigurationError, Gate, Identity, Rejection, RequestInfo, Settings, Verifier
 from jwtgate.asgi import JWTGateMiddleware
 from jwtgate.errors import KeySourceUnavailable
-from jwtgate.jwks import JWKSKeys, JWKSOptions, cache_lifetime, is_loopback_url
+from jwtgate.jwks import (
+    JWKSKeys,
+    JWKSOptions,
+    cache_lifetime,
+    is_loopback_host,
+    is_loopback_url,
+)
 from jwtgate.keys import load_private_key, load_public_key
 from servers import uvicorn_server
 
@@ -949,6 +955,16 @@ def test_source_needs_a_url() -> None:
 def test_is_loopback_url(url: str, expected: bool) -> None:
     """Only localhost and loopback addresses count as loopback."""
     assert is_loopback_url(url) is expected
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [("127.0.0.1", True), ("::1", True), ("[::1]", True), ("localhost", True),
+     ("0.0.0.0", False), ("192.168.1.2", False), ("example.com", False)],
+)  # fmt: skip
+def test_is_loopback_host(host: str, expected: bool) -> None:
+    """A bare host (what `jwtgate demo --host` takes) is loopback only for this machine."""
+    assert is_loopback_host(host) is expected
 
 
 def test_a_sole_key_without_kid_serves_tokens_with_a_kid(

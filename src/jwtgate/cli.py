@@ -250,8 +250,9 @@ def cmd_keygen(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     from . import demo
+    from .jwks import is_loopback_host
 
-    if not _is_loopback(args.host) and not args.allow_remote:
+    if not is_loopback_host(args.host) and not args.allow_remote:
         raise UsageError(
             f"refusing to serve the demo on {args.host}: it has a known password; "
             "pass --allow-remote to do it anyway"
@@ -265,17 +266,6 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
         leeway=args.leeway,
         out=out,
     )
-
-
-def _is_loopback(host: str) -> bool:
-    import ipaddress
-
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def cmd_revoke(args: argparse.Namespace, out: TextIO) -> int:

@@ -80,6 +80,7 @@ __all__ = [
     "JWKSKeys",
     "JWKSOptions",
     "cache_lifetime",
+    "is_loopback_host",
     "is_loopback_url",
     "jwks_asgi_app",
     "jwks_document",
@@ -118,20 +119,23 @@ class JWKSOptions:
     discovery: bool = False
 
 
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` names this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def is_loopback_url(url: str) -> bool:
     """Whether ``url`` points at this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
     try:
         host = urlsplit(url).hostname
     except ValueError:
         return False
-    if host is None:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return host is not None and is_loopback_host(host)
 
 
 def _display(url: str | None) -> str:
