@@ -131,6 +131,21 @@ def _is_numeric_date(value: object) -> bool:
         return False
 
 
+def _time_error(
+    now: float, leeway: float, exp: float | None, nbf: float | None, iat: float | None
+) -> type[ExpiredToken | ImmatureToken] | None:
+    """What the time claims say at ``now``: None if valid, else the error to raise.
+
+    One rule for full verifications and cache hits alike, so they cannot drift.
+    """
+    # RFC 7519 §4.1.4: the current time MUST be before exp.
+    if exp is not None and now >= exp + leeway:
+        return ExpiredToken
+    if (nbf is not None and now + leeway < nbf) or (iat is not None and iat > now + leeway):
+        return ImmatureToken
+    return None
+
+
 _MAX_PREPARED = 64
 
 
@@ -284,13 +299,9 @@ class Verifier:
     def _fresh(self, token: str | bytes, entry: _Entry) -> bool:
         """Whether a cached verification still holds now (time claims and entry age)."""
         now = self.clock()
-        leeway = self._leeway
-        _identity, _key, _alg, _kid, stored, exp, nbf, iat = entry
-        if (
-            stored <= now < stored + self._max_age
-            and (exp is None or now < exp + leeway)
-            and (nbf is None or now + leeway >= nbf)
-            and (iat is None or iat <= now + leeway)
+        stored = entry.stored
+        if stored <= now < stored + self._max_age and (
+            _time_error(now, self._leeway, entry.exp, entry.nbf, entry.iat) is None
         ):
             return True
         # Expired (or too old): verify in full, which raises the precise error.
@@ -384,11 +395,8 @@ class Verifier:
         signing_input = raw[: len(segments[0]) + len(segments[1]) + 1]
         if not algorithm.verify(signing_input, prepared, signature):
             raise InvalidSignature()
-        try:
-            payload = _b64decode(segments[1])
-        except (ValueError, binascii.Error) as exc:  # pragma: no cover - checked above
-            raise MalformedToken() from exc
-        claims = _load_json_object(payload)
+        # In the alphabet and canonical (checked in _parse): decoding cannot fail.
+        claims = _load_json_object(_b64decode(segments[1]))
         self._check_claims(claims)
         subject = claims.get(self._identity_claim)
         if not isinstance(subject, str) or not subject:
@@ -447,15 +455,11 @@ class Verifier:
         ):
             raise WrongTokenType()
 
-        now = self.clock()
-        leeway = self._leeway
-        # RFC 7519 §4.1.4: the current time MUST be before exp.
-        if "exp" in claims and now >= claims["exp"] + leeway:
-            raise ExpiredToken()
-        if "nbf" in claims and now + leeway < claims["nbf"]:
-            raise ImmatureToken()
-        if "iat" in claims and claims["iat"] > now + leeway:
-            raise ImmatureToken()
+        error = _time_error(
+            self.clock(), self._leeway, claims.get("exp"), claims.get("nbf"), claims.get("iat")
+        )
+        if error is not None:
+            raise error()
 
         if self._issuer is not None:
             if "iss" not in claims:
