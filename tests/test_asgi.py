@@ -393,6 +393,7 @@ def test_request_info_reads_raw_headers_as_latin1() -> None:
     assert info.cookie == "a=1; b=2"
     assert info.query_string == "a=%C3%A9"
     assert info.preflight is True
+    assert request_info(scope, b"x-token") == info  # adapters pass the name as bytes
 
 
 # -- websockets -----------------------------------------------------------------

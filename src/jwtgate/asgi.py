@@ -72,14 +72,15 @@ WS_POLICY_VIOLATION = 1008
 _HANDLED = frozenset({"http", "websocket"})
 
 
-def request_info(scope: Scope, header_name: str = "authorization") -> RequestInfo:
+def request_info(scope: Scope, header_name: str | bytes = b"authorization") -> RequestInfo:
     """What the Gate needs from an ``http`` or ``websocket`` scope.
 
     Header names in ASGI are lower-case bytes; values are decoded as latin-1
     (RFC 9110 §5.5: anything else is opaque bytes, never UTF-8 by assumption).
-    ``header_name`` is the lower-case name of the token header.
+    ``header_name`` is the lower-case name of the token header (bytes, or a str
+    encoded here; adapters pass bytes prepared once).
     """
-    wanted = header_name.encode("latin-1")
+    wanted = header_name if isinstance(header_name, bytes) else header_name.encode("latin-1")
     authorization: list[str] = []
     cookies: list[str] = []
     preflight = False
@@ -147,6 +148,7 @@ class JWTGateMiddleware:
     ) -> None:
         self.app = app
         self.gate = resolve_gate(settings, gate, "JWTGateMiddleware")
+        self._header = self.gate.header_name.encode("latin-1")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in _HANDLED:
@@ -155,7 +157,7 @@ class JWTGateMiddleware:
             else:
                 await self.app(scope, receive, send)
             return
-        decision = await self.gate.decide_async(request_info(scope, self.gate.header_name))
+        decision = await self.gate.decide_async(request_info(scope, self._header))
         if isinstance(decision, Rejection):
             if scope["type"] == "http":
                 await send_rejection(send, decision)

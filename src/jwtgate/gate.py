@@ -144,20 +144,12 @@ class Gate:
             return ANONYMOUS
         try:
             token = self.token(request)
-            if token is None:
-                identity = self._verify(None)
+            if token is None or self.verifier.never_blocks:  # no I/O to wait for
+                identity = self._verify(token)
             else:
-                try:
-                    if self.verifier.never_blocks:  # no I/O to wait for: skip a coroutine
-                        identity = self.verifier.verify(token)
-                    else:
-                        identity = await self.verifier.verify_async(token)
-                except RequestError:
-                    raise
-                except Exception as exc:
-                    raise self._unexpected(exc) from exc
-                if self.revocation is not None:
-                    await self.revocation.check_async(identity)
+                identity = await self._verify_async(token)
+            if self.revocation is not None and identity.is_authenticated:
+                await self.revocation.check_async(identity)
             if self._rules:
                 self.authorize(identity, request.method, request.path)
         except RequestError as error:
@@ -232,6 +224,14 @@ class Gate:
             return ANONYMOUS
         try:
             return self.verifier.verify(token)
+        except RequestError:
+            raise
+        except Exception as exc:
+            raise self._unexpected(exc) from exc
+
+    async def _verify_async(self, token: str) -> Identity:
+        try:
+            return await self.verifier.verify_async(token)
         except RequestError:
             raise
         except Exception as exc:

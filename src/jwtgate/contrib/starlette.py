@@ -72,10 +72,11 @@ class JWTGateBackend(AuthenticationBackend):
         gate: Gate | None = None,
     ) -> None:
         self.gate = resolve_gate(settings, gate, "JWTGateBackend")
+        self._header = self.gate.header_name.encode("latin-1")
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser]:
         """The credentials and identity of ``conn``, or raise with jwtgate's answer."""
-        decision = await self.gate.decide_async(request_info(conn.scope, self.gate.header_name))
+        decision = await self.gate.decide_async(request_info(conn.scope, self._header))
         if isinstance(decision, Rejection):
             raise JWTGateAuthenticationError(decision)
         # AuthenticationMiddleware sets user/auth from our return value; attach()
