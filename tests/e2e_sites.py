@@ -53,9 +53,21 @@ def wsgi_site(settings: Settings) -> tuple[Callable[..., Any], Gate]:
         return [json.dumps({"sub": identity.subject}).encode()]
 
     app = wsgi.JWTGateMiddleware(inner, settings)
-    gate = app.gate
-    app.close = lambda: (gate.close(), auth.endpoints.sessions.close())  # type: ignore[attr-defined]
-    return app, gate
+    return _Closing(app, auth), app.gate
+
+
+class _Closing:
+    """The protected site, closing both its Gate and the endpoints' store."""
+
+    def __init__(self, app: wsgi.JWTGateMiddleware, auth: Any) -> None:
+        self.app, self.auth = app, auth
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        return self.app(environ, start_response)
+
+    def close(self) -> None:
+        self.app.close()
+        self.auth.close()
 
 
 def e2e_settings(store: str) -> Settings:

@@ -421,7 +421,7 @@ def waitress_server(e2e_settings: Settings) -> Iterator[str]:
     yield f"http://127.0.0.1:{server.effective_port}"
     server.close()
     thread.join(timeout=20)
-    app.close()  # type: ignore[attr-defined]
+    app.close()
 
 
 @pytest.fixture

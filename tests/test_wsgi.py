@@ -272,3 +272,26 @@ def test_gate_injection_and_settings_dict() -> None:
     assert middleware.gate is gate
     assert_refused(get(middleware), in_realm(refusal("missing"), "wsgi"))
     assert inner.calls == []
+
+
+def test_close_closes_the_gates_revocation_store(tmp_path: Any) -> None:
+    """JWTGateMiddleware.close() and the endpoints app's close() release their stores."""
+    from jwtgate import Sessions
+    from jwtgate.wsgi import token_endpoints
+
+    settings = make_settings(store=f"sqlite:///{tmp_path / 's.db'}", check_revocation=True)
+    closed: list[str] = []
+
+    class RecordingGate(Gate):
+        def close(self) -> None:
+            closed.append("gate")
+            super().close()
+
+    middleware = JWTGateMiddleware(lambda environ, start: [], gate=RecordingGate(settings))
+    middleware.close()
+    endpoints = token_endpoints(settings, lambda username, password: None)
+    sessions: Sessions = endpoints.endpoints.sessions
+    original = sessions.close
+    sessions.close = lambda: (closed.append("sessions"), original())[1]  # type: ignore[method-assign]
+    endpoints.close()
+    assert closed == ["gate", "sessions"]

@@ -75,8 +75,9 @@ def _json(start_response: StartResponse, status: str, data: Any) -> list[bytes]:
     return [body]
 
 
-def build_app(settings: Settings) -> JWTGateMiddleware:
-    """The demo WSGI app: token endpoints under /auth, protected routes under /api."""
+def build_app(settings: Settings) -> tuple[JWTGateMiddleware, Callable[[], None]]:
+    """The demo WSGI app (token endpoints under /auth, protected routes under /api),
+    and the function that closes its store connections."""
     auth = token_endpoints(settings, _authenticate, secure=False)
 
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -101,8 +102,12 @@ def build_app(settings: Settings) -> JWTGateMiddleware:
         return _json(start_response, "404 Not Found", {"error": "not_found"})
 
     middleware = JWTGateMiddleware(app, settings)
-    middleware.endpoints = auth  # type: ignore[attr-defined]  # closed by serve()
-    return middleware
+
+    def close() -> None:
+        middleware.close()
+        auth.close()
+
+    return middleware, close
 
 
 class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
@@ -376,7 +381,7 @@ def serve(
     with tempfile.TemporaryDirectory(prefix="jwtgate-demo-") as tmp:
         path = Path(db) if db else Path(tmp) / "demo.db"
         settings = demo_settings(path, access_ttl=access_ttl, leeway=leeway)
-        app = build_app(settings)
+        app, close = build_app(settings)
         server = make_server(
             host, port, app, server_class=_ThreadingServer, handler_class=_QuietHandler
         )
@@ -395,6 +400,5 @@ def serve(
         finally:
             server.shutdown()
             server.server_close()
-            app.gate.close()
-            app.endpoints.endpoints.sessions.close()  # type: ignore[attr-defined]
+            close()
     return 0

@@ -491,6 +491,10 @@ class _WSGIApp:
     def __init__(self, endpoints: Endpoints) -> None:
         self.endpoints = endpoints
 
+    def close(self) -> None:
+        """Close the store the sessions opened (WSGI has no shutdown hook: call it yourself)."""
+        self.endpoints.sessions.close()
+
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -539,5 +543,8 @@ def wsgi_app(
     store: Store | str | None = None,
     **options: Any,
 ) -> Any:
-    """A WSGI app serving the token endpoints (options: see :class:`Endpoints`)."""
+    """A WSGI app serving the token endpoints (options: see :class:`Endpoints`).
+
+    Its ``close()`` closes the store it opened.
+    """
     return _WSGIApp(Endpoints(Sessions(settings, store), authenticate, **options))

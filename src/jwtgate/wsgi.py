@@ -130,6 +130,10 @@ class JWTGateMiddleware:
         self.annotate(environ, outcome)
         return self.app(environ, start_response)
 
+    def close(self) -> None:
+        """Close the Gate's store connections (``check_revocation``); WSGI has no shutdown hook."""
+        self.gate.close()
+
     def annotate(self, environ: WSGIEnvironment, identity: Identity) -> None:
         """Put ``identity`` where the app reads it, replacing whatever was there."""
         environ[IDENTITY_KEY] = identity
