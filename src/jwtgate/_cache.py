@@ -20,17 +20,18 @@ V = TypeVar("V")
 class LRU(Generic[K, V]):
     """At most ``size`` entries; the least recently used one goes first."""
 
-    __slots__ = ("_data", "size")
+    __slots__ = ("data", "size")
 
     def __init__(self, size: int) -> None:
         if size < 1:
             raise ValueError("an LRU holds at least one entry")
         self.size = size
-        self._data: OrderedDict[K, V] = OrderedDict()
+        # Public for the one hot path that inlines get() (Verifier.remembered).
+        self.data: OrderedDict[K, V] = OrderedDict()
 
     def get(self, key: K) -> V | None:
         """The entry for ``key`` (marking it recently used), or None."""
-        data = self._data
+        data = self.data
         value = data.get(key)
         if value is not None:
             # try/except, not contextlib.suppress: this runs on every request.
@@ -42,7 +43,7 @@ class LRU(Generic[K, V]):
 
     def put(self, key: K, value: V) -> None:
         """Insert or replace ``key``; evict the least recently used beyond the bound."""
-        data = self._data
+        data = self.data
         data[key] = value
         while len(data) > self.size:
             try:
@@ -52,11 +53,11 @@ class LRU(Generic[K, V]):
 
     def discard(self, key: K) -> None:
         """Forget ``key`` if present."""
-        self._data.pop(key, None)
+        self.data.pop(key, None)
 
     def clear(self) -> None:
         """Forget every entry."""
-        self._data.clear()
+        self.data.clear()
 
     def __len__(self) -> int:
-        return len(self._data)
+        return len(self.data)

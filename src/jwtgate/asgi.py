@@ -42,7 +42,7 @@ from .config import Settings
 from .endpoints import asgi_app as token_endpoints
 from .gate import Gate, RequestInfo
 from .http import Rejection
-from .identity import Credentials, Identity
+from .identity import Identity
 from .jwks import jwks_asgi_app as jwks_endpoint
 
 __all__ = [
@@ -68,8 +68,6 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 # RFC 6455 §7.4.1: 1008 "policy violation" is the generic refusal code; 1000
 # (what Starlette's AuthenticationMiddleware sends) would mean "all is well".
 WS_POLICY_VIOLATION = 1008
-
-_HANDLED = frozenset({"http", "websocket"})
 
 
 def request_info(scope: Scope, header_name: str | bytes = b"authorization") -> RequestInfo:
@@ -120,14 +118,17 @@ def resolve_gate(
 def attach(scope: Scope, identity: Identity, gate: Gate) -> None:
     """Put ``identity`` where ASGI apps and Starlette look for it."""
     scope["user"] = identity
-    scope["auth"] = Credentials(identity.scopes)
+    scope["auth"] = identity.credentials
     scope["jwtgate.gate"] = gate
     state = scope.get("state")
-    if isinstance(state, MutableMapping):
+    # type() first: an isinstance check against the ABC costs more than the copy.
+    if state is not None and (type(state) is dict or isinstance(state, MutableMapping)):
         # The spec says servers pass a per-request copy of the lifespan state;
         # copying again means a server that does not can never leak one
         # request's identity into the next.
-        scope["state"] = {**state, "jwtgate": identity}
+        state = dict(state) if type(state) is not dict else state.copy()
+        state["jwtgate"] = identity
+        scope["state"] = state
 
 
 class JWTGateMiddleware:
@@ -151,8 +152,27 @@ class JWTGateMiddleware:
         self._header = self.gate.header_name.encode("latin-1")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in _HANDLED:
-            if scope["type"] == "lifespan":
+        kind = scope["type"]
+        if kind == "http":
+            # The fast path (Gate.admit): one token header, holding a token verified before.
+            found = None
+            wanted = self._header
+            for name, value in scope["headers"]:
+                if name == wanted:
+                    if found is not None:
+                        found = None  # twice: the full decision refuses it
+                        break
+                    found = value
+            if found is not None:
+                identity = self.gate.admit(
+                    scope["method"], scope["path"], found.decode("latin-1"), sync=False
+                )
+                if identity is not None:
+                    attach(scope, identity, self.gate)
+                    await self.app(scope, receive, send)
+                    return
+        elif kind != "websocket":
+            if kind == "lifespan":
                 await self.app(scope, receive, self._closing_on_shutdown(send))
             else:
                 await self.app(scope, receive, send)

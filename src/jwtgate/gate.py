@@ -87,6 +87,8 @@ class Gate:
         self._required = settings.credentials_required
         self._realm = settings.realm
         self._rendered: dict[tuple[Any, ...], Rejection] = {}
+        # admit(): only for header-only settings, where one header decides alone.
+        self._fast = self._header_only and self.verifier.remembers
         # check_revocation: one store lookup per verified token (see revocation.py).
         self.revocation = (
             RevocationCheck(settings, store=store, async_store=async_store)
@@ -109,6 +111,40 @@ class Gate:
                 self.authorize(identity, request.method, request.path)
         except RequestError as error:
             return self.reject(error)
+        return identity
+
+    def admit(
+        self, method: str, path: str, authorization: str, *, sync: bool = True
+    ) -> Identity | None:
+        """The fast path for a token seen before: its identity, or None to ask :meth:`decide`.
+
+        ``authorization`` is the request's only token header, as sent. The answer is
+        an identity only when :meth:`decide` would return that very identity: the
+        header is exactly ``<scheme> <token>``, the token is a verified-cache hit that
+        still holds now (:meth:`Verifier.remembered`), the request is no preflight,
+        the path is not public, the revocation view already vouches for the token
+        (``sync`` picks the view of :meth:`decide` or :meth:`decide_async`) and the
+        scope rules pass. Anything else, refusals included, is None: never I/O, never
+        an error, so an adapter calls it first and falls back to the full decision.
+        Adapters must not call it when the request carries the header more than once.
+        """
+        if not self._fast or method == "OPTIONS":
+            return None
+        scheme, _, token = authorization.partition(" ")
+        if scheme != self._scheme or len(token) > self._max:
+            return None
+        identity = self.verifier.remembered(token)
+        if identity is None:
+            return None
+        if self._any_public and self._public.match(path):
+            return None
+        if self.revocation is not None and not self.revocation.cleared(identity, sync=sync):
+            return None
+        if self._rules:
+            try:
+                self.authorize(identity, method, path)
+            except RequestError:
+                return None
         return identity
 
     async def decide_async(self, request: RequestInfo) -> Identity | Rejection:

@@ -11,6 +11,29 @@ __all__ = ["ANONYMOUS", "Credentials", "Identity", "parse_scopes"]
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
+class Credentials:
+    """What ASGI adapters put in ``scope["auth"]``: Starlette-compatible ``.scopes``.
+
+    Immutable, so one object serves every request of an identity (its
+    ``credentials`` attribute): ``.scopes`` returns a new sorted list on each
+    read, as Starlette's ``AuthCredentials.scopes`` is a list, and changing that
+    list changes nothing for later reads or other requests.
+    """
+
+    __slots__ = ("_scopes",)
+
+    def __init__(self, scopes: Iterable[str] = ()) -> None:
+        self._scopes = tuple(sorted(scopes))
+
+    @property
+    def scopes(self) -> list[str]:
+        """The scopes, sorted (a new list each time)."""
+        return list(self._scopes)
+
+    def __repr__(self) -> str:
+        return f"Credentials(scopes={self.scopes!r})"
+
+
 class Identity:
     """The verified subject of a request, or the anonymous identity.
 
@@ -20,7 +43,7 @@ class Identity:
     JOSE header.
     """
 
-    __slots__ = ("claims", "header", "scopes", "subject", "token")
+    __slots__ = ("claims", "credentials", "header", "scopes", "subject", "token")
 
     def __init__(
         self,
@@ -35,6 +58,8 @@ class Identity:
             claims if isinstance(claims, MappingProxyType) else MappingProxyType(dict(claims))
         )
         self.scopes: frozenset[str] = frozenset(scopes)
+        # Built once here, not per request: ASGI adapters hand it out as scope["auth"].
+        self.credentials = Credentials(self.scopes)
         self.token = token
         self.header: Mapping[str, Any] = (
             header if isinstance(header, MappingProxyType) else MappingProxyType(dict(header))
@@ -69,18 +94,6 @@ class Identity:
 
 
 ANONYMOUS = Identity(None)
-
-
-class Credentials:
-    """What ASGI adapters put in ``scope["auth"]``: Starlette-compatible ``.scopes``."""
-
-    __slots__ = ("scopes",)
-
-    def __init__(self, scopes: Iterable[str] = ()) -> None:
-        self.scopes: list[str] = sorted(scopes)
-
-    def __repr__(self) -> str:
-        return f"Credentials(scopes={self.scopes!r})"
 
 
 def parse_scopes(value: object) -> frozenset[str] | None:

@@ -165,6 +165,17 @@ class RevocationCheck:
             return
         self._settle(view, identity.token, generation, revoked)
 
+    def cleared(self, identity: Identity, *, sync: bool) -> bool:
+        """Whether the per-process view already vouches that ``identity`` is not revoked.
+
+        A dict lookup, never I/O: False means "not known here" (or revoked), and
+        the caller then takes the full path (:meth:`check` or :meth:`check_async`).
+        """
+        view = self._views.get(0 if sync else 1)
+        return (
+            view is not None and identity.token is not None and view.lookup(identity.token) is False
+        )
+
     def _ask_view(self, index: int, token: str | None) -> tuple[RevocationView | None, int]:
         """The view's answer (raise if revoked; ``_ANSWERED`` if not), else what to remember."""
         view = self._views[index] if index in self._views else self.view(index == 0)

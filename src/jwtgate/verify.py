@@ -131,19 +131,23 @@ def _is_numeric_date(value: object) -> bool:
         return False
 
 
-def _time_error(
-    now: float, leeway: float, exp: float | None, nbf: float | None, iat: float | None
-) -> type[ExpiredToken | ImmatureToken] | None:
-    """What the time claims say at ``now``: None if valid, else the error to raise.
+def _validity(
+    leeway: float, exp: float | None, nbf: float | None, iat: float | None
+) -> tuple[float, float]:
+    """The times ``[start, end)`` during which the time claims hold, leeway included.
 
-    One rule for full verifications and cache hits alike, so they cannot drift.
+    One rule for full verifications and cache hits alike, so they cannot drift:
+    RFC 7519 §4.1.4, the current time MUST be before ``exp``; §4.1.5, not before
+    ``nbf``; and a token issued in the future (``iat``) is not valid yet either.
     """
-    # RFC 7519 §4.1.4: the current time MUST be before exp.
-    if exp is not None and now >= exp + leeway:
-        return ExpiredToken
-    if (nbf is not None and now + leeway < nbf) or (iat is not None and iat > now + leeway):
-        return ImmatureToken
-    return None
+    start, end = -math.inf, math.inf
+    if exp is not None:
+        end = exp + leeway
+    if nbf is not None:
+        start = nbf - leeway
+    if iat is not None:
+        start = max(start, iat - leeway)
+    return start, end
 
 
 _MAX_PREPARED = 64
@@ -162,16 +166,18 @@ def _algorithm_objects(names: tuple[str, ...]) -> dict[str, Algorithm]:
 
 
 class _Entry(NamedTuple):
-    """A verified token: its identity, the key that verified it, and its time claims."""
+    """A verified token: its identity, the key that verified it, and when it may be served.
+
+    ``[start, end)`` is the token's validity window (:func:`_validity`) cut to the
+    entry's own life, from when it was stored to ``verify_cache_max_age`` later.
+    """
 
     identity: Identity
     key: VerificationKey
     alg: str
     kid: str | None
-    stored: float
-    exp: float | None
-    nbf: float | None
-    iat: float | None
+    start: float
+    end: float
 
 
 class Verifier:
@@ -217,6 +223,9 @@ class Verifier:
         size = settings.verify_cache_size
         self._cache: LRU[str | bytes, _Entry] | None = LRU(size) if size else None
         self._max_age = settings.verify_cache_max_age
+        self._remembered = (
+            self._cache.data if self._cache is not None and self._static_keys else None
+        )
 
     # -- public API -------------------------------------------------------------
 
@@ -250,6 +259,27 @@ class Verifier:
         key = await self.keys.get_async(header["alg"], header.get("kid"))
         return self._finish(token, raw, header, segments, key)
 
+    def remembered(self, token: str) -> Identity | None:
+        """The identity of ``token`` if the cache holds a verification that still
+        holds now, else None. Never verifies and never does I/O: with a remote key
+        source it is always None, since confirming the key may need a fetch.
+
+        The adapters' fast path (:meth:`jwtgate.Gate.admit`) starts here.
+        """
+        entries = self._remembered
+        if entries is None:
+            return None
+        # LRU.get and _lookup's window, inlined: this runs on every request. An
+        # expired entry is left for verify() to drop.
+        entry = entries.get(token)
+        if entry is None or not entry.start <= self.clock() < entry.end:
+            return None
+        try:  # noqa: SIM105 - contextlib.suppress costs a call
+            entries.move_to_end(token)
+        except KeyError:  # dropped by another thread in between: still a valid answer
+            pass
+        return entry.identity
+
     def unverified_header(self, token: str | bytes) -> dict[str, Any]:
         """The token's header after the structural checks, signature not checked."""
         return dict(self._parse(token)[1])
@@ -266,6 +296,11 @@ class Verifier:
         return self._static_keys
 
     @property
+    def remembers(self) -> bool:
+        """True when :meth:`remembered` can answer: a verify cache and static keys."""
+        return self._remembered is not None
+
+    @property
     def cache_size(self) -> int:
         """How many verified tokens are remembered now."""
         return len(self._cache) if self._cache is not None else 0
@@ -277,7 +312,13 @@ class Verifier:
         if self._cache is None:
             return None
         entry = self._cache.get(token)
-        return entry if entry is not None and self._fresh(token, entry) else None
+        if entry is None:
+            return None
+        if entry.start <= self.clock() < entry.end:
+            return entry
+        # Expired (or too old): verify in full, which raises the precise error.
+        self._drop(token)
+        return None
 
     @contextmanager
     def _dropping(self, token: str | bytes) -> Iterator[None]:
@@ -295,18 +336,6 @@ class Verifier:
     def _drop(self, token: str | bytes) -> None:
         if self._cache is not None:
             self._cache.discard(token)
-
-    def _fresh(self, token: str | bytes, entry: _Entry) -> bool:
-        """Whether a cached verification still holds now (time claims and entry age)."""
-        now = self.clock()
-        stored = entry.stored
-        if stored <= now < stored + self._max_age and (
-            _time_error(now, self._leeway, entry.exp, entry.nbf, entry.iat) is None
-        ):
-            return True
-        # Expired (or too old): verify in full, which raises the precise error.
-        self._drop(token)
-        return False
 
     def _parse(self, token: str | bytes) -> tuple[bytes, dict[str, Any], tuple[bytes, ...]]:
         if isinstance(token, str):
@@ -417,19 +446,12 @@ class Verifier:
             header=MappingProxyType(header),
         )
         if self._cache is not None:
-            self._cache.put(
-                token,
-                _Entry(
-                    identity,
-                    key,
-                    alg,
-                    header.get("kid"),
-                    self.clock(),
-                    claims.get("exp"),
-                    claims.get("nbf"),
-                    claims.get("iat"),
-                ),
+            stored = self.clock()
+            start, end = _validity(
+                self._leeway, claims.get("exp"), claims.get("nbf"), claims.get("iat")
             )
+            window = max(start, stored), min(end, stored + self._max_age)
+            self._cache.put(token, _Entry(identity, key, alg, header.get("kid"), *window))
         return identity
 
     def _check_claims(self, claims: dict[str, Any]) -> None:
@@ -455,11 +477,14 @@ class Verifier:
         ):
             raise WrongTokenType()
 
-        error = _time_error(
-            self.clock(), self._leeway, claims.get("exp"), claims.get("nbf"), claims.get("iat")
+        start, end = _validity(
+            self._leeway, claims.get("exp"), claims.get("nbf"), claims.get("iat")
         )
-        if error is not None:
-            raise error()
+        now = self.clock()
+        if now >= end:
+            raise ExpiredToken()
+        if now < start:
+            raise ImmatureToken()
 
         if self._issuer is not None:
             if "iss" not in claims:

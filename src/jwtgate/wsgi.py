@@ -69,6 +69,8 @@ def environ_key(header_name: str) -> str:
 
 def _native_to_text(value: str) -> str:
     # PEP 3333: environ strings are the request's bytes decoded as latin-1.
+    if value.isascii():  # the usual path: the same text either way
+        return value
     try:
         return value.encode("latin-1").decode("utf-8")
     except UnicodeError:
@@ -124,6 +126,17 @@ class JWTGateMiddleware:
         self._remote_user = gate.settings.set_remote_user
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        header = environ.get(self._header_key)
+        if header is not None:  # a token verified before: the fast path (see Gate.admit)
+            path = environ.get("PATH_INFO", "")
+            identity = self.gate.admit(
+                environ.get("REQUEST_METHOD", "GET"),
+                path if path.isascii() else _native_to_text(path),
+                header,
+            )
+            if identity is not None:
+                self.annotate(environ, identity)
+                return self.app(environ, start_response)
         outcome = self.gate.decide(request_info(environ, self._header_key))
         if isinstance(outcome, Rejection):
             return send_rejection(outcome, start_response)
