@@ -10,7 +10,7 @@ from typing import Any
 import jwt
 import pytest
 
-from jwtgate import Settings
+from jwtgate import Gate, Identity, Rejection, RequestInfo, Settings
 from redis_server import RedisServer, redis_binary
 
 pytest_plugins = ["jwtgate.pytest_plugin"]
@@ -160,3 +160,31 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = keep
+
+
+class CountingDecisions:
+    """Counts the full decisions (``decide``/``decide_async``) a Gate makes.
+
+    The fast path (``Gate.admit``) is not counted, so a repeated token should not
+    add to ``calls``. With ``monkeypatch``, the Gate is restored after the test
+    (for Gates that outlive it, such as Django's cached one).
+    """
+
+    def __init__(self, gate: Gate, monkeypatch: pytest.MonkeyPatch | None = None) -> None:
+        self.calls = 0
+        decide, decide_async = gate.decide, gate.decide_async
+
+        def counted(request: RequestInfo) -> Identity | Rejection:
+            self.calls += 1
+            return decide(request)
+
+        async def counted_async(request: RequestInfo) -> Identity | Rejection:
+            self.calls += 1
+            return await decide_async(request)
+
+        if monkeypatch is None:
+            gate.decide = counted  # type: ignore[method-assign]
+            gate.decide_async = counted_async  # type: ignore[method-assign]
+        else:
+            monkeypatch.setattr(gate, "decide", counted)
+            monkeypatch.setattr(gate, "decide_async", counted_async)

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import NOW, FakeClock, make_settings, make_token, pem
+from conftest import NOW, CountingDecisions, FakeClock, make_settings, make_token, pem
 from jwtgate import ANONYMOUS, Credentials, Gate, Identity, RequestInfo, Sessions, Verifier
 from jwtgate.asgi import JWTGateMiddleware as ASGIMiddleware
 from jwtgate.http import Rejection
@@ -249,25 +249,6 @@ def test_a_store_without_a_feed_never_takes_the_fast_path() -> None:
 # -- through the ASGI middleware ------------------------------------------------------
 
 
-class Counting:
-    """Counts the full decisions a Gate makes (sync and async)."""
-
-    def __init__(self, gate: Gate) -> None:
-        self.calls = 0
-        decide, decide_async = gate.decide, gate.decide_async
-
-        def counted(request: RequestInfo) -> Identity | Rejection:
-            self.calls += 1
-            return decide(request)
-
-        async def counted_async(request: RequestInfo) -> Identity | Rejection:
-            self.calls += 1
-            return await decide_async(request)
-
-        gate.decide = counted  # type: ignore[method-assign]
-        gate.decide_async = counted_async  # type: ignore[method-assign]
-
-
 def http_scope(
     *headers: tuple[bytes, bytes], path: str = "/", method: str = "GET"
 ) -> dict[str, Any]:
@@ -308,10 +289,10 @@ class Inner:
         await send({"type": "http.response.body", "body": b"ok"})
 
 
-def asgi_app(**overrides: Any) -> tuple[ASGIMiddleware, FakeClock, Counting]:
+def asgi_app(**overrides: Any) -> tuple[ASGIMiddleware, FakeClock, CountingDecisions]:
     clock = FakeClock()
     app = ASGIMiddleware(Inner(), gate=Gate(make_settings(**overrides), clock=clock))
-    return app, clock, Counting(app.gate)
+    return app, clock, CountingDecisions(app.gate)
 
 
 def auth(token: str, scheme: str = "Bearer") -> tuple[bytes, bytes]:
@@ -406,10 +387,10 @@ def wsgi_call(app: WSGIMiddleware, **environ: Any) -> tuple[str, dict[str, Any] 
     return statuses[0], (seen[0] if seen else None)
 
 
-def wsgi_app(**overrides: Any) -> tuple[WSGIMiddleware, FakeClock, Counting]:
+def wsgi_app(**overrides: Any) -> tuple[WSGIMiddleware, FakeClock, CountingDecisions]:
     clock = FakeClock()
     app = WSGIMiddleware(lambda e, s: [], gate=Gate(make_settings(**overrides), clock=clock))
-    return app, clock, Counting(app.gate)
+    return app, clock, CountingDecisions(app.gate)
 
 
 def test_wsgi_second_request_skips_the_full_decision() -> None:

@@ -52,6 +52,7 @@ __all__ = [
     "Receive",
     "Scope",
     "Send",
+    "admit",
     "attach",
     "jwks_endpoint",
     "request_info",
@@ -99,6 +100,26 @@ def request_info(scope: Scope, header_name: str | bytes = b"authorization") -> R
         cookie="; ".join(cookies) if cookies else None,
         query_string=scope.get("query_string", b"").decode("latin-1"),
         preflight=preflight,
+    )
+
+
+def admit(gate: Gate, scope: Scope, header_name: bytes = b"authorization") -> Identity | None:
+    """The fast path for a scope: :meth:`Gate.admit <jwtgate.Gate.admit>` on its one
+    token header, so the identity of a token verified before, or None (then ask
+    ``gate.decide_async``). ``header_name`` is lower-case bytes, as for
+    :func:`request_info`; a scope carrying that header twice is None.
+    """
+    found = None
+    for name, value in scope["headers"]:
+        if name == header_name:
+            if found is not None:
+                return None  # the full decision refuses two
+            found = value
+    if found is None:
+        return None
+    # A websocket handshake is a GET (RFC 6455 §4.1); its scope has no method.
+    return gate.admit(
+        scope.get("method", "GET"), scope["path"], found.decode("latin-1"), sync=False
     )
 
 
@@ -154,23 +175,11 @@ class JWTGateMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            # The fast path (Gate.admit): one token header, holding a token verified before.
-            found = None
-            wanted = self._header
-            for name, value in scope["headers"]:
-                if name == wanted:
-                    if found is not None:
-                        found = None  # twice: the full decision refuses it
-                        break
-                    found = value
-            if found is not None:
-                identity = self.gate.admit(
-                    scope["method"], scope["path"], found.decode("latin-1"), sync=False
-                )
-                if identity is not None:
-                    attach(scope, identity, self.gate)
-                    await self.app(scope, receive, send)
-                    return
+            identity = admit(self.gate, scope, self._header)
+            if identity is not None:  # a token verified before: the fast path
+                attach(scope, identity, self.gate)
+                await self.app(scope, receive, send)
+                return
         elif kind != "websocket":
             if kind == "lifespan":
                 await self.app(scope, receive, self._closing_on_shutdown(send))

@@ -51,6 +51,8 @@ if TYPE_CHECKING:
 __all__ = [
     "IDENTITY_KEY",
     "JWTGateMiddleware",
+    "admit",
+    "decide",
     "environ_key",
     "jwks_endpoint",
     "request_info",
@@ -97,6 +99,40 @@ def request_info(
     )
 
 
+def admit(
+    gate: Gate,
+    environ: Mapping[str, Any],
+    header_key: str,
+    *,
+    path: str | None = None,
+    sync: bool = True,
+) -> Identity | None:
+    """The fast path for an environ: :meth:`Gate.admit <jwtgate.Gate.admit>` on its
+    token header, so the identity of a token verified before, or None (then ask the
+    Gate in full). Arguments as for :func:`request_info`; ``sync=False`` for
+    :meth:`Gate.decide_async` callers (Django's async middleware).
+    """
+    header = environ.get(header_key)
+    if header is None:
+        return None
+    if path is None:
+        path = environ.get("PATH_INFO", "")
+        if not path.isascii():
+            path = _native_to_text(path)
+    return gate.admit(environ.get("REQUEST_METHOD", "GET"), path, header, sync=sync)
+
+
+def decide(
+    gate: Gate, environ: Mapping[str, Any], header_key: str, *, path: str | None = None
+) -> Identity | Rejection:
+    """The Gate's answer for a WSGI environ (or Django's ``request.META``): the fast
+    path (:func:`admit`) for a token verified before, else ``gate.decide``."""
+    identity = admit(gate, environ, header_key, path=path)
+    if identity is not None:
+        return identity
+    return gate.decide(request_info(environ, header_key, path=path))
+
+
 def send_rejection(rejection: Rejection, start_response: StartResponse) -> list[bytes]:
     """Start the refusal response and return its body, the WSGI way."""
     start_response(f"{rejection.status} {rejection.reason}", list(rejection.headers))
@@ -126,18 +162,7 @@ class JWTGateMiddleware:
         self._remote_user = gate.settings.set_remote_user
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        header = environ.get(self._header_key)
-        if header is not None:  # a token verified before: the fast path (see Gate.admit)
-            path = environ.get("PATH_INFO", "")
-            identity = self.gate.admit(
-                environ.get("REQUEST_METHOD", "GET"),
-                path if path.isascii() else _native_to_text(path),
-                header,
-            )
-            if identity is not None:
-                self.annotate(environ, identity)
-                return self.app(environ, start_response)
-        outcome = self.gate.decide(request_info(environ, self._header_key))
+        outcome = decide(self.gate, environ, self._header_key)
         if isinstance(outcome, Rejection):
             return send_rejection(outcome, start_response)
         self.annotate(environ, outcome)

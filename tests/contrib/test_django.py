@@ -14,7 +14,7 @@ from django.core.management.base import SystemCheckError
 from django.http import HttpRequest, HttpResponse
 from django.test import override_settings
 
-from conftest import SECRET
+from conftest import SECRET, CountingDecisions
 from django_project import settings as project_settings
 from frameworks import (
     USER_REFUSED,
@@ -196,3 +196,29 @@ def test_system_checks_use_configuration_error_ids(jwtgate: Any) -> None:
         assert info.value.ids[0] in str(failed.value)
         with pytest.raises(ConfigurationError):
             get_gate()
+
+
+def test_a_repeated_token_takes_the_fast_path(
+    client: Any, calls: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the first request of a token is decided in full by the sync middleware."""
+    counting = CountingDecisions(get_gate(), monkeypatch)
+    headers = bearer({"scope": "a"})
+    for _ in range(3):
+        assert client.get("/", headers=headers).json() == {"subject": "alice", "scopes": ["a"]}
+    assert calls == ["whoami"] * 3
+    assert counting.calls == 1
+
+
+@pytest.mark.anyio
+async def test_a_repeated_token_takes_the_fast_path_async(
+    async_client: Any, calls: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same in async mode, where the fast path must not block the loop either."""
+    counting = CountingDecisions(get_gate(), monkeypatch)
+    headers = bearer({"scope": "x"})
+    for _ in range(3):
+        response = await async_client.get("/async", headers=headers)
+        assert json.loads(response.content) == {"subject": "alice", "scopes": ["x"]}
+    assert calls == ["async"] * 3
+    assert counting.calls == 1

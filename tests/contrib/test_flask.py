@@ -9,7 +9,7 @@ import httpx
 import pytest
 from flask.views import MethodView
 
-from conftest import SECRET
+from conftest import SECRET, CountingDecisions
 from frameworks import (
     Refusal,
     assert_refused,
@@ -260,3 +260,17 @@ def test_unknown_url_is_refused_before_404() -> None:
     client = app.test_client()
     assert_refused(client.get("/no-such-page"), refusal("missing"))
     assert client.get("/no-such-page", headers=bearer()).status_code == 404
+
+
+def test_a_repeated_token_takes_the_fast_path() -> None:
+    """Only the first request of a token is decided in full; rules still apply after it."""
+    calls: list[str] = []
+    app = create_app(calls)
+    counting = CountingDecisions(app.extensions["jwtgate"].gate)
+    headers = bearer({"scope": "read"})
+    with app.test_client() as http:
+        for _ in range(3):
+            assert http.get("/", headers=headers).json == {"subject": "alice", "scopes": ["read"]}
+        assert http.get("/reports/daily", headers=headers).status_code == 403
+    assert calls == ["index"] * 3
+    assert counting.calls == 2  # the first request, and the rule's refusal

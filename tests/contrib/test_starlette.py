@@ -18,6 +18,7 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from asgi_support import MISSING, bearer, body, challenge, gate, token
+from conftest import CountingDecisions
 from jwtgate import Gate, Identity
 from jwtgate.asgi import JWTGateMiddleware
 from jwtgate.contrib.starlette import (
@@ -245,3 +246,24 @@ def test_cors_outside_jwtgate_adds_cors_headers_to_refusals_and_answers_prefligh
     assert preflight.status_code == 200
     assert preflight.headers["access-control-allow-origin"] == "https://app.example"
     assert calls.count == 0
+
+
+@pytest.mark.parametrize("middleware", [JWTGateMiddleware, authentication_middleware])
+def test_a_repeated_token_takes_the_fast_path(middleware: Any) -> None:
+    """Only the first request of a token is decided in full; the answers stay the same."""
+    shared = gate()
+    counting = CountingDecisions(shared)
+    wrapped = (
+        Middleware(JWTGateMiddleware, gate=shared)
+        if middleware is JWTGateMiddleware
+        else authentication_middleware(gate=shared)
+    )
+    app, calls = build(wrapped)
+    headers = bearer(token("write read"))
+    with TestClient(app) as http:
+        for _ in range(3):
+            response = http.get("/me", headers=headers)
+            assert response.json()["scopes"] == ["read", "write"]
+        assert http.get("/admin", headers=headers).status_code == 403  # Starlette's @requires
+    assert calls.count == 3
+    assert counting.calls == 1

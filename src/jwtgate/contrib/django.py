@@ -54,7 +54,7 @@ from jwtgate.errors import InvalidToken
 from jwtgate.gate import Gate, RequestInfo
 from jwtgate.http import Rejection
 from jwtgate.identity import Identity
-from jwtgate.wsgi import environ_key, request_info
+from jwtgate.wsgi import admit, decide, environ_key, request_info
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
@@ -65,6 +65,8 @@ __all__ = [
     "UserRefused",
     "aload_user",
     "check_jwtgate_settings",
+    "django_decide",
+    "django_decide_async",
     "django_request_info",
     "get_gate",
     "get_optional_gate",
@@ -118,6 +120,23 @@ def django_request_info(gate: Gate, request: HttpRequest) -> RequestInfo:
     return request_info(
         request.META, environ_key(gate.settings.header_name), path=request.path_info
     )
+
+
+def django_decide(gate: Gate, request: HttpRequest) -> Identity | Rejection:
+    """The Gate's answer for a Django request: the fast path for a token verified
+    before (:func:`jwtgate.wsgi.admit`), else the full decision."""
+    return decide(
+        gate, request.META, environ_key(gate.settings.header_name), path=request.path_info
+    )
+
+
+async def django_decide_async(gate: Gate, request: HttpRequest) -> Identity | Rejection:
+    """:func:`django_decide` for async middleware (never blocks the event loop)."""
+    key = environ_key(gate.settings.header_name)
+    identity = admit(gate, request.META, key, path=request.path_info, sync=False)
+    if identity is not None:
+        return identity
+    return await gate.decide_async(django_request_info(gate, request))
 
 
 def rejection_response(rejection: Rejection) -> HttpResponse:
@@ -196,7 +215,7 @@ class JWTGateMiddleware:
         if self.async_mode:
             return self.__acall__(request)
         gate = get_gate()
-        outcome = gate.decide(django_request_info(gate, request))
+        outcome = django_decide(gate, request)
         if isinstance(outcome, Rejection):
             return rejection_response(outcome)
         self.annotate(gate, request, outcome)
@@ -204,7 +223,7 @@ class JWTGateMiddleware:
 
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
         gate = get_gate()
-        outcome = await gate.decide_async(django_request_info(gate, request))
+        outcome = await django_decide_async(gate, request)
         if isinstance(outcome, Rejection):
             return rejection_response(outcome)
         self.annotate(gate, request, outcome)

@@ -40,7 +40,7 @@ from rest_framework.request import Request
 
 from jwtgate.contrib.django import (
     UserRefused,
-    django_request_info,
+    django_decide,
     get_gate,
     get_optional_gate,
     load_user,
@@ -104,7 +104,7 @@ class JWTGateAuthentication(BaseAuthentication):
         identity = getattr(request._request, "jwt", None)
         if not isinstance(identity, Identity) or not identity.is_authenticated:
             gate = get_optional_gate()
-            outcome = gate.decide(django_request_info(gate, request._request))
+            outcome = django_decide(gate, request._request)
             if isinstance(outcome, Rejection):
                 raise self._refuse(request, outcome)
             if not outcome.is_authenticated:

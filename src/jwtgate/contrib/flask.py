@@ -44,7 +44,7 @@ from jwtgate.errors import InsufficientScope, MissingToken
 from jwtgate.gate import Gate
 from jwtgate.http import Rejection
 from jwtgate.identity import ANONYMOUS, Identity
-from jwtgate.wsgi import environ_key, request_info
+from jwtgate.wsgi import decide, environ_key
 
 __all__ = ["JWTGate", "current_identity", "optional", "requires_scopes"]
 
@@ -116,7 +116,7 @@ def _check_request() -> Response | None:
     state: _State = current_app.extensions[EXTENSION_KEY]
     view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
     gate = state.optional_gate if getattr(view, _OPTIONAL_ATTR, False) else state.gate
-    outcome = gate.decide(request_info(request.environ, state.header_key))
+    outcome = decide(gate, request.environ, state.header_key)
     if isinstance(outcome, Rejection):
         return state.respond(outcome)
     g._jwtgate = outcome

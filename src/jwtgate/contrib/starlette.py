@@ -39,11 +39,12 @@ from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
-from jwtgate.asgi import attach, request_info, resolve_gate
+from jwtgate.asgi import admit, attach, request_info, resolve_gate
 from jwtgate.config import Settings
 from jwtgate.errors import InvalidToken
 from jwtgate.gate import Gate
 from jwtgate.http import Rejection, render
+from jwtgate.identity import Identity
 
 __all__ = [
     "JWTGateAuthenticationError",
@@ -76,7 +77,9 @@ class JWTGateBackend(AuthenticationBackend):
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser]:
         """The credentials and identity of ``conn``, or raise with jwtgate's answer."""
-        decision = await self.gate.decide_async(request_info(conn.scope, self._header))
+        decision: Identity | Rejection | None = admit(self.gate, conn.scope, self._header)
+        if decision is None:  # not a token verified before: the full decision
+            decision = await self.gate.decide_async(request_info(conn.scope, self._header))
         if isinstance(decision, Rejection):
             raise JWTGateAuthenticationError(decision)
         # AuthenticationMiddleware sets user/auth from our return value; attach()
