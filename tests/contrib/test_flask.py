@@ -274,3 +274,16 @@ def test_a_repeated_token_takes_the_fast_path() -> None:
         assert http.get("/reports/daily", headers=headers).status_code == 403
     assert calls == ["index"] * 3
     assert counting.calls == 2  # the first request, and the rule's refusal
+
+
+def test_init_app_twice_replaces_the_settings_and_checks_once() -> None:
+    """A second init_app uses its own settings, and each request is still decided once."""
+    app = flask.Flask(__name__)
+    app.add_url_rule("/", "index", lambda: {"subject": current_identity.subject})
+    JWTGate(app, settings={"SECRET": "another-secret-0123456789-abcdefghijklmnopqrstuvwxyz"})
+    JWTGate(app, settings={"SECRET": SECRET, "VERIFY_CACHE_SIZE": 0})  # no fast path
+    counting = CountingDecisions(app.extensions["jwtgate"].gate)
+    with app.test_client() as http:
+        assert http.get("/", headers=bearer()).json == {"subject": "alice"}
+        assert http.get("/").status_code == 401
+    assert counting.calls == 2

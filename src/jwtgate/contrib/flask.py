@@ -106,10 +106,12 @@ class JWTGate:
             settings = Settings.from_dict(source, name="JWTGATE")
         gate = Gate(settings)
         optional_gate = Gate(settings.replace(credentials_required=False), verifier=gate.verifier)
+        registered = EXTENSION_KEY in app.extensions
         app.extensions[EXTENSION_KEY] = _State(
             gate, optional_gate, environ_key(settings.header_name)
         )
-        app.before_request(_check_request)
+        if not registered:  # init_app again replaces the settings, not adds a second check
+            app.before_request(_check_request)
 
 
 def _check_request() -> Response | None:
