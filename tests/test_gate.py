@@ -203,6 +203,14 @@ def test_header_beats_cookie(sources: list[str]) -> None:
     assert subject(answer) == "bob"
 
 
+def test_a_header_token_means_the_cookie_is_not_read() -> None:
+    """An oversized cookie cannot refuse a request whose header carries the token."""
+    g = gate(token_sources=["cookie", "header"])
+    huge = "access_token=" + "x" * 9000
+    assert subject(decide_both(g, request(header=GOOD, cookie=huge))) == "alice"
+    rejected(decide_both(g, request(cookie=huge)), 401, INVALID + '"token too large"')
+
+
 def test_cookie_and_query_follow_source_order() -> None:
     """Between cookie and query the first configured source wins."""
     g = gate(token_sources=["query", "cookie"])

@@ -87,8 +87,11 @@ class Gate:
         self._required = settings.credentials_required
         self._realm = settings.realm
         self._rendered: dict[tuple[Any, ...], Rejection] = {}
-        # admit(): only for header-only settings, where one header decides alone.
-        self._fast = self._header_only and self.verifier.remembers
+        # admit(): wherever a header token decides alone, i.e. unless a query token
+        # could conflict with it (a cookie never does: see token()).
+        self._fast = (
+            "header" in self._sources and "query" not in self._sources and self.verifier.remembers
+        )
         # check_revocation: one store lookup per verified token (see revocation.py).
         self.revocation = (
             RevocationCheck(settings, store=store, async_store=async_store)
@@ -201,29 +204,36 @@ class Gate:
 
         A token in the header and another in the query is an ``InvalidRequest``
         (RFC 6750 §2: one method per request). A cookie is ambient (browsers send
-        it on every request), so a header token simply takes precedence over it.
+        it on every request), so a header token takes precedence over it, and the
+        cookie is then not even read (an oversized one cannot refuse the request).
         """
         if self._header_only:  # the common case: no dict, no loop
             return _bearer.from_header(request.authorization, self._scheme, self._max)
-        found: dict[str, str] = {}
-        for source in self._sources:
-            if source == "header":
-                value = _bearer.from_header(request.authorization, self._scheme, self._max)
-            elif source == "cookie":
-                value = _bearer.from_cookie(request.cookie, self.settings.cookie_name, self._max)
-            else:
-                value = _bearer.from_query(
-                    request.query_string, self.settings.query_param, self._max
-                )
-            if value is not None:
-                found[source] = value
-        if "header" in found and "query" in found:
-            raise InvalidRequest("more than one token in the request")
-        if "header" in found:  # explicit beats ambient, whatever the order of token_sources
-            return found["header"]
-        for source in self._sources:
-            if source in found:
-                return found[source]
+        sources = self._sources
+        header = (
+            _bearer.from_header(request.authorization, self._scheme, self._max)
+            if "header" in sources
+            else None
+        )
+        query = (
+            _bearer.from_query(request.query_string, self.settings.query_param, self._max)
+            if "query" in sources
+            else None
+        )
+        if header is not None:
+            if query is not None:
+                raise InvalidRequest("more than one token in the request")
+            return header  # explicit beats ambient: the cookie is not even read
+        cookie = (
+            _bearer.from_cookie(request.cookie, self.settings.cookie_name, self._max)
+            if "cookie" in sources
+            else None
+        )
+        for source in sources:  # a cookie and a query token: the first source listed
+            if source == "cookie" and cookie is not None:
+                return cookie
+            if source == "query" and query is not None:
+                return query
         return None
 
     def _verify(self, token: str | None) -> Identity:
