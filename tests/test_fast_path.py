@@ -443,3 +443,12 @@ def test_wsgi_preflight_with_a_cached_token_is_anonymous() -> None:
     assert status.startswith("200")
     assert seen is not None
     assert seen[IDENTITY_KEY] is ANONYMOUS
+
+
+def test_asgi_scope_without_headers_or_path_is_decided_not_crashed() -> None:
+    """A minimal scope (a test harness, a thin server) gets the full decision's 401."""
+    app, _, _ = asgi_app()
+    assert asgi_call(app, {"type": "http", "method": "GET"}) == (401, None)
+    token = make_token()
+    assert asgi_call(app, {"type": "http", "headers": [auth(token)]})[0] == 200
+    assert asgi_call(app, {"type": "http", "headers": [auth(token)]})[0] == 200

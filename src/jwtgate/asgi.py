@@ -110,7 +110,7 @@ def admit(gate: Gate, scope: Scope, header_name: bytes = b"authorization") -> Id
     :func:`request_info`; a scope carrying that header twice is None.
     """
     found = None
-    for name, value in scope["headers"]:
+    for name, value in scope.get("headers", ()):
         if name == header_name:
             if found is not None:
                 return None  # the full decision refuses two
@@ -119,7 +119,7 @@ def admit(gate: Gate, scope: Scope, header_name: bytes = b"authorization") -> Id
         return None
     # A websocket handshake is a GET (RFC 6455 §4.1); its scope has no method.
     return gate.admit(
-        scope.get("method", "GET"), scope["path"], found.decode("latin-1"), sync=False
+        scope.get("method", "GET"), scope.get("path", "/"), found.decode("latin-1"), sync=False
     )
 
 
