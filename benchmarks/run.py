@@ -48,7 +48,7 @@ ALGORITHMS = {
 
 
 BATCH = 50
-BATCHED = frozenset({"middleware", "peers", "sizes"})
+BATCHED = frozenset({"middleware", "peers", "sizes", "jwks-middleware"})
 
 
 class Report:
@@ -539,6 +539,18 @@ def section_jwks(report: Report) -> None:
                     lambda v=static_verifier: v.verify(token),
                 ),
             )
+        # The fast path works with remote keys too (JWKSKeys.peek confirms the key).
+        gate = Gate(remote, verifier=Verifier(remote, keys=source))
+        report.add(
+            "jwks-middleware",
+            compare(
+                "ASGI jwtgate overhead, warm JWKS cache, cached",
+                asgi_caller(asgi.JWTGateMiddleware(apps.asgi_bare, gate=gate), token),
+                "jwt.decode",
+                raw_batch(token, load_public_key(public_pem.encode()), "RS256"),
+                subtract=asgi_caller(apps.asgi_bare, token),
+            ),
+        )
     finally:
         httpd.shutdown()
         httpd.server_close()

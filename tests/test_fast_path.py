@@ -112,8 +112,9 @@ def test_no_cache_means_no_fast_path() -> None:
     assert gate.admit("GET", "/", header) is None
 
 
-def test_a_remote_key_source_never_takes_the_fast_path() -> None:
-    """Keys that may need a fetch to confirm (JWKS) always go the full way."""
+def test_a_key_source_without_peek_never_takes_the_fast_path() -> None:
+    """A source that cannot confirm its key without I/O always goes the full way
+    (JWKSKeys can: see test_jwks.py)."""
     settings = make_settings(algorithms=["RS256"], secret=None, public_key=pem("rsa_public"))
     keys = SwappableKeys(rsa_key("a"))
     gate = Gate(settings, verifier=Verifier(settings, clock=FakeClock(), keys=keys))

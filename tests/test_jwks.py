@@ -399,6 +399,56 @@ def test_rotation_is_picked_up(server: JWKSServer, mono: FakeClock) -> None:
     assert server.hits == 3
 
 
+def test_peek_answers_only_when_get_has_nothing_to_do(server: JWKSServer, mono: FakeClock) -> None:
+    """peek is the key get() would return without fetching, refreshing or refusing; else None."""
+    source = JWKSKeys.from_settings(remote_settings(server), clock=mono)
+    assert source.peek("RS256", "a") is None  # nothing fetched yet
+    key = source.get("RS256", "a")
+    assert source.peek("RS256", "a") is key
+    assert source.peek("RS256", "zz") is None  # unknown kid: get() would refetch or refuse
+    assert source.peek("ES256", "a") is None  # not that key's algorithm
+    mono.advance(240)  # the refresh-ahead window: the last fifth of the 300 s lifetime
+    assert source.peek("RS256", "a") is None
+    assert server.hits == 1  # peek never fetches
+
+
+def test_a_cached_token_confirmed_by_peek_skips_get(
+    server: JWKSServer, mono: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While peek confirms the key, a cached token is served without the locked lookup."""
+    settings = remote_settings(server)
+    source = JWKSKeys.from_settings(settings, clock=mono)
+    verifier = Verifier(settings, clock=FakeClock(), keys=source)
+    tok = token("rsa", "a")
+    first = verifier.verify(tok)
+
+    def no_get(algorithm: str, kid: str | None) -> Any:
+        raise AssertionError("get() was called")
+
+    monkeypatch.setattr(source, "get", no_get)
+    assert verifier.remembers
+    assert verifier.verify(tok) is first
+    assert verifier.remembered(tok) is first
+
+
+def test_remote_keys_take_the_fast_path_until_a_refresh_is_due(
+    server: JWKSServer, mono: FakeClock
+) -> None:
+    """Gate.admit serves a cached token while its key is fresh; a retired key ends it."""
+    gate, _ = gate_for(remote_settings(server), mono)
+    tok = token("rsa", "a")
+    header = f"Bearer {tok}"
+    first = gate.decide(request(tok))
+    assert_ok(first)
+    assert gate.admit("GET", "/", header) is first
+    server.serve(jwk("ec", "b"))  # the provider retires key "a"
+    mono.advance(240)  # a refresh is due: only get() may start it
+    assert gate.admit("GET", "/", header) is None
+    mono.advance(61)  # the keys expire
+    assert_invalid(gate.decide(request(tok)))
+    assert gate.admit("GET", "/", header) is None
+
+
 def test_cache_control_max_age_sets_the_lifetime(server: JWKSServer, mono: FakeClock) -> None:
     """The keys are kept for the response's max-age, and refetched after it."""
     server.serve(jwk("rsa", "a"), max_age=120)

@@ -339,6 +339,9 @@ class JWKSKeys:
         self._keys: _KeySet | None = None
         self._expires_at = -math.inf
         self._refresh_at = -math.inf
+        # The keys and until when they need no refresh, replaced as one tuple so
+        # that peek() can read them without the lock.
+        self._fresh: tuple[_KeySet, float] | None = None
         self._last_attempt = -math.inf
         self._last_ok = False
         self._failures = 0
@@ -386,6 +389,21 @@ class JWKSKeys:
             await self._fetch_async()
             outcome = self._decide(algorithm, kid, may_fetch=False)
         return self._deliver(outcome)
+
+    def peek(self, algorithm: str, kid: str | None) -> VerificationKey | None:
+        """The key :meth:`get` would return right now with nothing else to do, or None.
+
+        None whenever ``get`` would fetch, refresh ahead, serve stale keys or
+        refuse: then ask ``get``. No lock, no I/O, no logging; the
+        :class:`~jwtgate.Verifier` uses it to confirm a cached token's key.
+        """
+        static = self._static.find(algorithm, kid, unnamed=False)
+        if static is not None:
+            return static
+        fresh = self._fresh
+        if fresh is None or not self._clock() < fresh[1]:
+            return None
+        return fresh[0].find(algorithm, kid)
 
     def prefetch(self) -> bool:
         """Fetch now (e.g. at startup) so the first request does not wait; True if keys are held."""
@@ -570,6 +588,7 @@ class JWKSKeys:
             self._keys = _KeySet(keys)
             self._expires_at = now + lifetime
             self._refresh_at = now + lifetime * (1 - REFRESH_AHEAD)
+            self._fresh = (self._keys, self._refresh_at)
             self._last_ok = True
             self._failures = 0
             self._retry_at = -math.inf

@@ -160,7 +160,12 @@ class SigningKey:
 
 
 class KeySource(Protocol):
-    """Finds the key for a token's algorithm and ``kid``; raises ``UnknownKey`` if none fits."""
+    """Finds the key for a token's algorithm and ``kid``; raises ``UnknownKey`` if none fits.
+
+    A source may also have ``peek(algorithm, kid) -> VerificationKey | None``: the key
+    ``get`` would return right now without I/O, or None. The Verifier then confirms
+    cached tokens with it (see :meth:`jwtgate.jwks.JWKSKeys.peek`).
+    """
 
     def get(self, algorithm: str, kid: str | None) -> VerificationKey: ...
 

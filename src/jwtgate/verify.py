@@ -223,8 +223,15 @@ class Verifier:
         size = settings.verify_cache_size
         self._cache: LRU[str | bytes, _Entry] | None = LRU(size) if size else None
         self._max_age = settings.verify_cache_max_age
+        # A source that can say, without I/O, which key it serves now (JWKSKeys.peek)
+        # lets cached tokens skip the full key lookup; static keys need no check.
+        self._peek: Callable[[str, str | None], VerificationKey | None] | None = (
+            None if self._static_keys else getattr(keys, "peek", None)
+        )
         self._remembered = (
-            self._cache.data if self._cache is not None and self._static_keys else None
+            self._cache.data
+            if self._cache is not None and (self._static_keys or self._peek is not None)
+            else None
         )
 
     # -- public API -------------------------------------------------------------
@@ -233,7 +240,7 @@ class Verifier:
         """Verify ``token`` and return its identity; raise a ``jwtgate.errors`` error."""
         entry = self._lookup(token)
         if entry is not None:
-            if self._static_keys:
+            if self._static_keys or self._peeks(entry):
                 return entry.identity
             with self._dropping(token):
                 current = self.keys.get(entry.alg, entry.kid)
@@ -248,7 +255,7 @@ class Verifier:
         """Like :meth:`verify`, letting a remote key source fetch without blocking."""
         entry = self._lookup(token)
         if entry is not None:
-            if self._static_keys:
+            if self._static_keys or self._peeks(entry):
                 return entry.identity
             with self._dropping(token):
                 current = await self.keys.get_async(entry.alg, entry.kid)
@@ -262,7 +269,8 @@ class Verifier:
     def remembered(self, token: str) -> Identity | None:
         """The identity of ``token`` if the cache holds a verification that still
         holds now, else None. Never verifies and never does I/O: with a remote key
-        source it is always None, since confirming the key may need a fetch.
+        source it answers only while the source's ``peek`` confirms the very key
+        (:meth:`jwtgate.jwks.JWKSKeys.peek`), and is None with a source that has none.
 
         The adapters' fast path (:meth:`jwtgate.Gate.admit`) starts here.
         """
@@ -273,6 +281,8 @@ class Verifier:
         # expired entry is left for verify() to drop.
         entry = entries.get(token)
         if entry is None or not entry.start <= self.clock() < entry.end:
+            return None
+        if not self._static_keys and not self._peeks(entry):
             return None
         try:  # noqa: SIM105 - contextlib.suppress costs a call
             entries.move_to_end(token)
@@ -297,7 +307,8 @@ class Verifier:
 
     @property
     def remembers(self) -> bool:
-        """True when :meth:`remembered` can answer: a verify cache and static keys."""
+        """True when :meth:`remembered` can answer: a verify cache, and static keys or
+        a key source with ``peek``."""
         return self._remembered is not None
 
     @property
@@ -332,6 +343,11 @@ class Verifier:
         except BaseException:
             self._drop(token)
             raise
+
+    def _peeks(self, entry: _Entry) -> bool:
+        """Whether the key source confirms, without I/O, that it still serves the
+        key that verified ``entry`` (False: ask it with ``get``)."""
+        return self._peek is not None and self._peek(entry.alg, entry.kid) is entry.key
 
     def _drop(self, token: str | bytes) -> None:
         if self._cache is not None:
