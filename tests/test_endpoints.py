@@ -232,6 +232,31 @@ def test_logout_all_ends_every_session(endpoints: Endpoints) -> None:
     assert ok.status == 200
 
 
+def test_logout_all_refuses_a_used_refresh_token(endpoints: Endpoints) -> None:
+    """A rotated-out refresh token cannot end every session: it is a replay, so its own
+    family ends (as on /refresh) and the subject's other sessions live on."""
+    one, two = login(endpoints), login(endpoints)
+    rotated = endpoints.handle(post("/auth/refresh", {"refresh_token": one["refresh_token"]}))
+    assert rotated.status == 200
+    replay = endpoints.handle(post("/auth/logout-all", {"refresh_token": one["refresh_token"]}))
+    assert (replay.status, replay.json()["error"]) == (400, "invalid_grant")
+    assert replay.json()["error_description"] == "refresh token reused; session revoked"
+    fresh = rotated.json()["refresh_token"]
+    refused = endpoints.handle(post("/auth/refresh", {"refresh_token": fresh}))
+    assert refused.status == 400  # the replayed family is revoked
+    alive = endpoints.handle(post("/auth/refresh", {"refresh_token": two["refresh_token"]}))
+    assert alive.status == 200  # the other session was not logged out
+
+
+def test_logout_all_with_the_current_refresh_token(endpoints: Endpoints) -> None:
+    """The current refresh token (body) still ends every session of its subject."""
+    one, two = login(endpoints), login(endpoints)
+    done = endpoints.handle(post("/auth/logout-all", {"refresh_token": one["refresh_token"]}))
+    assert done.status == 204
+    refused = endpoints.handle(post("/auth/refresh", {"refresh_token": two["refresh_token"]}))
+    assert refused.status == 400
+
+
 def test_store_outage_is_503(tmp_path: Path) -> None:
     """An unusable store answers 503 with Retry-After on login."""
     settings = make_settings(store=f"sqlite:///{tmp_path / 'missing' / 'x.db'}")
@@ -353,6 +378,18 @@ async def test_async_core_accepts_sync_or_async_authenticate(settings: Settings,
     if kind == "sync":
         assert threads
         assert threading.get_ident() not in threads
+
+
+@pytest.mark.anyio
+async def test_async_logout_all_refuses_a_used_refresh_token(settings: Settings) -> None:
+    """The async core treats a used refresh token on logout-all as a replay too."""
+    async with AsyncSessions(settings) as sessions:
+        endpoints = AsyncEndpoints(sessions, authenticate)
+        login_body = {"username": "alice", "password": USERS["alice"]}
+        old = (await endpoints.handle(post("/auth/token", login_body))).json()["refresh_token"]
+        assert (await endpoints.handle(post("/auth/refresh", {"refresh_token": old}))).status == 200
+        replay = await endpoints.handle(post("/auth/logout-all", {"refresh_token": old}))
+        assert replay.json()["error_description"] == "refresh token reused; session revoked"
 
 
 @pytest.mark.anyio

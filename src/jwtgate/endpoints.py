@@ -236,8 +236,13 @@ class _Core:
         try:
             identity: Identity = yield ("verify", (token,))
             if everywhere:
-                # Only a live session may end all others.
-                if (yield ("is_revoked", (identity,))):
+                # Only a live session may end all others, and a refresh token only
+                # while it is its family's current one: it is consumed like on
+                # /refresh, so a used one is a replay (its family ends, 400), not a
+                # way for whoever kept it to log the user out everywhere.
+                if identity.claims.get("token_use") == "refresh":
+                    yield ("refresh", (token,))
+                elif (yield ("is_revoked", (identity,))):
                     raise RevokedToken()
                 yield ("logout_all", (str(identity.subject),))
             else:
