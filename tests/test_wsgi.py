@@ -295,3 +295,11 @@ def test_close_closes_the_gates_revocation_store(tmp_path: Any) -> None:
     sessions.close = lambda: (closed.append("sessions"), original())[1]  # type: ignore[method-assign]
     endpoints.close()
     assert closed == ["gate", "sessions"]
+
+
+def test_settings_or_gate_exactly_one() -> None:
+    """As in the ASGI middleware: neither or both of settings= and gate= is a TypeError."""
+    with pytest.raises(TypeError, match="needs settings"):
+        JWTGateMiddleware(Recorder())
+    with pytest.raises(TypeError, match="not both"):
+        JWTGateMiddleware(Recorder(), settings=make_settings(), gate=Gate(make_settings()))

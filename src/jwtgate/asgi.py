@@ -40,7 +40,7 @@ from typing import Any
 
 from .config import Settings
 from .endpoints import asgi_app as token_endpoints
-from .gate import Gate, RequestInfo
+from .gate import Gate, RequestInfo, resolve_gate
 from .http import Rejection
 from .identity import Identity
 from .jwks import jwks_asgi_app as jwks_endpoint
@@ -121,19 +121,6 @@ def admit(gate: Gate, scope: Scope, header_name: bytes = b"authorization") -> Id
     return gate.admit(
         scope.get("method", "GET"), scope.get("path", "/"), found.decode("latin-1"), sync=False
     )
-
-
-def resolve_gate(
-    settings: Settings | Mapping[str, Any] | None, gate: Gate | None, owner: str
-) -> Gate:
-    """The Gate an adapter was given, or one built from ``settings`` (exactly one of them)."""
-    if gate is None:
-        if settings is None:
-            raise TypeError(f"{owner} needs settings= (or a ready gate=)")
-        return Gate(settings)
-    if settings is not None:
-        raise TypeError(f"{owner} takes settings= or gate=, not both")
-    return gate
 
 
 def attach(scope: Scope, identity: Identity, gate: Gate) -> None:

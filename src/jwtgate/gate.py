@@ -32,7 +32,7 @@ from .revocation import RevocationCheck
 from .stores import AsyncStore, Store
 from .verify import Clock, Verifier
 
-__all__ = ["Gate", "RequestInfo"]
+__all__ = ["Gate", "RequestInfo", "resolve_gate"]
 
 
 def _scopes_of(error: RequestError) -> tuple[str, ...]:
@@ -294,3 +294,16 @@ class Gate:
         if exp is None:
             return None
         return float(exp) + self.settings.leeway
+
+
+def resolve_gate(
+    settings: Settings | Mapping[str, Any] | None, gate: Gate | None, owner: str
+) -> Gate:
+    """The Gate an adapter was given, or one built from ``settings`` (exactly one of them)."""
+    if gate is None:
+        if settings is None:
+            raise TypeError(f"{owner} needs settings= (or a ready gate=)")
+        return Gate(settings)
+    if settings is not None:
+        raise TypeError(f"{owner} takes settings= or gate=, not both")
+    return gate

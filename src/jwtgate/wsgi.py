@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from .config import Settings
 from .endpoints import wsgi_app as token_endpoints
-from .gate import Gate, RequestInfo
+from .gate import Gate, RequestInfo, resolve_gate
 from .http import Rejection
 from .identity import Identity
 from .jwks import jwks_wsgi_app as jwks_endpoint
@@ -143,8 +143,8 @@ class JWTGateMiddleware:
     """PEP 3333 middleware that authenticates every request with a bearer JWT.
 
     ``settings`` is a dict (validated at construction, so a bad key fails at
-    startup) or a :class:`~jwtgate.Settings`; ``gate`` replaces the decision
-    object (tests inject one with a fake clock).
+    startup) or a :class:`~jwtgate.Settings`; ``gate`` instead injects a ready
+    decision object (tests inject one with a fake clock). Exactly one of them.
     """
 
     def __init__(
@@ -155,9 +155,7 @@ class JWTGateMiddleware:
         gate: Gate | None = None,
     ) -> None:
         self.app = app
-        if gate is None:
-            gate = Gate(settings if settings is not None else {})
-        self.gate = gate
+        self.gate = gate = resolve_gate(settings, gate, "JWTGateMiddleware")
         self._header_key = environ_key(gate.settings.header_name)
         self._remote_user = gate.settings.set_remote_user
 
