@@ -154,6 +154,21 @@ class _Core:
     def store_url(self) -> str:
         return store_url(self.settings)
 
+    def resolve_store(self, store: object, *, want_async: bool) -> tuple[Any, bool]:
+        """The store given (checked to be sync or async as wanted), or one opened from
+        a URL (``store``, else the ``store`` setting); and whether the caller owns it."""
+        if store is None or isinstance(store, str):
+            url = store if store is not None else self.store_url()
+            opener = open_async_store if want_async else open_store
+            return opener(url, prefix=self.settings.store_key_prefix), True
+        if inspect.iscoroutinefunction(getattr(store, "rotate", None)) != want_async:
+            raise TypeError(
+                "this store is sync: use Sessions, or open_async_store()"
+                if want_async
+                else "this store is async: use AsyncSessions"
+            )
+        return store, False
+
     def check_claims(self, claims: Mapping[str, Any] | None) -> dict[str, Any]:
         extra = dict(claims or {})
         clash = sorted(SESSION_CLAIMS.intersection(extra))
@@ -228,14 +243,8 @@ class Sessions:
     ) -> None:
         self._core = core = _Core(settings, clock)
         self.settings = core.settings
-        self._owns_store = store is None or isinstance(store, str)
-        if store is None or isinstance(store, str):
-            url = store if store is not None else core.store_url()
-            self.store: Store = open_store(url, prefix=core.settings.store_key_prefix)
-        elif inspect.iscoroutinefunction(getattr(store, "rotate", None)):
-            raise TypeError("this store is async: use AsyncSessions")
-        else:
-            self.store = store
+        self.store: Store
+        self.store, self._owns_store = core.resolve_store(store, want_async=False)
 
     def login(self, subject: str, claims: Mapping[str, Any] | None = None) -> TokenPair:
         """Start a session for ``subject``; ``claims`` go into both tokens."""
@@ -323,14 +332,8 @@ class AsyncSessions:
     ) -> None:
         self._core = core = _Core(settings, clock)
         self.settings = core.settings
-        self._owns_store = store is None or isinstance(store, str)
-        if store is None or isinstance(store, str):
-            url = store if store is not None else core.store_url()
-            self.store: AsyncStore = open_async_store(url, prefix=core.settings.store_key_prefix)
-        elif not inspect.iscoroutinefunction(getattr(store, "rotate", None)):
-            raise TypeError("this store is sync: use Sessions, or open_async_store()")
-        else:
-            self.store = store
+        self.store: AsyncStore
+        self.store, self._owns_store = core.resolve_store(store, want_async=True)
 
     async def login(self, subject: str, claims: Mapping[str, Any] | None = None) -> TokenPair:
         """See :meth:`Sessions.login`."""
