@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -453,3 +454,58 @@ def test_asgi_scope_without_headers_or_path_is_decided_not_crashed() -> None:
     token = make_token()
     assert asgi_call(app, {"type": "http", "headers": [auth(token)]})[0] == 200
     assert asgi_call(app, {"type": "http", "headers": [auth(token)]})[0] == 200
+
+
+# -- through real servers ---------------------------------------------------------------
+
+
+def served_asgi(clock: FakeClock, counting: list[CountingDecisions]) -> ASGIMiddleware:
+    async def inner(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        body = scope["user"].subject.encode()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+    app = ASGIMiddleware(inner, gate=Gate(make_settings(), clock=clock))
+    counting.append(CountingDecisions(app.gate))
+    return app
+
+
+def served_wsgi(clock: FakeClock, counting: list[CountingDecisions]) -> WSGIMiddleware:
+    def inner(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [environ[IDENTITY_KEY].subject.encode()]
+
+    app = WSGIMiddleware(inner, gate=Gate(make_settings(), clock=clock))
+    counting.append(CountingDecisions(app.gate))
+    return app
+
+
+@pytest.mark.parametrize("stack", ["uvicorn", "waitress"])
+def test_fast_path_through_a_real_server(stack: str) -> None:
+    """Under uvicorn and waitress on 127.0.0.1: one full decision for three requests of a
+    token, and once the token expires the full decision's 401 with its challenge."""
+    from frameworks import waitress_thread
+    from servers import uvicorn_server
+
+    clock = FakeClock()
+    counting: list[CountingDecisions] = []
+    if stack == "uvicorn":
+        server = uvicorn_server(served_asgi(clock, counting))
+    else:
+        server = waitress_thread(served_wsgi(clock, counting))
+    token = make_token(ttl=30)
+    with server as base, httpx.Client(base_url=base, timeout=10) as http:
+        for _ in range(3):
+            response = http.get("/", headers={"Authorization": f"Bearer {token}"})
+            assert (response.status_code, response.text) == (200, "alice")
+        assert counting[0].calls == 1
+        clock.advance(31)
+        expired = http.get("/", headers={"Authorization": f"Bearer {token}"})
+        assert expired.status_code == 401
+        assert 'error="invalid_token"' in expired.headers["www-authenticate"]
+        assert counting[0].calls == 2
