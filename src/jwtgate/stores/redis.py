@@ -202,6 +202,16 @@ _REVOKING = frozenset({"reused", "revoked"})
 _CHANGES_TTL = 86400
 
 
+def _open_pubsub(client: Any) -> Any:
+    """``client.pubsub()``, typed as Any on purpose.
+
+    redis-py < 8.2 leaves ``pubsub()`` untyped and 8.2+ types it; going through
+    Any keeps mypy's verdict the same for both, so no ``type: ignore`` depends on
+    the installed version.
+    """
+    return client.pubsub(ignore_subscribe_messages=True)
+
+
 class RedisFeed(ChangeFeed):
     """Subscribed to the revocation channel, and reading its counter every interval.
 
@@ -220,7 +230,7 @@ class RedisFeed(ChangeFeed):
 
     def poll(self) -> object:
         if self._pubsub is None:
-            pubsub = self.client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+            pubsub = _open_pubsub(self.client)
             try:
                 pubsub.subscribe(self.channel)
             except BaseException:
