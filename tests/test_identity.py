@@ -83,3 +83,128 @@ def test_credentials() -> None:
 def test_parse_scopes(value: object, expected: frozenset[str] | None) -> None:
     """Scopes come from a space-delimited string or a list of strings; nothing else."""
     assert parse_scopes(value) == expected
+
+
+def test_identity_attributes_cannot_be_set_or_deleted() -> None:
+    """Every attribute of an Identity (the shared anonymous one too) is frozen."""
+    identity = Identity("alice", {"sub": "alice"}, ["read"])
+    for target in (identity, ANONYMOUS):
+        for name in ("subject", "claims", "scopes", "token", "header", "credentials", "extra"):
+            with pytest.raises(AttributeError):
+                setattr(target, name, "root")
+        with pytest.raises(AttributeError):
+            del target.subject
+    with pytest.raises(AttributeError):
+        identity.credentials._scopes = ("admin",)  # type: ignore[misc]
+    assert ANONYMOUS.subject is None
+    assert not ANONYMOUS.is_authenticated
+
+
+def test_claims_are_read_only_all_the_way_down() -> None:
+    """Nested arrays and objects in claims refuse every change, yet compare like lists and dicts."""
+    claims = {"sub": "alice", "roles": ["user"], "org": {"teams": [{"id": 1}]}}
+    identity = Identity("alice", claims)
+    changes = [
+        lambda: identity.claims["roles"].append("admin"),
+        lambda: identity.claims["roles"].extend(["admin"]),
+        lambda: identity.claims["roles"].__setitem__(0, "admin"),
+        lambda: identity.claims["roles"].__iadd__(["admin"]),
+        lambda: identity.claims["org"].update(admin=True),
+        lambda: identity.claims["org"]["teams"][0].__setitem__("id", 0),
+        lambda: identity.claims.pop("sub"),
+        lambda: identity.claims.setdefault("admin", True),
+        lambda: identity.claims.__ior__({"admin": True}),
+        lambda: identity.header.clear(),
+    ]
+    for change in changes:
+        with pytest.raises(TypeError):
+            change()
+    assert identity.claims == claims
+    assert identity.claims["roles"] == ["user"]
+    assert isinstance(identity.claims, dict)
+    assert isinstance(identity.claims["roles"], list)
+    claims["roles"].append("admin")  # the caller's dict is not shared either
+    assert identity.claims["roles"] == ["user"]
+
+
+def test_copies_of_claims_are_plain_and_mutable() -> None:
+    """dict(), copy and deepcopy give ordinary containers; json and pickle round-trip."""
+    import copy
+    import json
+    import pickle
+
+    identity = Identity("alice", {"sub": "alice", "roles": ["user"]})
+    deep = copy.deepcopy(identity.claims)
+    deep["roles"].append("admin")
+    assert type(deep) is dict
+    assert type(deep["roles"]) is list
+    assert type(copy.copy(identity.claims)) is dict
+    assert json.loads(json.dumps(identity.claims)) == {"sub": "alice", "roles": ["user"]}
+    assert pickle.loads(pickle.dumps(identity.claims)) == identity.claims
+    assert identity.claims["roles"] == ["user"]
+
+
+def test_deeply_nested_claims_do_not_exhaust_the_stack() -> None:
+    """Freezing is iterative: arrays nested far past the recursion limit are fine."""
+    nested: list[object] = []
+    inner = nested
+    for _ in range(5000):
+        child: list[object] = []
+        inner.append(child)
+        inner = child
+    identity = Identity("alice", {"sub": "alice", "deep": nested})
+    with pytest.raises(TypeError):
+        identity.claims["deep"][0][0].append(1)
+
+
+def test_a_request_cannot_change_the_identity_the_next_request_gets() -> None:
+    """Through Starlette: mutations tried in one request fail, and the next request of the
+    same token (served from the verified-token cache) sees the original identity."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+
+    from conftest import SECRET, make_token
+    from jwtgate.asgi import JWTGateMiddleware
+
+    refused: list[str] = []
+
+    async def tamper(request: Request) -> JSONResponse:
+        identity = request.user
+        attempts = {
+            "scopes": lambda: setattr(identity, "scopes", identity.scopes | {"admin"}),
+            "roles": lambda: (
+                identity.claims["roles"].append("admin")
+                if "roles" in identity.claims
+                else identity.claims.__setitem__("roles", ["admin"])
+            ),
+            "subject": lambda: setattr(identity, "subject", "root"),
+        }
+        for name, attempt in attempts.items():
+            try:
+                attempt()
+            except (AttributeError, TypeError):
+                refused.append(name)
+        return JSONResponse(
+            {"subject": identity.subject, "roles": identity.claims.get("roles"),
+             "scopes": sorted(identity.scopes), "auth": request.auth.scopes}
+        )  # fmt: skip
+
+    app = JWTGateMiddleware(
+        Starlette(routes=[Route("/", tamper)]),
+        settings={"secret": SECRET, "credentials_required": False},
+    )
+    token = make_token({"scope": "read", "roles": ["user"]}, now=__import__("time").time())
+    with TestClient(app) as client:
+        first = client.get("/", headers={"Authorization": f"Bearer {token}"}).json()
+        second = client.get("/", headers={"Authorization": f"Bearer {token}"}).json()
+        anonymous = client.get("/").json()
+        anonymous_again = client.get("/").json()
+    expected = {"subject": "alice", "roles": ["user"], "scopes": ["read"], "auth": ["read"]}
+    assert first == second == expected
+    assert anonymous == anonymous_again == {
+        "subject": None, "roles": None, "scopes": [], "auth": []
+    }  # fmt: skip
+    assert refused == ["scopes", "roles", "subject"] * 4

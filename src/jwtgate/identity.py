@@ -1,14 +1,100 @@
-"""Who a request is: the :class:`Identity` every adapter hands to the app."""
+"""Who a request is: the :class:`Identity` every adapter hands to the app.
+
+An identity is immutable all the way down, because one instance serves every
+request of its token (the verified-token cache) and :data:`ANONYMOUS` serves every
+anonymous request: a change made while handling one request must never show up
+in another. ``claims`` and ``header`` are :class:`FrozenDict` and the JSON arrays
+inside them :class:`FrozenList`: subclasses of ``dict`` and ``list`` that refuse
+every change with ``TypeError``, so they still compare equal to plain dicts and
+lists (``claims["roles"] == ["admin"]``), pass ``isinstance(x, dict)`` checks and
+serialise with ``json.dumps``. ``dict(claims)`` or ``copy.deepcopy(claims)`` gives
+a mutable copy.
+"""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping
-from types import MappingProxyType
-from typing import Any
+from typing import Any, NoReturn
 
-__all__ = ["ANONYMOUS", "Credentials", "Identity", "parse_scopes"]
+__all__ = ["ANONYMOUS", "Credentials", "FrozenDict", "FrozenList", "Identity", "parse_scopes"]
 
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+def _refuse(self: object, *args: object, **kwargs: object) -> NoReturn:
+    raise TypeError(f"{type(self).__name__} is read-only; copy it to change it")
+
+
+class FrozenDict(dict[str, Any]):
+    """A ``dict`` that refuses every change (``TypeError``); compares like a dict.
+
+    ``copy.copy`` and ``copy.deepcopy`` return plain, mutable dicts.
+    """
+
+    __slots__ = ()
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    clear = pop = popitem = setdefault = update = _refuse
+
+    def __copy__(self) -> dict[str, Any]:
+        return dict(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
+        return {key: copy.deepcopy(value, memo) for key, value in self.items()}
+
+    def __reduce__(self) -> tuple[type[FrozenDict], tuple[dict[str, Any]]]:
+        return FrozenDict, (dict(self),)
+
+
+class FrozenList(list[Any]):
+    """A ``list`` that refuses every change (``TypeError``); compares like a list.
+
+    ``copy.copy`` and ``copy.deepcopy`` return plain, mutable lists.
+    """
+
+    __slots__ = ()
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
+    append = clear = extend = insert = pop = remove = reverse = sort = _refuse
+
+    def __copy__(self) -> list[Any]:
+        return list(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> list[Any]:
+        return [copy.deepcopy(value, memo) for value in self]
+
+    def __reduce__(self) -> tuple[type[FrozenList], tuple[list[Any]]]:
+        return FrozenList, (list(self),)
+
+
+def freeze(value: Any) -> Any:
+    """``value`` with every dict and list in it replaced by a read-only twin (JSON shapes).
+
+    Iterative, not recursive: a token may nest arrays a thousand deep within its
+    size limit, and that must not exhaust the interpreter's stack.
+    """
+    if not isinstance(value, dict | list | tuple):
+        return value
+    frozen: dict[int, Any] = {}
+    stack: list[tuple[Any, bool]] = [(value, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in frozen:
+            continue
+        if not children_done:
+            stack.append((node, True))
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((c, False) for c in children if isinstance(c, dict | list | tuple))
+        elif isinstance(node, dict):
+            frozen[id(node)] = FrozenDict({k: frozen.get(id(v), v) for k, v in node.items()})
+        else:
+            frozen[id(node)] = FrozenList([frozen.get(id(v), v) for v in node])
+    return frozen[id(value)]
+
+
+def _frozen_mapping(value: Mapping[str, Any]) -> FrozenDict:
+    result: FrozenDict = freeze(value if isinstance(value, dict) else dict(value))
+    return result
+
+
+_EMPTY = FrozenDict()
 
 
 class Credentials:
@@ -21,9 +107,16 @@ class Credentials:
     """
 
     __slots__ = ("_scopes",)
+    _scopes: tuple[str, ...]
 
     def __init__(self, scopes: Iterable[str] = ()) -> None:
-        self._scopes = tuple(sorted(scopes))
+        object.__setattr__(self, "_scopes", tuple(sorted(scopes)))
+
+    def __setattr__(self, name: str, value: object) -> NoReturn:
+        raise AttributeError(f"Credentials are immutable (cannot set {name!r})")
+
+    def __delattr__(self, name: str) -> NoReturn:
+        raise AttributeError(f"Credentials are immutable (cannot delete {name!r})")
 
     @property
     def scopes(self) -> list[str]:
@@ -39,11 +132,19 @@ class Identity:
 
     It has the shape of Starlette's ``BaseUser`` (``is_authenticated``,
     ``display_name``, ``identity``), so ``request.user`` works unchanged there.
-    ``claims`` is a read-only view of the token's payload; ``header`` of its
-    JOSE header.
+    ``claims`` is a deeply read-only copy of the token's payload (:class:`FrozenDict`
+    and :class:`FrozenList`); ``header`` of its JOSE header; ``scopes`` a frozenset.
+    No attribute can be set or deleted (``AttributeError``), so one instance is
+    safely shared by every request of its token.
     """
 
     __slots__ = ("claims", "credentials", "header", "scopes", "subject", "token")
+    subject: str | None
+    claims: FrozenDict
+    scopes: frozenset[str]
+    credentials: Credentials
+    token: str | None
+    header: FrozenDict
 
     def __init__(
         self,
@@ -53,17 +154,20 @@ class Identity:
         token: str | None = None,
         header: Mapping[str, Any] = _EMPTY,
     ) -> None:
-        self.subject = subject
-        self.claims: Mapping[str, Any] = (
-            claims if isinstance(claims, MappingProxyType) else MappingProxyType(dict(claims))
-        )
-        self.scopes: frozenset[str] = frozenset(scopes)
+        init = object.__setattr__
+        init(self, "subject", subject)
+        init(self, "claims", _frozen_mapping(claims))
+        init(self, "scopes", frozenset(scopes))
         # Built once here, not per request: ASGI adapters hand it out as scope["auth"].
-        self.credentials = Credentials(self.scopes)
-        self.token = token
-        self.header: Mapping[str, Any] = (
-            header if isinstance(header, MappingProxyType) else MappingProxyType(dict(header))
-        )
+        init(self, "credentials", Credentials(self.scopes))
+        init(self, "token", token)
+        init(self, "header", _frozen_mapping(header))
+
+    def __setattr__(self, name: str, value: object) -> NoReturn:
+        raise AttributeError(f"Identity is immutable (cannot set {name!r})")
+
+    def __delattr__(self, name: str) -> NoReturn:
+        raise AttributeError(f"Identity is immutable (cannot delete {name!r})")
 
     @property
     def is_authenticated(self) -> bool:

@@ -39,7 +39,6 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from jwt import exceptions as jwt_errors
@@ -456,10 +455,10 @@ class Verifier:
             scopes = parsed
         identity = Identity(
             subject,
-            MappingProxyType(claims),
+            claims,
             scopes,
             token=token if isinstance(token, str) else raw.decode("ascii"),  # one copy
-            header=MappingProxyType(header),
+            header=header,
         )
         if self._cache is not None:
             stored = self.clock()
