@@ -242,8 +242,9 @@ PASSES = [
     ),
     pytest.param({"public_paths": ["/health"]}, "GET", "/health", {}, None, [], id="public-path"),
     pytest.param(
-        {}, "OPTIONS", "/", {"access-control-request-method": "POST", "origin": "https://a.example"},
-        None, [], id="cors-preflight",
+        {"cors_preflight": "forward"}, "OPTIONS", "/",
+        {"access-control-request-method": "POST", "origin": "https://a.example"},
+        None, [], id="cors-preflight-forwarded",
     ),
     pytest.param(OPTIONAL, "GET", "/", {}, None, [], id="optional-anonymous"),
 ]  # fmt: skip
@@ -266,6 +267,59 @@ async def test_accepted_requests_reach_the_app(
     assert response.json() == {"subject": subject, "scopes": scopes}
     assert len(app.scopes) == 1
     assert isinstance(app.scopes[0]["user"], Identity)
+
+
+async def test_cors_preflight_is_answered_and_the_app_never_runs() -> None:
+    """A preflight reaching jwtgate gets a bare 204; the app (and its OPTIONS code) never runs."""
+    app = RecordingApp()
+    preflight = {"access-control-request-method": "DELETE", "origin": "https://a.example"}
+    async with client(JWTGateMiddleware(app, gate=gate())) as http:
+        response = await http.request("OPTIONS", "/customers", headers=preflight)
+        no_origin = await http.request(
+            "OPTIONS", "/customers", headers={"access-control-request-method": "GET"}
+        )
+    assert response.status_code == 204
+    assert response.content == b""
+    assert "access-control-allow-origin" not in response.headers
+    assert no_origin.status_code == 401  # no Origin: not a preflight, so a token is needed
+    assert app.scopes == []
+
+
+@pytest.mark.parametrize(
+    ("root_path", "path", "status"),
+    [
+        pytest.param("/api", "/api/admin/users", 403, id="root-path-stripped"),
+        pytest.param("/api", "/api/other", 200, id="root-path-other"),
+        pytest.param("/api", "/api", 200, id="root-itself-is-slash"),
+        pytest.param("/api", "/apiadmin/users", 200, id="not-at-a-segment-boundary"),
+        pytest.param("", "/admin/users", 403, id="no-root-path"),
+        pytest.param("/api", "/admin/users", 403, id="path-without-root-path"),
+    ],
+)
+async def test_rules_match_the_path_without_root_path(
+    root_path: str, path: str, status: int
+) -> None:
+    """Rules see the routed path: ``path`` minus ``root_path`` at a segment boundary."""
+    app = RecordingApp()
+    middleware = JWTGateMiddleware(app, gate=gate(rules=[{"path": "/admin/*", "scopes": ["x"]}]))
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": path,
+        "root_path": root_path,
+        "headers": [(b"authorization", f"Bearer {token()}".encode())],
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await middleware(scope, receive, send)
+    assert sent[0]["status"] == status
+    assert len(app.scopes) == (1 if status == 200 else 0)
 
 
 async def test_settings_dict_is_accepted() -> None:
@@ -384,6 +438,7 @@ def test_request_info_reads_raw_headers_as_latin1() -> None:
             (b"cookie", b"a=1"),
             (b"cookie", b"b=2"),
             (b"access-control-request-method", b"GET"),
+            (b"origin", b"https://a.example"),
         ],
     }
     info = request_info(scope, "x-token")

@@ -88,6 +88,14 @@ ID_CASES = [
     pytest.param({"secret": SECRET, "rules": [{"path": "/x"}]}, ["E019"], id="E019-bad-rule"),
     pytest.param({"secret": SECRET, "store": "ftp://host/x"}, ["E020"], id="E020-bad-store"),
     pytest.param(
+        {"secret": SECRET, "rules": [{"path": "/x", "scopes": ["a"], "methods": ["PSOT"]}]},
+        ["E035"],
+        id="E035-misspelt-method",
+    ),
+    pytest.param(
+        {"secret": SECRET, "cors_preflight": "allow"}, ["E036"], id="E036-bad-cors-preflight"
+    ),
+    pytest.param(
         {"secret": SECRET, "on_store_error": "maybe"}, ["E021"], id="E021-bad-on-store-error"
     ),
     pytest.param(
@@ -110,6 +118,28 @@ def test_problem_id(data: dict[str, Any], ids: list[str], monkeypatch: pytest.Mo
     error = problems_of(data)
     assert error.ids == [f"jwtgate.{i}" for i in ids]
     assert all(p.message for p in error.problems)
+
+
+def test_rule_methods_are_upper_cased_and_get_covers_head() -> None:
+    """Rule methods are stored upper-case; a rule for GET also holds HEAD, one for POST does not."""
+    rules = Settings.from_dict(
+        {
+            "secret": SECRET,
+            "rules": [
+                {"path": "/a", "scopes": ["a"], "methods": ["get", "Post"]},
+                {"path": "/b", "scopes": ["b"], "methods": ["POST"]},
+            ],
+        }
+    ).rules
+    assert rules[0].methods == frozenset({"GET", "HEAD", "POST"})
+    assert rules[1].methods == frozenset({"POST"})
+
+
+def test_cors_preflight_defaults_to_answer() -> None:
+    """jwtgate answers CORS preflights itself unless told a CORS layer sits behind it."""
+    assert Settings.from_dict({"secret": SECRET}).cors_preflight == "answer"
+    forward = Settings.from_dict({"secret": SECRET, "CORS_PREFLIGHT": "forward"})
+    assert forward.cors_preflight == "forward"
 
 
 def test_every_emitted_id_has_a_test() -> None:

@@ -431,20 +431,20 @@ def test_wsgi_fast_path_decodes_the_path_before_matching() -> None:
     assert seen[IDENTITY_KEY] is ANONYMOUS
 
 
-def test_wsgi_preflight_with_a_cached_token_is_anonymous() -> None:
-    """A CORS preflight is let through anonymously even when it carries a cached token."""
+def test_wsgi_preflight_with_a_cached_token_is_answered() -> None:
+    """A CORS preflight is answered by jwtgate even when it carries a cached token."""
     app, _, _ = wsgi_app()
     header = f"Bearer {make_token()}"
     assert wsgi_call(app, HTTP_AUTHORIZATION=header)[0].startswith("200")
     status, seen = wsgi_call(
         app,
         HTTP_AUTHORIZATION=header,
-        REQUEST_METHOD="OPTIONS",
+        REQUEST_METHOD="options",
         HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET",
+        HTTP_ORIGIN="https://a.example",
     )
-    assert status.startswith("200")
-    assert seen is not None
-    assert seen[IDENTITY_KEY] is ANONYMOUS
+    assert status.startswith("204")
+    assert seen is None
 
 
 def test_asgi_scope_without_headers_or_path_is_decided_not_crashed() -> None:

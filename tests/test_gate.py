@@ -11,6 +11,7 @@ import pytest
 
 from conftest import NOW, SECRET, FakeClock, make_settings, make_token
 from jwtgate import ANONYMOUS, Gate, Identity, Rejection, RequestInfo, Verifier
+from jwtgate.errors import PreflightAnswered
 from jwtgate.keys import VerificationKey
 
 GOOD = make_token({"scope": "read"})
@@ -35,10 +36,11 @@ def request(
     cookie: str | None = None,
     query: str = "",
     preflight: bool = False,
+    raw_path: str | None = None,
 ) -> RequestInfo:
     """A RequestInfo; ``header`` is a token sent as ``Authorization: Bearer <token>``."""
     authorization = headers or ((f"Bearer {header}",) if header is not None else ())
-    return RequestInfo(method, path, authorization, cookie, query, preflight)
+    return RequestInfo(method, path, authorization, cookie, query, preflight, raw_path)
 
 
 def decide_both(g: Gate, req: RequestInfo) -> Identity | Rejection:
@@ -230,16 +232,11 @@ def test_cookie_and_query_follow_source_order() -> None:
         pytest.param("/public", False, id="glob-needs-its-slash"),
         pytest.param("/v2/status", True, id="regex"),
         pytest.param("/v2/status/x", False, id="regex-anchored"),
-        pytest.param("/public/../admin", False, id="dot-dot-segment"),
-        pytest.param("/public/./a", False, id="dot-segment"),
-        pytest.param("/public//a", False, id="empty-segment"),
-        pytest.param("/public/..", False, id="trailing-dot-dot"),
-        pytest.param("/public/a\\..\\admin", False, id="backslash"),
         pytest.param("/items", False, id="protected"),
     ],
 )
 def test_public_paths(path: str, public: bool) -> None:
-    """Public paths pass without a token; dot-segment paths are never public."""
+    """Public paths pass without a token; other paths need one."""
     g = gate(public_paths=["/health", "/public/*", "re:^/v[0-9]+/status$"])
     answer = decide_both(g, request(path))
     if public:
@@ -248,18 +245,87 @@ def test_public_paths(path: str, public: bool) -> None:
         rejected(answer, 401, CHALLENGE)
 
 
+NON_CANONICAL = (
+    'Bearer realm="api", error="invalid_request", error_description="non-canonical request path"'
+)
+
+
+@pytest.mark.parametrize(
+    ("path", "raw_path"),
+    [
+        pytest.param("/public/../admin", None, id="dot-dot-segment"),
+        pytest.param("/public/./a", None, id="dot-segment"),
+        pytest.param("/public//a", None, id="empty-segment"),
+        pytest.param("//public/a", None, id="leading-empty-segment"),
+        pytest.param("/public/..", None, id="trailing-dot-dot"),
+        pytest.param("/public/.", None, id="trailing-dot"),
+        pytest.param("/public/a\\..\\admin", None, id="backslash"),
+        pytest.param("/public/a;jsessionid=1", None, id="path-parameter"),
+        pytest.param("/public/a\x00", None, id="nul"),
+        pytest.param("/public/a\r\nX: y", None, id="crlf"),
+        pytest.param("public/a", None, id="no-leading-slash"),
+        pytest.param("*", None, id="asterisk-form"),
+        pytest.param("/public/./a", "/public/%2e/a", id="encoded-dot"),
+        pytest.param("/public/./a", "/public/%2E/a", id="encoded-dot-upper"),
+        pytest.param("/public/a/b", "/public/a%2fb", id="encoded-slash"),
+        pytest.param("/public/a/b", "/public/a%2Fb", id="encoded-slash-upper"),
+        pytest.param("/public/a%2e", "/public/a%252e", id="double-encoded"),
+        pytest.param("/public/a\\b", "/public/a%5cb", id="encoded-backslash"),
+        pytest.param("/public/a;b", "/public/a%3bb", id="encoded-semicolon"),
+    ],
+)
+def test_non_canonical_paths_are_refused_when_paths_are_configured(
+    path: str, raw_path: str | None
+) -> None:
+    """With public paths or rules, a path a router could normalise differently is a 400."""
+    for g in (gate(public_paths=["/public/*"]), gate(rules=[{"path": "/x", "scopes": ["a"]}])):
+        for header in ((), GOOD):
+            answer = decide_both(g, request(path, header=header, raw_path=raw_path))
+            assert rejected(answer, 400, NON_CANONICAL).error.description == (
+                "non-canonical request path"
+            )
+
+
+def test_non_canonical_paths_pass_when_no_path_is_configured() -> None:
+    """Without public paths or rules no pattern can miss, so the path is not judged."""
+    assert subject(decide_both(gate(), request("/a/../b//c", header=GOOD))) == "alice"
+
+
+def test_encoded_characters_elsewhere_are_canonical() -> None:
+    """Percent-encoded letters and spaces are fine; only separators and dots are refused."""
+    g = gate(public_paths=["/public/*"])
+    answer = decide_both(g, request("/public/a b", raw_path="/public/a%20b%41"))
+    assert answer is ANONYMOUS
+
+
 def test_public_path_ignores_a_bad_token() -> None:
     """On a public path the token is not looked at."""
     g = gate(public_paths=["/health"])
     assert decide_both(g, request("/health", header=BAD)) is ANONYMOUS
 
 
-def test_cors_preflight_passes_but_plain_options_does_not() -> None:
-    """OPTIONS with Access-Control-Request-Method passes; a plain OPTIONS needs a token."""
+@pytest.mark.parametrize("method", ["OPTIONS", "options", "Options"])
+def test_cors_preflight_is_answered_without_the_app(method: str) -> None:
+    """A preflight (any method case) gets jwtgate's own 204, no CORS headers, no identity."""
+    answer = decide_both(gate(), request(method=method, preflight=True))
+    assert isinstance(answer, Rejection)
+    assert (answer.status, answer.body, answer.reason) == (204, b"", "No Content")
+    assert isinstance(answer.error, PreflightAnswered)
+    assert not any(name.startswith("access-control-") for name, _ in answer.headers)
+
+
+def test_plain_options_and_other_methods_with_cors_headers_need_a_token() -> None:
+    """Only OPTIONS with the preflight headers is a preflight; anything else needs a token."""
     g = gate()
-    assert decide_both(g, request(method="OPTIONS", preflight=True)) is ANONYMOUS
     rejected(decide_both(g, request(method="OPTIONS")), 401, CHALLENGE)
     rejected(decide_both(g, request(method="GET", preflight=True)), 401, CHALLENGE)
+
+
+def test_cors_preflight_forward_lets_it_through_anonymously() -> None:
+    """cors_preflight='forward' hands preflights to the app (a CORS layer behind jwtgate)."""
+    g = gate(cors_preflight="forward", rules=[{"path": "/*", "scopes": ["admin"]}])
+    assert decide_both(g, request(method="OPTIONS", preflight=True)) is ANONYMOUS
+    rejected(decide_both(g, request(method="OPTIONS")), 401, CHALLENGE)
 
 
 # -- optional credentials and rules -----------------------------------------------------------
@@ -279,7 +345,11 @@ def test_credentials_not_required() -> None:
 RULES = [
     {"path": "/admin/*", "scopes": ["admin"]},
     {"path": "/posts", "methods": ["POST"], "scopes": ["write", "read"]},
+    {"path": "/reports/*", "methods": ["GET"], "scopes": ["reports"]},
 ]
+INSUFFICIENT = (
+    'Bearer realm="api", error="insufficient_scope", error_description="insufficient scope"'
+)
 
 
 @pytest.mark.parametrize(
@@ -308,12 +378,33 @@ RULES = [
         pytest.param("GET", "/other", GOOD, None, None, id="path-not-covered"),
         pytest.param("GET", "/admin/users", None, 401, CHALLENGE, id="anonymous-on-rule-path"),
         pytest.param("GET", "/other", None, None, None, id="anonymous-elsewhere"),
+        pytest.param(
+            "post", "/posts", ADMIN, 403, INSUFFICIENT + ', scope="read write"', id="method-case"
+        ),
+        pytest.param(
+            "HEAD", "/reports/q", GOOD, 403, INSUFFICIENT + ', scope="reports"', id="head-is-get"
+        ),
+        pytest.param(
+            "head", "/reports/q", GOOD, 403, INSUFFICIENT + ', scope="reports"', id="head-lower"
+        ),
+        pytest.param("POST", "/reports/q", GOOD, None, None, id="other-method-not-covered"),
+        pytest.param(
+            "GET", "/admin", GOOD, 403, INSUFFICIENT + ', scope="admin"', id="prefix-itself"
+        ),
+        pytest.param(
+            "GET", "/admin/", GOOD, 403, INSUFFICIENT + ', scope="admin"', id="prefix-slash"
+        ),
+        pytest.param(
+            "POST", "/posts/", ADMIN, 403, INSUFFICIENT + ', scope="read write"', id="slash-twin"
+        ),
+        pytest.param("GET", "/administrator", GOOD, None, None, id="not-a-prefix-match"),
     ],
 )
 def test_rules(
     method: str, path: str, token: str | None, status: int | None, www_authenticate: str | None
 ) -> None:
-    """Scope rules give 403 insufficient_scope naming the scopes; anonymous gets 401."""
+    """Scope rules (methods in any case, HEAD as GET, one trailing slash ignored) give 403
+    insufficient_scope naming the scopes; anonymous gets 401."""
     g = gate(rules=RULES, credentials_required=False)
     answer = decide_both(g, request(path, method, header=token))
     if status is None:

@@ -103,14 +103,41 @@ def test_public_path_passes_anonymous_without_token() -> None:
     assert inner.environ[IDENTITY_KEY] is ANONYMOUS
 
 
-def test_preflight_passes_but_plain_options_does_not() -> None:
-    """A CORS preflight passes without a token; an OPTIONS without the CORS header is refused."""
+PREFLIGHT = {"Access-Control-Request-Method": "POST", "Origin": "https://a.example"}
+
+
+def test_preflight_is_answered_and_plain_options_is_refused() -> None:
+    """A CORS preflight gets jwtgate's 204 without calling the app; other OPTIONS need a token."""
     app, inner = wrap()
-    preflight = get(app, method="OPTIONS", headers={"Access-Control-Request-Method": "POST"})
-    assert preflight.status_code == 200
-    assert inner.environ[IDENTITY_KEY] is ANONYMOUS
+    preflight = get(app, method="OPTIONS", headers=PREFLIGHT)
+    assert (preflight.status_code, preflight.data) == (204, b"")
     assert_refused(get(app, method="OPTIONS"), refusal("missing"))
-    assert len(inner.calls) == 1
+    no_origin = {"Access-Control-Request-Method": "POST"}
+    assert_refused(get(app, method="OPTIONS", headers=no_origin), refusal("missing"))
+    assert len(inner.calls) == 0
+
+
+def test_forwarded_preflight_reaches_the_app_anonymously() -> None:
+    """cors_preflight='forward' lets a preflight through to a CORS layer behind jwtgate."""
+    app, inner = wrap(cors_preflight="forward")
+    assert get(app, method="OPTIONS", headers=PREFLIGHT).status_code == 200
+    assert inner.environ[IDENTITY_KEY] is ANONYMOUS
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param({"RAW_URI": "/public/%2e%2e/admin?x=1"}, id="gunicorn-raw-uri"),
+        pytest.param({"RAW_URI": "", "REQUEST_URI": "/public/a%2Fb"}, id="uwsgi-request-uri"),
+    ],
+)
+def test_raw_request_target_with_encoded_separators_is_refused(raw: dict[str, str]) -> None:
+    """An encoded dot or slash in the raw target is a 400 even though PATH_INFO looks fine."""
+    app, inner = wrap(public_paths=["/public/*"])
+    response = get(app, path="/public/x", environ_overrides=raw)
+    assert response.status_code == 400
+    assert "non-canonical request path" in response.headers["WWW-Authenticate"]
+    assert len(inner.calls) == 0
 
 
 def test_optional_credentials() -> None:

@@ -21,8 +21,11 @@ protocol: no request wrapper, no framework import.
   untouched.
 
 Placement: put it *inside* ``CORSMiddleware`` (CORS outermost), so that CORS
-headers are added to jwtgate's 401s too and the browser can read them. CORS
-preflights carry no token; jwtgate lets them through anyway. Example::
+headers are added to jwtgate's 401s too and the browser can read them, and
+preflights are answered before they reach jwtgate. A preflight that does reach
+jwtgate is answered by jwtgate (204, no app code runs) unless ``cors_preflight``
+is ``"forward"``. Rules and public paths match the routed path (``path`` without
+``root_path``); non-canonical paths are refused (docs/security.md). Example::
 
     from jwtgate.asgi import JWTGateMiddleware
 
@@ -57,6 +60,7 @@ __all__ = [
     "jwks_endpoint",
     "request_info",
     "resolve_gate",
+    "route_path",
     "token_endpoints",
 ]
 
@@ -71,6 +75,29 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 WS_POLICY_VIOLATION = 1008
 
 
+def route_path(scope: Scope) -> str:
+    """The path the app's router routes: ``path`` without ``root_path``.
+
+    Servers put the mount prefix in both (``uvicorn --root-path /api`` makes
+    ``path`` ``/api/admin`` and ``root_path`` ``/api``); routers strip it at a
+    segment boundary, as Starlette's ``get_route_path`` does, and so does jwtgate,
+    so rules mean the same under any root path. The root itself is ``/``.
+    """
+    path: str = scope.get("path", "/")
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root):
+        if len(path) == len(root):
+            return "/"
+        if path[len(root)] == "/":
+            return path[len(root) :]
+    return path
+
+
+def _raw_path(scope: Scope) -> str | None:
+    raw = scope.get("raw_path")
+    return raw.decode("latin-1") if raw else None
+
+
 def request_info(scope: Scope, header_name: str | bytes = b"authorization") -> RequestInfo:
     """What the Gate needs from an ``http`` or ``websocket`` scope.
 
@@ -82,24 +109,27 @@ def request_info(scope: Scope, header_name: str | bytes = b"authorization") -> R
     wanted = header_name if isinstance(header_name, bytes) else header_name.encode("latin-1")
     authorization: list[str] = []
     cookies: list[str] = []
-    preflight = False
+    origin = requested_method = False
     for name, value in scope.get("headers", ()):
         if name == wanted:
             authorization.append(value.decode("latin-1"))
         elif name == b"cookie":
             cookies.append(value.decode("latin-1"))
+        elif name == b"origin":
+            origin = True
         elif name == b"access-control-request-method":
-            preflight = True
+            requested_method = True
     # A websocket handshake is a GET (RFC 6455 §4.1); its scope has no method.
     method = scope.get("method", "GET") if scope["type"] == "http" else "GET"
     return RequestInfo(
         method=method,
-        path=scope.get("path", "/"),
+        path=route_path(scope),
         authorization=tuple(authorization),
         # HTTP/2 may split cookies across header lines (RFC 9113 §8.2.3).
         cookie="; ".join(cookies) if cookies else None,
         query_string=scope.get("query_string", b"").decode("latin-1"),
-        preflight=preflight,
+        preflight=origin and requested_method,
+        raw_path=_raw_path(scope),
     )
 
 
@@ -118,8 +148,13 @@ def admit(gate: Gate, scope: Scope, header_name: bytes = b"authorization") -> Id
     if found is None:
         return None
     # A websocket handshake is a GET (RFC 6455 §4.1); its scope has no method.
+    method = scope.get("method", "GET") if scope["type"] == "http" else "GET"
     return gate.admit(
-        scope.get("method", "GET"), scope.get("path", "/"), found.decode("latin-1"), sync=False
+        method,
+        route_path(scope),
+        found.decode("latin-1"),
+        sync=False,
+        raw_path=_raw_path(scope),
     )
 
 

@@ -15,7 +15,7 @@ import difflib
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -41,7 +41,7 @@ from .keys import (
     load_public_key,
     parse_jwks,
 )
-from .paths import PathMatcher, compile_patterns
+from .paths import PathMatcher, compile_patterns, other_slash_form
 
 __all__ = ["DEFAULTS", "Rule", "Settings"]
 
@@ -80,6 +80,7 @@ DEFAULTS: dict[str, Any] = {
     "credentials_required": True,
     "public_paths": [],
     "rules": [],
+    "cors_preflight": "answer",
     "max_token_bytes": 8192,
     "access_token_ttl": 300,
     "refresh_token_ttl": 1209600,
@@ -154,11 +155,21 @@ CACHE_SIZE_MAX = 1_000_000
 # \Z, not $: "$" also matches before a trailing newline (header injection).
 _TCHAR = re.compile(r"\A[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")  # RFC 9110 token
 _REALM_CHARS = re.compile(r"\A[\x20-\x21\x23-\x5b\x5d-\x7e]*\Z")  # RFC 6750 §3 realm chars
+# Methods a rule may name: RFC 9110 §9, PATCH (RFC 5789) and WebDAV's (RFC 4918). A
+# misspelt method ("PSOT") would make a rule that never applies.
+HTTP_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
+    | {"PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "REPORT", "SEARCH"}
+)
 
 
 @dataclass(frozen=True)
 class Rule:
-    """A scope requirement: requests matching ``path`` (and ``methods``) need all ``scopes``."""
+    """A scope requirement: requests matching ``path`` (and ``methods``) need all ``scopes``.
+
+    ``methods`` are upper-case, and hold ``HEAD`` whenever they hold ``GET``
+    (frameworks answer HEAD with the GET handler).
+    """
 
     path: str
     scopes: frozenset[str]
@@ -166,8 +177,14 @@ class Rule:
     matcher: PathMatcher = field(repr=False, compare=False, default_factory=lambda: PathMatcher(()))
 
     def applies(self, method: str, path: str) -> bool:
-        """Whether this rule covers a request with this method and path."""
-        return (self.methods is None or method in self.methods) and self.matcher.match(path)
+        """Whether this rule covers a request with this (upper-case) method and canonical path.
+
+        One trailing slash makes no difference: routers treat ``/x`` and ``/x/`` as
+        one route, so ``/admin/*`` also covers ``/admin``.
+        """
+        if self.methods is not None and method not in self.methods:
+            return False
+        return self.matcher.match(path) or self.matcher.match(other_slash_form(path))
 
 
 @dataclass(frozen=True)
@@ -198,6 +215,7 @@ class Settings:
     credentials_required: bool
     public_paths: PathMatcher
     rules: tuple[Rule, ...]
+    cors_preflight: Literal["answer", "forward"]
     max_token_bytes: int
     access_token_ttl: int
     refresh_token_ttl: int
@@ -250,6 +268,13 @@ def check_settings(data: Mapping[str, Any] | None, *, name: str = "JWTGATE") -> 
 
 
 _MISSING = object()
+
+
+def _rule_methods(methods: Iterable[str]) -> frozenset[str]:
+    upper = {m.upper() for m in methods}
+    if "GET" in upper:
+        upper.add("HEAD")  # HEAD runs the GET handler in every framework
+    return frozenset(upper)
 
 
 class _Validator:
@@ -424,6 +449,18 @@ class _Validator:
         v["credentials_required"] = self.boolean("credentials_required")
         v["public_paths"] = self.check_patterns("public_paths")
         v["rules"] = self.check_rules()
+        preflight = self.get("cors_preflight")
+        if preflight not in ("answer", "forward"):
+            self.add(
+                "E036",
+                "cors_preflight",
+                f"{self.ref('cors_preflight')} should be 'answer' or 'forward', not {preflight!r}.",
+                "'answer' (the default): jwtgate answers CORS preflights itself and the app "
+                "never runs; 'forward' only when a CORS layer between jwtgate and the app "
+                "answers them.",
+            )
+            preflight = "answer"
+        v["cors_preflight"] = preflight
         v["max_token_bytes"] = self.integer(
             "max_token_bytes", *MAX_TOKEN_BYTES_RANGE, "E025", " bytes"
         )
@@ -992,6 +1029,16 @@ class _Validator:
             ):
                 self.add("E019", "rules", f"{where}['methods'] should be a list of HTTP methods.")
                 continue
+            unknown = sorted({m.upper() for m in methods or ()} - HTTP_METHODS)
+            if unknown:
+                self.add(
+                    "E035",
+                    "rules",
+                    f"{where}['methods'] names {', '.join(map(repr, unknown))}, "
+                    "which is not an HTTP method, so the rule would never apply.",
+                    "Use method names such as 'GET', 'POST', 'PUT', 'PATCH', 'DELETE'.",
+                )
+                continue
             try:
                 matcher = compile_patterns([item["path"]])
             except ValueError as exc:
@@ -1001,7 +1048,7 @@ class _Validator:
                 Rule(
                     path=item["path"],
                     scopes=frozenset(scopes),
-                    methods=frozenset(m.upper() for m in methods) if methods else None,
+                    methods=_rule_methods(methods) if methods else None,
                     matcher=matcher,
                 )
             )

@@ -7,6 +7,7 @@ The tree::
     ├── AuthenticationError             the request's credentials are refused
     │   ├── MissingToken                401, no error code
     │   ├── InvalidRequest              400 invalid_request
+    │   │   └── NonCanonicalPath        a path no rule can be trusted to match
     │   ├── InvalidToken                401 invalid_token
     │   │   ├── TokenTooLarge
     │   │   ├── MalformedToken
@@ -24,6 +25,7 @@ The tree::
     │   │   └── RevokedToken
     │   │       └── ReusedToken         a consumed refresh token came back
     │   └── InsufficientScope           403 insufficient_scope
+    ├── PreflightAnswered               204: jwtgate answered a CORS preflight itself
     └── ServiceUnavailable              503 with Retry-After: the server's fault
         ├── KeySourceUnavailable
         └── StoreUnavailable
@@ -57,6 +59,8 @@ __all__ = [
     "MalformedToken",
     "MissingClaim",
     "MissingToken",
+    "NonCanonicalPath",
+    "PreflightAnswered",
     "Problem",
     "RequestError",
     "ReusedToken",
@@ -133,6 +137,23 @@ class InvalidRequest(AuthenticationError):
     status = 400
     error = "invalid_request"
     description = "malformed credentials"
+
+
+class NonCanonicalPath(InvalidRequest):
+    """Raised when paths are configured and the request path has dot or empty segments,
+    a backslash, ``;``, a control character or an encoded separator: a router or proxy
+    could route it to a handler whose rule never saw it (see :mod:`jwtgate.paths`)."""
+
+    description = "non-canonical request path"
+
+
+class PreflightAnswered(RequestError):
+    """Raised for a CORS preflight (``OPTIONS`` with ``Origin`` and
+    ``Access-Control-Request-Method``) that jwtgate answers itself, so that no app
+    code runs for a request without credentials (``cors_preflight="answer"``)."""
+
+    status = 204
+    description = "preflight answered without running the app"
 
 
 class InvalidToken(AuthenticationError):

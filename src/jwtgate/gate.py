@@ -23,11 +23,14 @@ from .errors import (
     InvalidRequest,
     MalformedToken,
     MissingToken,
+    NonCanonicalPath,
+    PreflightAnswered,
     RequestError,
     ServiceUnavailable,
 )
 from .http import Rejection, render
 from .identity import ANONYMOUS, Identity
+from .paths import is_canonical
 from .revocation import RevocationCheck
 from .stores import AsyncStore, Store
 from .verify import Clock, Verifier
@@ -45,11 +48,16 @@ logger = logging.getLogger("jwtgate")
 class RequestInfo(NamedTuple):
     """What the Gate needs from a request, in plain strings (an immutable value).
 
-    ``authorization`` holds every value of the configured token header (so two
-    headers can be refused); ``cookie`` the Cookie header; ``query_string`` the
-    raw query; ``preflight`` whether this is a CORS preflight (``OPTIONS`` with
-    ``Access-Control-Request-Method``). A named tuple: built once per request,
-    and the cheapest immutable record Python has.
+    ``method`` as sent (the Gate upper-cases it, as Django and Werkzeug do before
+    routing); ``path`` the decoded path the router will route (ASGI ``path`` without
+    ``root_path``, WSGI ``PATH_INFO``); ``authorization`` every value of the
+    configured token header (so two headers can be refused); ``cookie`` the Cookie
+    header; ``query_string`` the raw query; ``preflight`` whether the request
+    carries ``Origin`` and ``Access-Control-Request-Method`` (a CORS preflight when
+    the method is ``OPTIONS``); ``raw_path`` the path as sent, percent-encoding
+    intact, when the server says (ASGI ``raw_path``, WSGI ``RAW_URI`` /
+    ``REQUEST_URI``). A named tuple: built once per request, and the cheapest
+    immutable record Python has.
     """
 
     method: str
@@ -58,6 +66,7 @@ class RequestInfo(NamedTuple):
     cookie: str | None = None
     query_string: str = ""
     preflight: bool = False
+    raw_path: str | None = None
 
 
 class Gate:
@@ -84,6 +93,9 @@ class Gate:
         self._public = settings.public_paths
         self._any_public = bool(self._public)
         self._rules = settings.rules
+        # Paths matter: a non-canonical one is refused before any pattern sees it.
+        self._strict_paths = self._any_public or bool(self._rules)
+        self._answer_preflights = settings.cors_preflight == "answer"
         self._required = settings.credentials_required
         self._realm = settings.realm
         self._rendered: dict[tuple[Any, ...], Rejection] = {}
@@ -103,9 +115,9 @@ class Gate:
 
     def decide(self, request: RequestInfo) -> Identity | Rejection:
         """Identity to let the request through, or the Rejection to send."""
-        if self._skips(request):
-            return ANONYMOUS
         try:
+            if self._skips(request):
+                return ANONYMOUS
             token = self.token(request)
             identity = self._verify(token)
             if self.revocation is not None and identity.is_authenticated:
@@ -117,7 +129,13 @@ class Gate:
         return identity
 
     def admit(
-        self, method: str, path: str, authorization: str, *, sync: bool = True
+        self,
+        method: str,
+        path: str,
+        authorization: str,
+        *,
+        sync: bool = True,
+        raw_path: str | None = None,
     ) -> Identity | None:
         """The fast path for a token seen before: its identity, or None to ask :meth:`decide`.
 
@@ -125,19 +143,24 @@ class Gate:
         an identity only when :meth:`decide` would return that very identity: the
         header is exactly ``<scheme> <token>``, the token is a verified-cache hit that
         still holds now (:meth:`Verifier.remembered`), the request is no preflight,
-        the path is not public, the revocation view already vouches for the token
+        the path is canonical and not public, the revocation view already vouches for the token
         (``sync`` picks the view of :meth:`decide` or :meth:`decide_async`) and the
         scope rules pass. Anything else, refusals included, is None: never I/O, never
         an error, so an adapter calls it first and falls back to the full decision.
         Adapters must not call it when the request carries the header more than once.
         """
-        if not self._fast or method == "OPTIONS":
+        if not self._fast:
+            return None
+        method = method.upper()
+        if method == "OPTIONS":
             return None
         scheme, _, token = authorization.partition(" ")
         if scheme != self._scheme or len(token) > self._max:
             return None
         identity = self.verifier.remembered(token)
         if identity is None:
+            return None
+        if self._strict_paths and not is_canonical(path, raw_path):
             return None
         if self._any_public and self._public.match(path):
             return None
@@ -152,9 +175,9 @@ class Gate:
 
     async def decide_async(self, request: RequestInfo) -> Identity | Rejection:
         """Like :meth:`decide`, for event loops: key fetches never block the loop."""
-        if self._skips(request):
-            return ANONYMOUS
         try:
+            if self._skips(request):
+                return ANONYMOUS
             token = self.token(request)
             if token is None or self.verifier.never_blocks:  # no I/O to wait for
                 identity = self._verify(token)
@@ -195,7 +218,13 @@ class Gate:
     # -- steps ------------------------------------------------------------------
 
     def _skips(self, request: RequestInfo) -> bool:
-        if request.preflight and request.method == "OPTIONS":
+        """Whether the request passes without a token; raises for a refused path or an
+        answered preflight."""
+        if self._strict_paths and not is_canonical(request.path, request.raw_path):
+            raise NonCanonicalPath()
+        if request.preflight and request.method.upper() == "OPTIONS":
+            if self._answer_preflights:
+                raise PreflightAnswered()
             return True
         return self._any_public and self._public.match(request.path)
 
@@ -264,7 +293,12 @@ class Gate:
         return MalformedToken()
 
     def authorize(self, identity: Identity, method: str, path: str) -> None:
-        """Apply the scope ``rules`` that match ``method`` and ``path``."""
+        """Apply the scope ``rules`` that match ``method`` (any case) and ``path``.
+
+        ``path`` must be canonical (:func:`jwtgate.paths.is_canonical`), as
+        :meth:`decide` makes sure before it gets here.
+        """
+        method = method.upper()
         for rule in self._rules:
             if rule.applies(method, path):
                 if not identity.is_authenticated:

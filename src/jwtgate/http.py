@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from .errors import InsufficientScope, RequestError, ServiceUnavailable
+from .errors import InsufficientScope, PreflightAnswered, RequestError, ServiceUnavailable
 
 __all__ = ["Rejection", "challenge", "quote", "render"]
 
@@ -38,6 +38,7 @@ class Rejection:
 
 
 _REASONS = {
+    204: "No Content",
     400: "Bad Request",
     401: "Unauthorized",
     403: "Forbidden",
@@ -58,6 +59,10 @@ def challenge(error: RequestError, realm: str) -> str:
 
 def render(error: RequestError, realm: str) -> Rejection:
     """Status, headers and JSON body for ``error``."""
+    if isinstance(error, PreflightAnswered):
+        # No CORS headers: a browser then refuses the cross-origin request, which is
+        # right when no CORS layer answered before jwtgate (see docs/security.md).
+        return Rejection(204, (("vary", "Origin, Access-Control-Request-Method"),), b"", error)
     headers: list[tuple[str, str]] = [
         ("content-type", "application/json"),
         ("cache-control", "no-store"),

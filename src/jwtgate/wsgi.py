@@ -7,7 +7,7 @@ RFC 6750 answers. Then either
 
 * the request is let through, with the :class:`~jwtgate.Identity` in
   ``environ["jwtgate.identity"]`` (the anonymous identity on public paths, for a
-  preflight, or without a token when ``credentials_required`` is off) and, when
+  forwarded preflight, or without a token when ``credentials_required`` is off) and, when
   ``set_remote_user`` is on, the subject in ``environ["REMOTE_USER"]``; or
 * it is refused with ``start_response("401 Unauthorized", ...)`` (or 400, 403,
   503), the ``WWW-Authenticate`` challenge and a small JSON body, and the wrapped
@@ -16,7 +16,10 @@ RFC 6750 answers. Then either
 Placement: wrap the app as late as possible (outermost), but inside anything
 that answers CORS preflights, and inside a proxy-fix middleware if there is one.
 The path the rules and ``public_paths`` see is ``PATH_INFO``: the path the wrapped
-app routes on, without ``SCRIPT_NAME``.
+app routes on, without ``SCRIPT_NAME``. Methods are compared upper-cased, HEAD is
+covered by a rule for GET, a non-canonical path is refused with 400 whenever paths
+are configured, and a CORS preflight is answered by jwtgate (204, the app never
+runs) unless ``cors_preflight`` is ``"forward"`` (docs/security.md).
 
 Security: ``environ["jwtgate.identity"]`` is always replaced, so nothing a
 server or an outer middleware left there reaches the app; with
@@ -79,6 +82,15 @@ def _native_to_text(value: str) -> str:
         return value
 
 
+def _raw_path(environ: Mapping[str, Any]) -> str | None:
+    """The request target's path as sent, percent-encoding intact, when the server
+    gives it (``RAW_URI``: gunicorn, Werkzeug; ``REQUEST_URI``: uWSGI, mod_wsgi)."""
+    raw: str | None = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if not raw:
+        return None
+    return raw.partition("?")[0]
+
+
 def request_info(
     environ: Mapping[str, Any], header_key: str, *, path: str | None = None
 ) -> RequestInfo:
@@ -91,11 +103,12 @@ def request_info(
     header = environ.get(header_key)
     return RequestInfo(
         method=method,
-        path=_native_to_text(environ.get("PATH_INFO", "")) if path is None else path,
+        path=_native_to_text(environ.get("PATH_INFO") or "/") if path is None else path,
         authorization=() if header is None else (header,),
         cookie=environ.get("HTTP_COOKIE"),
         query_string=environ.get("QUERY_STRING", ""),
-        preflight=method == "OPTIONS" and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ,
+        preflight="HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ and "HTTP_ORIGIN" in environ,
+        raw_path=_raw_path(environ),
     )
 
 
@@ -116,10 +129,12 @@ def admit(
     if header is None:
         return None
     if path is None:
-        path = environ.get("PATH_INFO", "")
+        path = environ.get("PATH_INFO") or "/"
         if not path.isascii():
             path = _native_to_text(path)
-    return gate.admit(environ.get("REQUEST_METHOD", "GET"), path, header, sync=sync)
+    return gate.admit(
+        environ.get("REQUEST_METHOD", "GET"), path, header, sync=sync, raw_path=_raw_path(environ)
+    )
 
 
 def decide(

@@ -102,7 +102,9 @@ def get_optional_gate() -> Gate:
     gate = _Cache.optional_gate
     if gate is None:
         main = get_gate()
-        changed = main.settings.replace(credentials_required=False, public_paths=[], rules=[])
+        changed = main.settings.replace(
+            credentials_required=False, public_paths=[], rules=[], cors_preflight="forward"
+        )
         gate = _Cache.optional_gate = Gate(changed, verifier=main.verifier)
     return gate
 
