@@ -154,7 +154,7 @@ def admit(gate: Gate, scope: Scope, header_name: bytes = b"authorization") -> Id
         route_path(scope),
         found.decode("latin-1"),
         sync=False,
-        raw_path=_raw_path(scope),
+        raw_path=_raw_path(scope) if gate.judges_paths else None,
     )
 
 

@@ -72,6 +72,10 @@ class RequestInfo(NamedTuple):
 class Gate:
     """Decides, for one request, who it is or why it is refused."""
 
+    judges_paths: bool
+    """Whether paths decide anything (public paths or rules are set), so the request's
+    path, raw path included, must be canonical; adapters read the raw path only then."""
+
     def __init__(
         self,
         settings: Settings | Mapping[str, Any],
@@ -94,7 +98,7 @@ class Gate:
         self._any_public = bool(self._public)
         self._rules = settings.rules
         # Paths matter: a non-canonical one is refused before any pattern sees it.
-        self._strict_paths = self._any_public or bool(self._rules)
+        self.judges_paths = self._strict_paths = self._any_public or bool(self._rules)
         self._answer_preflights = settings.cors_preflight == "answer"
         self._required = settings.credentials_required
         self._realm = settings.realm

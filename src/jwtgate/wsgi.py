@@ -132,9 +132,8 @@ def admit(
         path = environ.get("PATH_INFO") or "/"
         if not path.isascii():
             path = _native_to_text(path)
-    return gate.admit(
-        environ.get("REQUEST_METHOD", "GET"), path, header, sync=sync, raw_path=_raw_path(environ)
-    )
+    raw = _raw_path(environ) if gate.judges_paths else None
+    return gate.admit(environ.get("REQUEST_METHOD", "GET"), path, header, sync=sync, raw_path=raw)
 
 
 def decide(
