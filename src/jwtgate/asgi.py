@@ -148,9 +148,8 @@ def admit(gate: Gate, scope: Scope, header_name: bytes = b"authorization") -> Id
     if found is None:
         return None
     # A websocket handshake is a GET (RFC 6455 §4.1); its scope has no method.
-    method = scope.get("method", "GET") if scope["type"] == "http" else "GET"
     return gate.admit(
-        method,
+        scope.get("method", "GET"),
         route_path(scope),
         found.decode("latin-1"),
         sync=False,

@@ -153,10 +153,7 @@ class Gate:
         an error, so an adapter calls it first and falls back to the full decision.
         Adapters must not call it when the request carries the header more than once.
         """
-        if not self._fast:
-            return None
-        method = method.upper()
-        if method == "OPTIONS":
+        if not self._fast or (len(method) == 7 and method.upper() == "OPTIONS"):
             return None
         scheme, _, token = authorization.partition(" ")
         if scheme != self._scheme or len(token) > self._max:
