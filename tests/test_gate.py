@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 
 from conftest import NOW, SECRET, FakeClock, make_settings, make_token
-from jwtgate import ANONYMOUS, Gate, Identity, Rejection, RequestInfo, Verifier
+from jwtgate import ANONYMOUS, Gate, Identity, Rejection, RequestInfo, Settings
 from jwtgate.errors import PreflightAnswered
 from jwtgate.keys import VerificationKey
 
@@ -428,18 +429,52 @@ class ExplodingKeys:
         return self.get(algorithm, kid)
 
 
-def test_unexpected_exception_is_401_not_raised(caplog: pytest.LogCaptureFixture) -> None:
-    """An unexpected exception while verifying becomes 401 invalid_token, logged by type only."""
-    settings = make_settings()
-    verifier = Verifier(settings, clock=FakeClock(), keys=ExplodingKeys())
-    g = Gate(settings, verifier=verifier)
-    with caplog.at_level(logging.DEBUG, logger="jwtgate"):
-        answer = decide_both(g, request(header=GOOD))
-    rejected(answer, 401, INVALID + '"malformed token"')
-    assert "unexpected RuntimeError" in caplog.text
-    assert "internal detail" not in caplog.text
-    assert GOOD not in caplog.text
-    assert GOOD.encode() not in answer.body  # type: ignore[union-attr]
+def exploding_settings() -> Settings:
+    """Settings whose key source has a bug (raises RuntimeError)."""
+    return dataclasses.replace(make_settings(), key_source=ExplodingKeys())
+
+
+def exploding_gate() -> Gate:
+    """A Gate whose key source has a bug."""
+    return Gate(exploding_settings(), clock=FakeClock())
+
+
+def test_a_bug_in_verification_is_raised_not_disguised_as_a_bad_token() -> None:
+    """A programming error while verifying propagates from decide and decide_async,
+    instead of becoming a 401 that would blame the client and hide the bug."""
+    g = exploding_gate()
+    with pytest.raises(RuntimeError, match="internal detail"):
+        g.decide(request(header=GOOD))
+    with pytest.raises(RuntimeError, match="internal detail"):
+        asyncio.run(g.decide_async(request(header=GOOD)))
+
+
+def test_a_bug_in_verification_is_a_500_with_its_traceback_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Through Flask (which logs unhandled errors) and Starlette, the bug is a 500, not a 401."""
+    from flask import Flask
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.testclient import TestClient
+
+    from jwtgate.asgi import JWTGateMiddleware
+    from jwtgate.contrib.flask import JWTGate
+
+    flask_app = Flask(__name__)
+    flask_app.add_url_rule("/", "index", lambda: "ran")
+    JWTGate(flask_app, settings=exploding_settings())
+    with caplog.at_level(logging.ERROR):
+        answer = flask_app.test_client().get("/", headers={"Authorization": f"Bearer {GOOD}"})
+    assert answer.status_code == 500
+    logged = [r for r in caplog.records if r.exc_info is not None]
+    assert logged
+    assert logged[0].exc_info is not None
+    assert logged[0].exc_info[0] is RuntimeError
+
+    asgi = Starlette(middleware=[Middleware(JWTGateMiddleware, gate=exploding_gate())])
+    with TestClient(asgi, raise_server_exceptions=False) as client:
+        assert client.get("/", headers={"Authorization": f"Bearer {GOOD}"}).status_code == 500
 
 
 def test_rejections_are_logged_without_the_token(caplog: pytest.LogCaptureFixture) -> None:

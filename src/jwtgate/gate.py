@@ -21,7 +21,6 @@ from .config import Settings
 from .errors import (
     InsufficientScope,
     InvalidRequest,
-    MalformedToken,
     MissingToken,
     NonCanonicalPath,
     PreflightAnswered,
@@ -183,7 +182,7 @@ class Gate:
             if token is None or self.verifier.never_blocks:  # no I/O to wait for
                 identity = self._verify(token)
             else:
-                identity = await self._verify_async(token)
+                identity = await self.verifier.verify_async(token)
             if self.revocation is not None and identity.is_authenticated:
                 await self.revocation.check_async(identity)
             if self._rules:
@@ -267,31 +266,14 @@ class Gate:
         return None
 
     def _verify(self, token: str | None) -> Identity:
+        # Only jwtgate's own errors are caught (in decide): anything else is a bug in
+        # jwtgate or a key source, and surfaces as one (a 500 with its traceback),
+        # never disguised as a client's bad token.
         if token is None:
             if self._required:
                 raise MissingToken()
             return ANONYMOUS
-        try:
-            return self.verifier.verify(token)
-        except RequestError:
-            raise
-        except Exception as exc:
-            raise self._unexpected(exc) from exc
-
-    async def _verify_async(self, token: str) -> Identity:
-        try:
-            return await self.verifier.verify_async(token)
-        except RequestError:
-            raise
-        except Exception as exc:
-            raise self._unexpected(exc) from exc
-
-    @staticmethod
-    def _unexpected(exc: Exception) -> RequestError:
-        # A client must never cause a 500. Log the exception type only: its
-        # message could quote the token.
-        logger.error("jwtgate: unexpected %s while verifying a token", type(exc).__name__)
-        return MalformedToken()
+        return self.verifier.verify(token)
 
     def authorize(self, identity: Identity, method: str, path: str) -> None:
         """Apply the scope ``rules`` that match ``method`` (any case) and ``path``.
