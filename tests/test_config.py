@@ -96,6 +96,15 @@ ID_CASES = [
         {"secret": SECRET, "cors_preflight": "allow"}, ["E036"], id="E036-bad-cors-preflight"
     ),
     pytest.param(
+        {
+            "algorithms": ["RS256"],
+            "jwks_url": "https://idp.example/jwks",
+            "jwks_redirects": "all",
+        },
+        ["E049"],
+        id="E049-bad-jwks-redirects",
+    ),
+    pytest.param(
         {"secret": SECRET, "on_store_error": "maybe"}, ["E021"], id="E021-bad-on-store-error"
     ),
     pytest.param(

@@ -1053,6 +1053,72 @@ def test_redirect_to_loopback_is_followed(server: JWKSServer, mono: FakeClock) -
     assert server.hits == 2
 
 
+@pytest.fixture
+def elsewhere() -> Iterator[JWKSServer]:
+    """A second JWKS server on another port (another origin), serving the RSA key 'a'."""
+    srv = JWKSServer()
+    srv.serve(jwk("rsa", "a"))
+    yield srv
+    srv.stop()
+
+
+@pytest.mark.parametrize(
+    ("target", "policy", "followed"),
+    [
+        pytest.param("localhost-same-port", "same-host", False, id="other-hostname"),
+        pytest.param("other-port", "same-host", False, id="other-port"),
+        pytest.param("same-origin", "same-host", True, id="same-origin"),
+        pytest.param("localhost-same-port", "any", True, id="any-allows-other-host"),
+        pytest.param("other-port", "any", True, id="any-allows-other-port"),
+        pytest.param("same-origin", "none", False, id="none-refuses-all"),
+    ],
+)
+def test_redirects_follow_jwks_redirects(
+    server: JWKSServer,
+    elsewhere: JWKSServer,
+    mono: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+    target: str,
+    policy: str,
+    followed: bool,
+) -> None:
+    """By default a JWKS redirect stays on the URL's own host and port; 'any' allows
+    other hosts, 'none' no redirect. A refused redirect is a provider failure (503),
+    logged with both URLs; a followed one is logged under the URL that answered."""
+    location = {
+        "localhost-same-port": f"http://localhost:{server.port}/jwks.json",
+        "other-port": elsewhere.url,
+        "same-origin": server.url,
+    }[target]
+    server.paths["/old"] = (302, b"", {"Location": location})
+    settings = Settings.from_dict(
+        {"algorithms": ALGORITHMS, "jwks_url": f"{server.base}/old", "jwks_redirects": policy}
+    )
+    gate, _ = gate_for(settings, mono)
+    with caplog.at_level(logging.INFO, logger="jwtgate"):
+        result = gate.decide(request(token("rsa", "a")))
+    if followed:
+        assert_ok(result)
+        assert f"fetched {location} (redirected from {server.base}/old)" in caplog.text
+    else:
+        assert_unavailable(result)
+        assert f"redirected to {location}" in caplog.text
+        assert f"fetching {server.base}/old failed" in caplog.text
+        assert elsewhere.hits == 0
+
+
+def test_a_redirect_never_downgrades_https_to_http() -> None:
+    """Even with jwks_redirects 'any' and insecure URLs allowed, https never goes to http."""
+    from jwtgate.jwks import _RedirectPolicy
+
+    for policy in ("any", "same-host"):
+        handler = _RedirectPolicy("https://idp.example/jwks", True, policy)
+        assert handler._refusal("http://idp.example/jwks") == "a downgrade from https to http"
+    upgrade = _RedirectPolicy("http://127.0.0.1/jwks", False, "same-host")
+    assert upgrade._refusal("https://127.0.0.1/jwks") is None  # an upgrade to port 443
+    assert upgrade._refusal("https://127.0.0.1:8443/jwks") is not None
+
+
 @pytest.mark.parametrize(
     "body",
     [

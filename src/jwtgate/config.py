@@ -65,6 +65,7 @@ DEFAULTS: dict[str, Any] = {
     "jwks_max_bytes": 262144,
     "jwks_discovery": False,
     "allow_insecure_jwks_url": False,
+    "jwks_redirects": "same-host",
     "allow_hmac_jwks": False,
     "issuer": None,
     "audience": None,
@@ -547,7 +548,7 @@ class _Validator:
     def check_remote_jwks(
         self, algorithms: tuple[str, ...], issuer: tuple[str, ...] | None
     ) -> tuple[str | None, JWKSOptions | None]:
-        """Validate ``jwks_url`` and its tuning keys (ids E040-E048)."""
+        """Validate ``jwks_url`` and its tuning keys (ids E040-E049)."""
         url = self.raw.get("jwks_url")
         discovery = self.boolean("jwks_discovery")
         insecure = self.boolean("allow_insecure_jwks_url")
@@ -566,6 +567,16 @@ class _Validator:
         timeout = self.integer("jwks_fetch_timeout", 0.1, 60, "E044", " seconds")
         stale = self.integer("jwks_max_stale", 0, 604800, "E045", " seconds")
         max_bytes = self.integer("jwks_max_bytes", 1024, 16_777_216, "E046", " bytes")
+        redirects = self.get("jwks_redirects")
+        if redirects not in ("same-host", "none", "any"):
+            self.add(
+                "E049",
+                "jwks_redirects",
+                f"{self.ref('jwks_redirects')} should be 'same-host', 'none' or 'any', "
+                f"not {redirects!r}.",
+                "'same-host' (the default) follows redirects on the URL's own host only.",
+            )
+            redirects = "same-host"
         if url is None and not discovery:
             return None, None
         if url is not None:
@@ -609,6 +620,7 @@ class _Validator:
             allow_insecure_url=insecure,
             allow_hmac=allow_hmac,
             discovery=url is None,
+            redirects=redirects,
         )
         return (url if isinstance(url, str) else None), options
 

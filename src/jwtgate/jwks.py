@@ -7,8 +7,9 @@ Set ``jwks_url`` (or ``jwks_discovery`` with one ``issuer``) and ``Settings`` bu
 
 - fetches the JWKS over https (plain http only for loopback, or with
   ``allow_insecure_jwks_url``), refusing bodies over ``jwks_max_bytes``, redirects
-  to plain http, and documents that are not a JWKS or hold no key usable with
-  ``algorithms``; a bad document never replaces a good cached one;
+  to another host (unless ``jwks_redirects`` allows) or down to plain http, and
+  documents that are not a JWKS or hold no key usable with ``algorithms``; a bad
+  document never replaces a good cached one;
 - caches the keys for the response's ``Cache-Control: max-age`` (minus ``Age``)
   clamped to ``[jwks_cache_ttl_min, jwks_cache_ttl_max]``, or ``jwks_cache_ttl``
   when the provider says nothing, and refreshes in a background thread during
@@ -61,7 +62,7 @@ from dataclasses import dataclass, replace
 from email.message import Message
 from http.client import HTTPMessage
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import anyio
 import anyio.to_thread
@@ -117,6 +118,7 @@ class JWKSOptions:
     allow_insecure_url: bool = False
     allow_hmac: bool = False
     discovery: bool = False
+    redirects: str = "same-host"  # or "none", "any" (jwks_redirects)
 
 
 def is_loopback_host(host: str) -> bool:
@@ -196,13 +198,20 @@ class _FetchFailed(Exception):
     """A fetch or a document failed; ``str()`` is a short reason safe to log."""
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
 class _RedirectPolicy(urllib.request.HTTPRedirectHandler):
-    """Follows a few redirects, never from https down to plain http."""
+    """Follows a few redirects as ``jwks_redirects`` allows: never from https down
+    to plain http; with ``"same-host"`` only on the first URL's host and port (an
+    http to https upgrade to the default port included); with ``"none"`` never."""
 
     max_redirections = MAX_REDIRECTS
 
-    def __init__(self, allow_insecure: bool) -> None:
+    def __init__(self, origin: str, allow_insecure: bool, policy: str) -> None:
+        self.origin = urlsplit(origin)
         self.allow_insecure = allow_insecure
+        self.policy = policy
 
     def redirect_request(
         self,
@@ -213,10 +222,37 @@ class _RedirectPolicy(urllib.request.HTTPRedirectHandler):
         headers: HTTPMessage,
         newurl: str,
     ) -> urllib.request.Request | None:
-        if not _url_allowed(newurl, self.allow_insecure):
+        refusal = self._refusal(newurl)
+        if refusal is not None:
             fp.close()
-            raise _FetchFailed("redirected to a URL that is not https")
+            raise _FetchFailed(f"redirected to {_display(newurl)}, {refusal}")
         return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+    def _refusal(self, url: str) -> str | None:
+        if self.policy == "none":
+            return "and jwks_redirects is 'none'"
+        try:
+            target = urlsplit(url)
+            port, origin_port = _port(target), _port(self.origin)
+        except ValueError:
+            return "not a valid URL"
+        if target.scheme == "http" and self.origin.scheme == "https":
+            return "a downgrade from https to http"
+        if not _url_allowed(url, self.allow_insecure):
+            return "which is not https"
+        if self.policy == "any":
+            return None
+        upgrade = (self.origin.scheme, target.scheme) == ("http", "https")
+        same_port = port == origin_port or (upgrade and port == 443)
+        if (target.hostname or "").lower() != (self.origin.hostname or "").lower() or not (
+            same_port
+        ):
+            return "another host (jwks_redirects is 'same-host')"
+        return None
+
+
+def _port(parts: SplitResult) -> int | None:
+    return parts.port if parts.port is not None else _DEFAULT_PORTS.get(parts.scheme)
 
 
 def _url_allowed(url: str, allow_insecure: bool) -> bool:
@@ -225,14 +261,20 @@ def _url_allowed(url: str, allow_insecure: bool) -> bool:
 
 
 def _http_get(
-    url: str, *, timeout: float, max_bytes: int, allow_insecure: bool
-) -> tuple[bytes, Message]:
-    """GET ``url``: the body (at most ``max_bytes``) and headers, or raise ``_FetchFailed``.
+    url: str,
+    *,
+    timeout: float,
+    max_bytes: int,
+    allow_insecure: bool,
+    redirects: str = "same-host",
+) -> tuple[bytes, Message, str]:
+    """GET ``url``: the body (at most ``max_bytes``), the headers and the URL that
+    answered (after redirects), or raise ``_FetchFailed``.
 
     ``timeout`` bounds the whole exchange, not only each socket operation, so a
     server trickling one byte a second cannot hold a worker thread for long.
     """
-    handlers: list[urllib.request.BaseHandler] = [_RedirectPolicy(allow_insecure)]
+    handlers: list[urllib.request.BaseHandler] = [_RedirectPolicy(url, allow_insecure, redirects)]
     if is_loopback_url(url):
         handlers.append(urllib.request.ProxyHandler({}))  # never send loopback via a proxy
     opener = urllib.request.build_opener(*handlers)
@@ -258,7 +300,7 @@ def _http_get(
                 size += len(chunk)
                 if size > max_bytes:
                     raise _FetchFailed(f"body is over the {max_bytes} bytes limit")
-            return b"".join(chunks), response.headers
+            return b"".join(chunks), response.headers, response.geturl()
     except urllib.error.HTTPError as exc:
         exc.close()
         raise _FetchFailed(f"HTTP {exc.code}") from exc
@@ -576,7 +618,7 @@ class JWKSKeys:
         url = self._url
         try:
             url = self._resolve_url()
-            body, headers = self._get(url)
+            body, headers, final = self._get(url)
             keys = self._parse(body)
             lifetime = cache_lifetime(headers, self._options)
         except Exception as exc:  # noqa: BLE001 - a provider fault must never become a 500
@@ -594,8 +636,9 @@ class JWKSKeys:
             self._retry_at = -math.inf
             self._stale_logged = -math.inf
         logger.info(
-            "jwtgate: fetched %s: %d key(s) (kids %s), cached for %ds",
-            _display(url),
+            "jwtgate: fetched %s%s: %d key(s) (kids %s), cached for %ds",
+            _display(final),
+            "" if final == url else f" (redirected from {_display(url)})",
             len(keys),
             ", ".join(self._keys.kids()),
             lifetime,
@@ -628,12 +671,13 @@ class JWKSKeys:
             fallback,
         )
 
-    def _get(self, url: str) -> tuple[bytes, Message]:
+    def _get(self, url: str) -> tuple[bytes, Message, str]:
         return _http_get(
             url,
             timeout=self._options.fetch_timeout,
             max_bytes=self._options.max_bytes,
             allow_insecure=self._options.allow_insecure_url,
+            redirects=self._options.redirects,
         )
 
     def _resolve_url(self) -> str:
@@ -642,7 +686,7 @@ class JWKSKeys:
             return self._url
         issuer = self._issuer or ""
         config_url = issuer.rstrip("/") + "/.well-known/openid-configuration"
-        body, _ = self._get(config_url)
+        body, _, _ = self._get(config_url)
         try:
             document = json.loads(body)
         except (ValueError, RecursionError) as exc:
