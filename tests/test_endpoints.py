@@ -598,3 +598,108 @@ def test_logout_reaches_every_gunicorn_worker(gunicorn_server: str) -> None:
     assert refresh.status_code == 400
     pids = [r.headers["x-worker-pid"] for r in (login, me, out, *after, refresh)]
     assert len(set(pids)) == len(pids)  # every request answered by a process of its own
+
+
+# -- signed double-submit CSRF (cookie mode) ----------------------------------------
+
+
+def _cookie_login(app_post: Any, user: str = "alice") -> tuple[str, str]:
+    """Log ``user`` in through ``app_post``; the refresh cookie's value and the CSRF value."""
+    status, cookies, body = app_post(
+        "/auth/token", {"username": user, "password": "wonderland"}, {}
+    )
+    assert status == 200
+    return value_of(cookies["jwtgate_refresh"]), body["csrf_token"]
+
+
+def _asgi_post(app: Any) -> Any:
+    """A post() through the raw ASGI app (httpx.ASGITransport): status, cookies, body."""
+    import asyncio
+
+    def call(path: str, data: Any, headers: dict[str, str]) -> tuple[int, dict[str, str], Any]:
+        async def send() -> httpx.Response:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                return await client.post(path, json=data, headers=headers)
+
+        response = asyncio.run(send())
+        cookies = {
+            v.split("=", 1)[0]: v for k, v in response.headers.multi_items() if k == "set-cookie"
+        }
+        return response.status_code, cookies, response.json() if response.content else None
+
+    return call
+
+
+def _wsgi_post(app: Any) -> Any:
+    """A post() through the raw WSGI app (werkzeug's test client): status, cookies, body."""
+    from werkzeug.test import Client
+
+    def call(path: str, data: Any, headers: dict[str, str]) -> tuple[int, dict[str, str], Any]:
+        response = Client(app, use_cookies=False).post(path, json=data, headers=headers)
+        cookies = {v.split("=", 1)[0]: v for v in response.headers.getlist("Set-Cookie")}
+        body = response.get_json(silent=True)
+        response.close()
+        return response.status_code, cookies, body
+
+    return call
+
+
+@pytest.fixture(params=["asgi", "wsgi"])
+def cookie_app(request: pytest.FixtureRequest, settings: Settings) -> Any:
+    """The token endpoints in cookie mode, served by the raw ASGI or WSGI app."""
+    if request.param == "asgi":
+        return _asgi_post(asgi_app(settings, authenticate, cookie=True))
+    return _wsgi_post(wsgi_app(settings, authenticate, cookie=True))
+
+
+def test_a_tossed_csrf_cookie_pair_is_refused(cookie_app: Any) -> None:
+    """A cookie planted by a sibling subdomain plus the same value in the header (the
+    classic double-submit bypass) is a 403, and the session is not refreshed."""
+    refresh, _ = _cookie_login(cookie_app)
+    for tossed in ("evil", "evil.evil", "x" * 24 + "." + "A" * 43):
+        jar = f"jwtgate_refresh={refresh}; jwtgate_csrf={tossed}"
+        status, _, body = cookie_app("/auth/refresh", None, {"cookie": jar, "x-csrf-token": tossed})
+        assert (status, body["error"]) == (403, "access_denied")
+    for route in ("/auth/logout", "/auth/logout-all"):
+        jar = f"jwtgate_refresh={refresh}; jwtgate_csrf=evil"
+        status, _, _ = cookie_app(route, None, {"cookie": jar, "x-csrf-token": "evil"})
+        assert status == 403
+
+
+def test_another_sessions_csrf_value_is_refused(cookie_app: Any) -> None:
+    """A valid CSRF value of the attacker's own session does not unlock the victim's."""
+    victim_refresh, _ = _cookie_login(cookie_app, "alice")
+    _, attacker_csrf = _cookie_login(cookie_app, "alice")  # same user, another session
+    jar = f"jwtgate_refresh={victim_refresh}; jwtgate_csrf={attacker_csrf}"
+    status, _, _ = cookie_app("/auth/refresh", None, {"cookie": jar, "x-csrf-token": attacker_csrf})
+    assert status == 403
+
+
+def test_the_signed_csrf_flow_works_through_refreshes(cookie_app: Any) -> None:
+    """login, refresh, refresh, logout: each answer brings a fresh signed value that works."""
+    refresh, csrf = _cookie_login(cookie_app)
+    for _ in range(2):
+        jar = f"jwtgate_refresh={refresh}; jwtgate_csrf={csrf}"
+        status, cookies, body = cookie_app(
+            "/auth/refresh", None, {"cookie": jar, "x-csrf-token": csrf}
+        )
+        assert status == 200
+        assert value_of(cookies["jwtgate_csrf"]) == body["csrf_token"] != csrf
+        refresh, csrf = value_of(cookies["jwtgate_refresh"]), body["csrf_token"]
+    jar = f"jwtgate_refresh={refresh}; jwtgate_csrf={csrf}"
+    status, _, _ = cookie_app("/auth/logout", None, {"cookie": jar, "x-csrf-token": csrf})
+    assert status == 204
+
+
+def test_csrf_secret_option(settings: Settings) -> None:
+    """csrf_secret replaces the derived key (so signing-key rotation leaves CSRF values
+    valid), and must be at least 32 bytes."""
+    from jwtgate.endpoints import csrf_key, csrf_token, csrf_valid
+
+    key = csrf_key(settings, "s" * 32)
+    assert key != csrf_key(settings)
+    assert csrf_valid(key, "sid-1", csrf_token(key, "sid-1"))
+    assert not csrf_valid(key, "sid-2", csrf_token(key, "sid-1"))
+    with pytest.raises(ValueError, match="at least 32 bytes"):
+        Endpoints(Sessions(settings), authenticate, cookie=True, csrf_secret="short")

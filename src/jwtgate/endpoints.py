@@ -29,9 +29,14 @@ to these routes only, never to the API), and is left out of the JSON body. A
 cookie is ambient (the browser attaches it), so every request it authenticates
 must also prove it comes from your page: the login answer sets a readable CSRF
 cookie and returns its value as ``csrf_token``; send it back in the
-``X-CSRF-Token`` header (double-submit). Without a matching header the request
-is a 403. JSON bodies must be ``application/json`` (a cross-site HTML form
-cannot send that without a CORS preflight).
+``X-CSRF-Token`` header (double-submit). The value is signed and bound to the
+session (OWASP's signed double-submit cookie): ``<nonce>.<HMAC-SHA256(key,
+session id ! nonce)>``, so a cookie planted by a sibling subdomain (cookie
+tossing) cannot pass, nor can a valid value of another session. The key is
+derived with HKDF from the signing key, or is the ``csrf_secret`` option. Without
+a matching header the request is a 403, checked before anything changes. Each
+login and refresh sets a fresh value. JSON bodies must be ``application/json``
+(a cross-site HTML form cannot send that without a CORS preflight).
 
 Mount it::
 
@@ -45,6 +50,8 @@ or call the framework-neutral core yourself: :class:`Endpoints` (sync) and
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import inspect
 import json
@@ -54,6 +61,8 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 import anyio.to_thread
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from . import _bearer
 from .config import Settings
@@ -168,6 +177,7 @@ class _Core:
         csrf_cookie_name: str,
         csrf_header: str,
         secure: bool,
+        csrf_secret: str | bytes | None = None,
     ) -> None:
         if not prefix.startswith("/") or prefix.endswith("/"):
             raise ValueError("prefix must start with '/' and not end with one, e.g. '/auth'")
@@ -178,6 +188,7 @@ class _Core:
         self.csrf_cookie_name = csrf_cookie_name
         self.csrf_header = csrf_header.lower()
         self.secure = secure
+        self._csrf_key = csrf_key(settings, csrf_secret) if cookie else b""
 
     # -- the flows ------------------------------------------------------------------
 
@@ -208,18 +219,20 @@ class _Core:
         if not subject:
             raise _oauth_error(400, "invalid_grant", "invalid username or password")
         pair = yield ("login", (subject, claims))
-        return self.issued(pair, csrf=secrets.token_urlsafe(32))
+        return self.issued(pair)
 
     def refresh(self, request: EndpointRequest, body: Mapping[str, Any]) -> _Flow:
-        token = self.refresh_token(request, body)
+        token, from_cookie = self.refresh_token(request, body)
         if token is None:
             raise _oauth_error(400, "invalid_request", "refresh_token is required")
         try:
+            if from_cookie:  # ambient: prove the page sent it before anything changes
+                self.check_csrf(request, (yield ("verify", (token,))))
             pair = yield ("refresh", (token,))
         except AuthenticationError as error:
             # A dead refresh cookie is useless to the browser: drop it.
             raise _oauth_error(400, "invalid_grant", error.description, *self.clear()) from None
-        return self.issued(pair, csrf=None)
+        return self.issued(pair)
 
     def logout(
         self, request: EndpointRequest, body: Mapping[str, Any], *, everywhere: bool
@@ -230,11 +243,15 @@ class _Core:
             )
         except RequestError as error:
             return self.rendered(error)
-        token = access if access is not None else self.refresh_token(request, body)
+        token, from_cookie = (
+            (access, False) if access is not None else self.refresh_token(request, body)
+        )
         if token is None:
             raise _oauth_error(400, "invalid_request", "a refresh or access token is required")
         try:
             identity: Identity = yield ("verify", (token,))
+            if from_cookie:
+                self.check_csrf(request, identity)
             if everywhere:
                 # Only a live session may end all others, and a refresh token only
                 # while it is its family's current one: it is consumed like on
@@ -282,27 +299,42 @@ class _Core:
             raise _oauth_error(400, "invalid_request", "the body must be a JSON object")
         return data
 
-    def refresh_token(self, request: EndpointRequest, body: Mapping[str, Any]) -> str | None:
+    def refresh_token(
+        self, request: EndpointRequest, body: Mapping[str, Any]
+    ) -> tuple[str | None, bool]:
+        """The refresh token of the body, else of the cookie; and whether it came from
+        the cookie (then the request must pass :meth:`check_csrf`)."""
         token = body.get("refresh_token")
         if token is not None:
             if not isinstance(token, str) or not token:
                 raise _oauth_error(400, "invalid_request", "refresh_token must be a string")
-            return token
+            return token, False
         if not self.cookie:
-            return None
-        cookies = request.header("cookie")
+            return None, False
         try:
-            token = _bearer.from_cookie(cookies, self.cookie_name, self.settings.max_token_bytes)
-            csrf = _bearer.from_cookie(cookies, self.csrf_cookie_name, 256)
+            token = _bearer.from_cookie(
+                request.header("cookie"), self.cookie_name, self.settings.max_token_bytes
+            )
         except RequestError:
             raise _oauth_error(400, "invalid_request", "malformed cookie") from None
-        if token is None:
-            return None
-        # Double-submit: only a page that can read our CSRF cookie can echo it.
+        return token, token is not None
+
+    def check_csrf(self, request: EndpointRequest, identity: Identity) -> None:
+        """Signed double-submit: the CSRF cookie and header agree, and the value is one
+        this server signed for the session of the verified refresh cookie."""
+        try:
+            cookie = _bearer.from_cookie(request.header("cookie"), self.csrf_cookie_name, 256)
+        except RequestError:
+            cookie = None
         sent = request.header(self.csrf_header) or ""
-        if not csrf or not hmac.compare_digest(sent.encode(), csrf.encode()):
+        sid = identity.claims.get("sid")
+        if (
+            not cookie
+            or not isinstance(sid, str)
+            or not hmac.compare_digest(sent.encode(), cookie.encode())
+            or not csrf_valid(self._csrf_key, sid, sent)
+        ):
             raise _oauth_error(403, "access_denied", "CSRF token missing or invalid")
-        return token
 
     # -- answers ---------------------------------------------------------------------
 
@@ -311,17 +343,19 @@ class _Core:
         extra = () if any(k == "cache-control" for k, _ in rejection.headers) else _NO_STORE
         return EndpointResponse(rejection.status, (*rejection.headers, *extra), rejection.body)
 
-    def issued(self, pair: TokenPair, *, csrf: str | None) -> EndpointResponse:
+    def issued(self, pair: TokenPair) -> EndpointResponse:
         body = pair.as_dict()
         if not self.cookie:
             return _json(200, body)
         del body["refresh_token"]
         age = pair.refresh_expires_in
-        cookies = [self.set_cookie(self.cookie_name, pair.refresh_token, self.prefix, age, True)]
-        if csrf is not None:
-            body["csrf_token"] = csrf
-            cookies.append(self.set_cookie(self.csrf_cookie_name, csrf, "/", age, False))
-        return _json(200, body, *cookies)
+        body["csrf_token"] = csrf = csrf_token(self._csrf_key, pair.session_id)
+        return _json(
+            200,
+            body,
+            self.set_cookie(self.cookie_name, pair.refresh_token, self.prefix, age, True),
+            self.set_cookie(self.csrf_cookie_name, csrf, "/", age, False),
+        )
 
     def set_cookie(self, name: str, value: str, path: str, age: int, http_only: bool) -> str:
         parts = [f"{name}={value}", f"Path={path}", f"Max-Age={age}", "SameSite=Strict"]
@@ -340,6 +374,54 @@ class _Core:
         )
 
 
+# -- signed double-submit CSRF (OWASP) ----------------------------------------------
+
+CSRF_SECRET_MIN = 32
+
+
+def csrf_key(settings: Settings, secret: str | bytes | None = None) -> bytes:
+    """The HMAC key of the CSRF values: ``secret`` when given (at least 32 bytes),
+    else derived with HKDF-SHA256 from the signing key, under a label of its own so
+    it is never the signing key itself."""
+    if secret is not None:
+        material = secret.encode() if isinstance(secret, str) else secret
+        if len(material) < CSRF_SECRET_MIN:
+            raise ValueError(f"csrf_secret must be at least {CSRF_SECRET_MIN} bytes")
+    elif settings.signing_key is None:
+        raise ValueError("cookie mode needs a signing key (private_key or secret) or csrf_secret")
+    else:
+        key = settings.signing_key.material()
+        material = (
+            key
+            if isinstance(key, bytes)
+            else key.private_bytes(
+                serialization.Encoding.DER,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"jwtgate csrf v1")
+    return hkdf.derive(material)
+
+
+def _csrf_mac(key: bytes, session_id: str, nonce: str) -> str:
+    digest = hmac.new(key, f"{session_id}!{nonce}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def csrf_token(key: bytes, session_id: str) -> str:
+    """A fresh CSRF value for ``session_id``: ``<nonce>.<mac>``."""
+    nonce = secrets.token_urlsafe(18)
+    return f"{nonce}.{_csrf_mac(key, session_id, nonce)}"
+
+
+def csrf_valid(key: bytes, session_id: str, value: str) -> bool:
+    """Whether ``value`` is a CSRF value signed with ``key`` for ``session_id`` (constant time)."""
+    nonce, _, mac = value.partition(".")
+    expected = _csrf_mac(key, session_id, nonce)
+    return bool(nonce) and hmac.compare_digest(mac.encode(), expected.encode())
+
+
 def _core(settings: Settings, options: Mapping[str, Any]) -> _Core:
     return _Core(
         settings,
@@ -349,6 +431,7 @@ def _core(settings: Settings, options: Mapping[str, Any]) -> _Core:
         csrf_cookie_name=options.get("csrf_cookie_name", "jwtgate_csrf"),
         csrf_header=options.get("csrf_header", "X-CSRF-Token"),
         secure=options.get("secure", True),
+        csrf_secret=options.get("csrf_secret"),
     )
 
 
@@ -357,7 +440,9 @@ class Endpoints:
 
     Options: ``prefix`` (``"/auth"``), ``cookie`` (False), ``cookie_name``
     (``"jwtgate_refresh"``), ``csrf_cookie_name`` (``"jwtgate_csrf"``),
-    ``csrf_header`` (``"X-CSRF-Token"``), ``secure`` (True; False only for
+    ``csrf_header`` (``"X-CSRF-Token"``), ``csrf_secret`` (the CSRF signing key,
+    at least 32 bytes; by default derived from the signing key, so rotating that
+    key makes older CSRF values fail once), ``secure`` (True; False only for
     plain-HTTP development, since browsers drop ``Secure`` cookies there).
     """
 
