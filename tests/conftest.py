@@ -140,6 +140,15 @@ def redis_url(redis_server: RedisServer) -> str:
     return f"{redis_server.url}?prefix=t{uuid.uuid4().hex[:12]}:"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """A run that selects tests by marker (``-m "not slow"``) reports coverage but does
+    not fail on the floor, which is set for the whole suite (docs/contributing.md)."""
+    if config.getoption("markexpr", ""):
+        cov = config.pluginmanager.getplugin("_cov")
+        if cov is not None:
+            cov.options.cov_fail_under = 0
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Drop the trio-with-Redis combinations instead of skipping them.
 

@@ -663,6 +663,7 @@ def test_asgi_module_imports_no_framework() -> None:
     assert result.stdout.strip() == "[]"
 
 
+@pytest.mark.slow
 async def test_lifespan_startup_prefetches_remote_keys(
     jwtgate_jwks_server: Callable[..., Any], jwtgate_keypair: Callable[..., Any]
 ) -> None:

@@ -7,10 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.run import SECTIONS  # noqa: E402 - the suite lives next to tests/
+
+pytestmark = pytest.mark.slow  # runs the benchmark suite in a subprocess
 
 
 def test_benchmark_command_runs_and_writes_json(tmp_path: Path) -> None:

@@ -14,6 +14,8 @@ import pytest
 
 from jwtgate.cli import EXIT_USAGE
 
+pytestmark = pytest.mark.slow  # starts the demo server in a subprocess
+
 
 def test_demo_script_plays_every_step_with_the_expected_status() -> None:
     """`jwtgate demo --script` walks login → expiry → refresh → reuse → logout, all as expected."""

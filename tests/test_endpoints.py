@@ -467,6 +467,7 @@ def e2e_settings(tmp_path: Path) -> Settings:
     return site_settings(f"sqlite:///{tmp_path / 'e2e.db'}")
 
 
+@pytest.mark.slow
 def test_end_to_end_through_uvicorn_and_waitress(uvicorn_server: str, waitress_server: str) -> None:
     """login, call, refresh, call, replay: family revoked on both; logout-all crosses apps."""
     with httpx.Client(timeout=10) as http:
@@ -580,6 +581,7 @@ def gunicorn_server(tmp_path: Path) -> Iterator[str]:
     proc.wait(timeout=30)
 
 
+@pytest.mark.slow
 def test_logout_reaches_every_gunicorn_worker(gunicorn_server: str) -> None:
     """Under gunicorn, a logout-all made in one worker process is refused by every later one."""
     base = gunicorn_server

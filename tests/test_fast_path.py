@@ -485,6 +485,7 @@ def served_wsgi(clock: FakeClock, counting: list[CountingDecisions]) -> WSGIMidd
     return app
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stack", ["uvicorn", "waitress"])
 def test_fast_path_through_a_real_server(stack: str) -> None:
     """Under uvicorn and waitress on 127.0.0.1: one full decision for three requests of a

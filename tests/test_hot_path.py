@@ -147,6 +147,7 @@ def test_entries_older_than_the_max_age_are_verified_again() -> None:
     assert again.claims == first.claims
 
 
+@pytest.mark.slow
 def test_the_cache_never_grows_beyond_its_bound() -> None:
     """100,000 distinct valid tokens leave at most verify_cache_size entries and no growth."""
     verifier = Verifier(make_settings(), clock=FakeClock())
@@ -353,6 +354,7 @@ def revoke_elsewhere(settings: Settings, token: str) -> None:
     subprocess.run([sys.executable, "-c", script, json.dumps(data), token], check=True, timeout=60)
 
 
+@pytest.mark.slow
 def test_a_revocation_in_another_process_reaches_this_one(
     gate_and_sessions: tuple[Gate, Sessions, Settings],
 ) -> None:
@@ -366,6 +368,7 @@ def test_a_revocation_in_another_process_reaches_this_one(
     assert until(lambda: isinstance(gate.decide(request(token)), Rejection))
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_a_revocation_in_another_process_reaches_the_async_path(
     store_url: str, anyio_backend: str
@@ -433,6 +436,7 @@ def test_an_injected_store_without_a_feed_gets_no_view(tmp_path: Path) -> None:
     gate.close()
 
 
+@pytest.mark.slow
 def test_losing_the_redis_channel_falls_back_to_direct_checks(tmp_path: Path) -> None:
     """With Redis gone, cached answers stop being served: the store error applies (503)."""
     server = RedisServer(redis_binary(), tmp_path)

@@ -10,6 +10,8 @@ import pytest
 
 from conftest import core_modules
 
+pytestmark = pytest.mark.slow  # a fresh interpreter per import check
+
 FORBIDDEN = ("django", "flask", "starlette", "fastapi", "redis", "werkzeug")
 
 

@@ -558,6 +558,7 @@ async def test_unknown_kid_burst_async(server: JWKSServer, mono: FakeClock) -> N
 # -- single flight ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_cold_cache_threads_cause_one_fetch(server: JWKSServer, mono: FakeClock) -> None:
     """100 threads verifying at once on a cold cache wait for a single fetch."""
     gate, _ = gate_for(remote_settings(server), mono)
@@ -575,6 +576,7 @@ def test_cold_cache_threads_cause_one_fetch(server: JWKSServer, mono: FakeClock)
     assert server.hits == 1
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_cold_cache_tasks_cause_one_fetch(server: JWKSServer, mono: FakeClock) -> None:
     """100 tasks verifying at once on a cold cache wait for a single fetch."""
@@ -591,6 +593,7 @@ async def test_cold_cache_tasks_cause_one_fetch(server: JWKSServer, mono: FakeCl
     assert server.hits == 1
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_async_follower_waits_for_a_thread_led_fetch(
     server: JWKSServer, mono: FakeClock
@@ -655,6 +658,7 @@ async def hello(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": b"ok"})
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_middleware_under_uvicorn_keeps_serving_while_the_provider_is_slow(
     server: JWKSServer, mono: FakeClock
@@ -759,6 +763,7 @@ OUTAGES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("break_it", OUTAGES)
 def test_outage_serves_stale_keys_then_503(
     server: JWKSServer,
@@ -792,6 +797,7 @@ def test_outage_serves_stale_keys_then_503(
     assert tok.split(".")[2] not in caplog.text
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 @pytest.mark.parametrize("break_it", OUTAGES)
 async def test_outage_serves_stale_keys_then_503_async(
@@ -1152,6 +1158,7 @@ def test_repr_names_the_url_without_credentials() -> None:
     assert repr(bad_port) == "JWKSKeys('https://idp.example:?/jwks')"
 
 
+@pytest.mark.slow
 def test_testing_plugin_server_drives_a_rotation(
     jwtgate_jwks_server: Callable[..., Any], jwtgate_keypair: Callable[..., Any], mono: FakeClock
 ) -> None:

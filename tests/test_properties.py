@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -93,6 +94,7 @@ def test_any_token68_gets_a_decision(token: str) -> None:
     assert_decided(GATE.decide(RequestInfo("GET", "/x", (f"Bearer {token}",))))
 
 
+@pytest.mark.slow
 @PROFILE
 @given(
     header=st.dictionaries(
@@ -116,6 +118,7 @@ def test_any_signed_claims_get_a_decision(header: dict[str, Any], payload: dict[
 settings_keys = st.sampled_from([*DEFAULTS, "leeways", "SECRET", "Algorithms", "require"])
 
 
+@pytest.mark.slow
 @PROFILE
 @given(data=st.dictionaries(settings_keys, json_values | st.just(SECRET), max_size=6))
 def test_any_settings_dict_validates_or_raises_configuration_error(data: dict[str, Any]) -> None:

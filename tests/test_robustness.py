@@ -33,6 +33,7 @@ def b64json(value: object) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+@pytest.mark.slow
 @CHECKS
 @given(st.text(max_size=200) | st.builds(".".join, st.lists(SEGMENT, min_size=1, max_size=5)))
 def test_arbitrary_text_is_an_invalid_token(token: str) -> None:
@@ -41,6 +42,7 @@ def test_arbitrary_text_is_an_invalid_token(token: str) -> None:
         VERIFIER.verify(token)
 
 
+@pytest.mark.slow
 @CHECKS
 @given(header=JSON, payload=JSON, signature=SEGMENT)
 def test_arbitrary_json_segments_are_an_invalid_token(

@@ -295,6 +295,7 @@ def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("redis_url"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("grace", [0, 30])
 def test_refresh_race_across_50_processes(shared_url: str, grace: int) -> None:
     """50 processes refresh one token at once: one rotation; 49 reuse (grace 0) or grace (30 s)."""
@@ -312,6 +313,7 @@ def test_refresh_race_across_50_processes(shared_url: str, grace: int) -> None:
             assert sessions.store.is_revoked("alice", pair.session_id, None, None) is True
 
 
+@pytest.mark.slow
 def test_logout_in_another_process_is_durable(shared_url: str) -> None:
     """A logout made by another process is seen here, and by a process started afterwards."""
     settings = {"secret": SECRET, "store": shared_url}

@@ -59,6 +59,7 @@ def test_frozen_clock_drives_expiry(jwtgate_clock: FrozenClock) -> None:
     assert jwtgate_clock() == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("algorithm", ["ES256", "EdDSA", "RS256"])
 def test_keypair_fixture(jwtgate_keypair: Callable[..., KeyPair], algorithm: str) -> None:
     """A throwaway key pair signs and verifies, and its JWKS holds no private part."""
@@ -79,6 +80,7 @@ def test_keypair_refuses_hmac() -> None:
         keypair("HS256")
 
 
+@pytest.mark.slow
 def test_jwks_server_fixture(jwtgate_jwks_server: Callable[..., JWKSServer]) -> None:
     """The JWKS server serves the current document, counts fetches and 404s other paths."""
     server = jwtgate_jwks_server({"keys": []})
@@ -92,6 +94,7 @@ def test_jwks_server_fixture(jwtgate_jwks_server: Callable[..., JWKSServer]) -> 
     assert server.requests == 3
 
 
+@pytest.mark.slow
 def test_jwks_server_context_manager() -> None:
     """JWKSServer stops when its with-block ends."""
     with JWKSServer({"keys": []}) as server:

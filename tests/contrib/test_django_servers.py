@@ -25,10 +25,13 @@ from frameworks import (
     server_process,
 )
 
+pytestmark = pytest.mark.slow  # real gunicorn and uvicorn servers
+
 TESTS = Path(__file__).resolve().parent.parent
 
 SEED = """
 from django.contrib.auth import get_user_model
+
 User = get_user_model()
 User.objects.create_user("alice", "alice@example.com")
 User.objects.create_user("carol", "carol@example.com", is_active=False)

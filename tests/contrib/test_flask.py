@@ -206,6 +206,7 @@ def test_settings_argument_and_bad_config() -> None:
     assert "JWTGATE['LEEWAYS']" in str(info.value)
 
 
+@pytest.mark.slow
 def test_real_server_waitress(calls: list[str]) -> None:
     """Under waitress on 127.0.0.1 with a real HTTP client: accepted, 401, 403, public."""
     with waitress_thread(create_app(calls)) as base, httpx.Client(base_url=base) as http:

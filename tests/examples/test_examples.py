@@ -27,6 +27,8 @@ import pytest
 from frameworks import free_port, wait_until_up
 from jwtgate.testing import TokenFactory, assert_rfc6750
 
+pytestmark = pytest.mark.slow  # starts every example as a real server
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 

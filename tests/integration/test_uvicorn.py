@@ -28,6 +28,8 @@ from websockets.sync.client import connect
 from asgi_support import MISSING, FakeClock, bearer, body, challenge, gate, token
 from jwtgate.asgi import JWTGateMiddleware
 
+pytestmark = pytest.mark.slow  # a real uvicorn server
+
 
 @dataclass
 class Served:
