@@ -703,5 +703,5 @@ def test_csrf_secret_option(settings: Settings) -> None:
     assert key != csrf_key(settings)
     assert csrf_valid(key, "sid-1", csrf_token(key, "sid-1"))
     assert not csrf_valid(key, "sid-2", csrf_token(key, "sid-1"))
-    with pytest.raises(ValueError, match="at least 32 bytes"):
-        Endpoints(Sessions(settings), authenticate, cookie=True, csrf_secret="short")
+    with Sessions(settings) as sessions, pytest.raises(ValueError, match="at least 32 bytes"):
+        Endpoints(sessions, authenticate, cookie=True, csrf_secret="short")
