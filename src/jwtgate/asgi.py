@@ -150,7 +150,7 @@ def admit(gate: Gate, scope: Scope, header_name: bytes = b"authorization") -> Id
     # A websocket handshake is a GET (RFC 6455 §4.1); its scope has no method.
     return gate.admit(
         scope.get("method", "GET"),
-        route_path(scope),
+        route_path(scope) if scope.get("root_path") else scope.get("path", "/"),
         found.decode("latin-1"),
         sync=False,
         raw_path=_raw_path(scope) if gate.judges_paths else None,

@@ -100,7 +100,8 @@ def _frozen_mapping(value: Mapping[str, Any]) -> FrozenDict:
         if type(item) not in _SCALARS:
             nested: FrozenDict = freeze(dict(value))
             return nested
-    return FrozenDict(value)  # the usual claims: flat, so one copy suffices
+    # The usual claims are flat: one copy suffices, and a read-only one needs none.
+    return value if type(value) is FrozenDict else FrozenDict(value)
 
 
 _EMPTY = FrozenDict()

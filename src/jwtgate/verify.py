@@ -63,7 +63,7 @@ from .errors import (
     UnsupportedCriticalHeader,
     WrongTokenType,
 )
-from .identity import Identity, parse_scopes
+from .identity import FrozenDict, Identity, parse_scopes
 from .keys import KeySource, StaticKeys, VerificationKey
 
 __all__ = ["Clock", "Verifier"]
@@ -85,7 +85,8 @@ _CANONICAL_LAST = {2: frozenset(b"AQgw"), 3: frozenset(b"AEIMQUYcgkosw048")}
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     # RFC 7515 §5.2 and RFC 7519 §7.2: duplicate member names must be rejected or
     # only the last taken; two parsers that disagree on which is a classic bypass.
-    result = dict(pairs)
+    # Read-only from the start: an Identity's claims need no second copy.
+    result = FrozenDict(pairs)
     if len(result) != len(pairs):
         raise ValueError("duplicate member")
     return result
