@@ -208,7 +208,10 @@ class _Core:
 
     def after_rotation(self, token: _Refresh, rotation: Rotation, new: str) -> TokenPair:
         if rotation.outcome == "rotated":
-            return self.pair(token.subject, token.claims, token.sid, new, grace=False)
+            # The successor the store recorded: ``new``, or the one a rotation in
+            # doubt already chose (this request retries it).
+            successor = rotation.current if rotation.current is not None else new
+            return self.pair(token.subject, token.claims, token.sid, successor, grace=False)
         if rotation.outcome == "grace" and rotation.current is not None:
             return self.pair(token.subject, token.claims, token.sid, rotation.current, grace=True)
         if rotation.outcome == "reused":
