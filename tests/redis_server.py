@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -90,9 +91,20 @@ class RedisServer:
             time.sleep(0.02)
         raise RuntimeError("redis-server did not start")
 
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): connections stay open, nothing is answered."""
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a paused server run again (SIGCONT): it then serves what queued up."""
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGCONT)
+
     def stop(self) -> None:
         """Stop the server and wait for it to exit."""
         if self.process is not None:
+            self.resume()  # a paused server would not act on SIGTERM
             self.process.terminate()
             self.process.wait(timeout=10)
             self.process = None

@@ -16,6 +16,12 @@ short while (two tabs refreshing at once, a retry after a lost response): such
 a request gets a fresh access token and a refresh token naming the family's
 *current* id, without forking the family.
 
+A refresh is applied **exactly once**: no store call is re-sent automatically,
+and a rotation the store applied after the server stopped waiting for it (a
+stalled Redis; the client got a 503) is recorded as in doubt, so the client's
+retry with the same refresh token gets that rotation's successor instead of
+counting as reuse (see ``jwtgate.stores.Store.rotate``).
+
 ``logout(token)`` ends one session (or, for a token without a session, revokes
 its ``jti``); ``logout_all(subject)`` ends every session of the subject on
 every machine sharing the store, and refuses tokens issued before it.
@@ -208,7 +214,10 @@ class _Core:
 
     def after_rotation(self, token: _Refresh, rotation: Rotation, new: str) -> TokenPair:
         if rotation.outcome == "rotated":
-            return self.pair(token.subject, token.claims, token.sid, new, grace=False)
+            # The successor the store recorded: ``new``, or the one a rotation in
+            # doubt already chose (this request retries it).
+            successor = rotation.current if rotation.current is not None else new
+            return self.pair(token.subject, token.claims, token.sid, successor, grace=False)
         if rotation.outcome == "grace" and rotation.current is not None:
             return self.pair(token.subject, token.claims, token.sid, rotation.current, grace=True)
         if rotation.outcome == "reused":

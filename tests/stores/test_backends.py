@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -41,7 +42,48 @@ def test_sqlite_refuses_a_newer_schema(tmp_path: Path, caplog: pytest.LogCapture
     with SQLiteStore(path) as store, pytest.raises(StoreUnavailable) as info:
         store.is_revoked("alice", None, None, None)
     assert "upgrade jwtgate" in str(info.value.__cause__)
-    assert "schema version 2" in caplog.text
+    assert f"schema version {SCHEMA_VERSION + 1}" in caplog.text
+
+
+_SCHEMA_V1 = """
+CREATE TABLE jwtgate_families (
+    sid TEXT PRIMARY KEY, subject TEXT NOT NULL, current TEXT NOT NULL, previous TEXT,
+    rotated_at REAL, created REAL NOT NULL, expires REAL NOT NULL
+);
+CREATE TABLE jwtgate_revoked_jti (
+    subject TEXT NOT NULL, jti TEXT NOT NULL, expires REAL NOT NULL, PRIMARY KEY (subject, jti)
+) WITHOUT ROWID;
+CREATE TABLE jwtgate_subjects (
+    subject TEXT PRIMARY KEY, logout_at REAL NOT NULL, expires REAL NOT NULL
+) WITHOUT ROWID;
+PRAGMA user_version = 1;
+"""
+
+
+def test_sqlite_upgrades_a_version_1_file_in_place(tmp_path: Path) -> None:
+    """A file of schema version 1 is upgraded on first use; its sessions keep working."""
+    path = tmp_path / "s.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(_SCHEMA_V1)
+    conn.execute(
+        "INSERT INTO jwtgate_families VALUES ('s1', 'alice', 'r1', NULL, NULL, ?, ?)",
+        (T0, time.time() + 60),
+    )
+    conn.commit()
+    conn.close()
+    with SQLiteStore(path) as store:
+        assert store.rotate("alice", "s1", "r1", "r2", now=T0, grace=0, ttl=60).outcome == (
+            "rotated"
+        )
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert conn.execute("SELECT current, in_doubt FROM jwtgate_families").fetchone() == (
+            "r2",
+            0,
+        )
+    finally:
+        conn.close()
 
 
 def test_sqlite_revocation_survives_reopening(tmp_path: Path) -> None:

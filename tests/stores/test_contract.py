@@ -121,6 +121,71 @@ def test_grace_window_answers_with_the_current_id(store: Store) -> None:
     assert store.is_revoked("alice", "s1", None, T0) is True
 
 
+PASSED = 1.0  # a deadline long gone on every backend's clock: the call is applied late
+
+
+def test_the_same_rotation_sent_twice_has_one_outcome(store: Store) -> None:
+    """An exact re-send of a rotation (same presented and new ids) is answered alike, not reuse."""
+    store.create_session("alice", "s1", "r1", now=T0, ttl=60)
+    first = store.rotate("alice", "s1", "r1", "r2", now=T0 + 1, grace=0, ttl=60)
+    again = store.rotate("alice", "s1", "r1", "r2", now=T0 + 1, grace=0, ttl=60)
+    assert (first.outcome, first.current) == (again.outcome, again.current) == ("rotated", "r2")
+    assert store.rotate("alice", "s1", "r2", "r3", now=T0 + 2, grace=0, ttl=60).outcome == (
+        "rotated"
+    )
+    # Once the successor has been used, even the exact re-send is reuse.
+    assert store.rotate("alice", "s1", "r1", "r2", now=T0 + 3, grace=0, ttl=60).outcome == (
+        "reused"
+    )
+
+
+def test_a_rotation_applied_late_is_handed_out_once_more(store: Store) -> None:
+    """After a rotation applied past its caller's deadline, the retry gets the same successor."""
+    store.create_session("alice", "s1", "r1", now=T0, ttl=60)
+    late = store.rotate("alice", "s1", "r1", "r2", now=T0 + 1, grace=0, ttl=60, deadline=PASSED)
+    assert (late.outcome, late.current) == ("rotated", "r2")
+    retry = store.rotate("alice", "s1", "r1", "rx", now=T0 + 9, grace=0, ttl=60)
+    assert (retry.outcome, retry.current) == ("rotated", "r2")
+    assert store.is_revoked("alice", "s1", None, T0) is False
+    # That answer was delivered: the same token presented again is reuse.
+    assert store.rotate("alice", "s1", "r1", "ry", now=T0 + 10, grace=0, ttl=60).outcome == (
+        "reused"
+    )
+    assert store.is_revoked("alice", "s1", None, T0) is True
+
+
+def test_a_retry_answered_late_stays_in_doubt(store: Store) -> None:
+    """A retry that is itself applied late leaves the successor to be handed out again."""
+    store.create_session("alice", "s1", "r1", now=T0, ttl=60)
+    store.rotate("alice", "s1", "r1", "r2", now=T0 + 1, grace=0, ttl=60, deadline=PASSED)
+    again = store.rotate("alice", "s1", "r1", "rx", now=T0 + 2, grace=0, ttl=60, deadline=PASSED)
+    assert (again.outcome, again.current) == ("rotated", "r2")
+    third = store.rotate("alice", "s1", "r1", "ry", now=T0 + 3, grace=0, ttl=60)
+    assert (third.outcome, third.current) == ("rotated", "r2")
+
+
+def test_a_successor_in_doubt_that_was_used_ends_the_doubt(store: Store) -> None:
+    """Once the successor of a late rotation is used, the token before it is plain reuse."""
+    store.create_session("alice", "s1", "r1", now=T0, ttl=60)
+    store.rotate("alice", "s1", "r1", "r2", now=T0 + 1, grace=0, ttl=60, deadline=PASSED)
+    assert store.rotate("alice", "s1", "r2", "r3", now=T0 + 2, grace=0, ttl=60).outcome == (
+        "rotated"
+    )
+    assert store.rotate("alice", "s1", "r1", "rx", now=T0 + 3, grace=0, ttl=60).outcome == (
+        "reused"
+    )
+
+
+def test_a_deadline_not_yet_reached_is_on_time(store: Store) -> None:
+    """A rotation applied before its deadline is delivered: presenting its token again is reuse."""
+    store.create_session("alice", "s1", "r1", now=T0, ttl=60)
+    future = 4_000_000_000.0
+    store.rotate("alice", "s1", "r1", "r2", now=T0 + 1, grace=0, ttl=60, deadline=future)
+    assert store.rotate("alice", "s1", "r1", "rx", now=T0 + 2, grace=0, ttl=60).outcome == (
+        "reused"
+    )
+
+
 def test_revoke_session(store: Store) -> None:
     """revoke_session reports whether the session existed and ends it."""
     store.create_session("alice", "s1", "r1", now=T0, ttl=60)
@@ -230,8 +295,16 @@ async def test_async_twin_follows_the_same_rules(harness: Harness, astore: Async
     rotated = await astore.rotate("carol", "s1", "r1", "r2", now=T0 + 1, grace=0, ttl=60)
     assert (rotated.outcome, rotated.current) == ("rotated", "r2")
     assert await astore.is_revoked("carol", "s1", None, T0) is False
+    again = await astore.rotate("carol", "s1", "r1", "r2", now=T0 + 1, grace=0, ttl=60)
+    assert (again.outcome, again.current) == ("rotated", "r2")  # the same rotation, re-sent
     reused = await astore.rotate("carol", "s1", "r1", "r3", now=T0 + 2, grace=0, ttl=60)
     assert reused.outcome == "reused"
+    await astore.create_session("carol", "s3", "p1", now=T0, ttl=60)
+    late = await astore.rotate(
+        "carol", "s3", "p1", "p2", now=T0 + 1, grace=0, ttl=60, deadline=PASSED
+    )
+    retry = await astore.rotate("carol", "s3", "p1", "px", now=T0 + 2, grace=0, ttl=60)
+    assert (late.current, retry.outcome, retry.current) == ("p2", "rotated", "p2")
     assert await astore.is_revoked("carol", "s1", None, T0) is True
     await astore.create_session("carol", "s2", "q1", now=T0, ttl=60)
     assert await astore.revoke_session("carol", "s2") is True

@@ -14,7 +14,8 @@ keeps everything one request needs in one hash slot):
 
 - a **family** per session id (``sid``): the ``jti`` of the one refresh token
   that may be used next, the one before it and when it was rotated (for the
-  grace window), and when the session was created. Revoking a session deletes
+  grace window), whether that rotation is in doubt (applied after its caller
+  gave up: see :meth:`Store.rotate`), and when the session was created. Revoking a session deletes
   its family: an unknown ``sid`` is a revoked one.
 - **revoked token ids** (``jti``), each kept as long as the token could live;
 - a **logout-all mark** per subject: sessions created before it are dead.
@@ -67,7 +68,11 @@ class Rotation:
     ``outcome`` is one of:
 
     - ``"rotated"``: the presented refresh token was the current one; ``current``
-      is now the new one.
+      is now the new one. Also the answer to the *same rotation again*: an exact
+      re-send of the call (same ``presented`` and ``new``), or the next
+      presentation of ``presented`` after a rotation that was *in doubt* (applied
+      after its caller's ``deadline``, so its caller answered 503). Then nothing
+      changes and ``current`` is the successor recorded then, not ``new``.
     - ``"grace"``: the presented token is the one just replaced, within the grace
       window (a concurrent or retried request); nothing changed, ``current`` is
       the family's current refresh token id.
@@ -98,8 +103,16 @@ class Store(Protocol):
         now: float,
         grace: float,
         ttl: float,
+        deadline: float | None = None,
     ) -> Rotation:
-        """Atomically consume ``presented`` and make ``new`` current (see :class:`Rotation`)."""
+        """Atomically consume ``presented`` and make ``new`` current (see :class:`Rotation`).
+
+        ``deadline`` (the caller's wall clock) is when the caller stops waiting
+        for the answer. A rotation the store applies later than that is recorded
+        as in doubt, so a retry of the same refresh is recognised. ``None``: the
+        caller waits for the answer, or (network stores) the store's own socket
+        timeout sets it.
+        """
         ...
 
     def revoke_session(self, subject: str, sid: str) -> bool:
@@ -159,6 +172,7 @@ class AsyncStore(Protocol):
         now: float,
         grace: float,
         ttl: float,
+        deadline: float | None = None,
     ) -> Rotation:
         """See :meth:`Store.rotate`."""
         ...

@@ -25,6 +25,7 @@ class FamilyRow:
     previous: str | None
     rotated_at: float | None
     created: float
+    in_doubt: bool = False  # the last hand-out of ``current`` reached the store too late
 
 
 def decide(
@@ -34,15 +35,29 @@ def decide(
     new: str,
     now: float,
     grace: float,
+    late: bool = False,
 ) -> tuple[Rotation, FamilyRow | None]:
-    """The rotation rule: the outcome, and the family to keep (None: delete it)."""
+    """The rotation rule: the outcome, and the family to keep (None: delete it).
+
+    ``late``: the store applies this call after its caller stopped waiting (see
+    ``Store.rotate``'s ``deadline``). A rotation handed out late is *in doubt*:
+    the caller answered 503, so the client never saw the successor and will
+    present ``presented`` again. That one next presentation gets the same
+    successor (``rotated``, ``current``) instead of counting as reuse; so does an
+    exact re-send of the call itself (same ``presented`` and ``new``).
+    """
     if family is None:
         return Rotation("revoked"), None
     if logout_at is not None and family.created < logout_at:
         return Rotation("revoked"), None
     if presented == family.current:
         family.previous, family.current, family.rotated_at = presented, new, now
+        family.in_doubt = late
         return Rotation("rotated", new), family
+    if presented == family.previous and (new == family.current or family.in_doubt):
+        # The same rotation again: its successor, handed out once more.
+        family.in_doubt = late
+        return Rotation("rotated", family.current), family
     if (
         grace > 0
         and presented == family.previous
@@ -53,6 +68,11 @@ def decide(
     # RFC 9700 §4.14.2: a consumed refresh token came back; the legitimate client
     # and the attacker cannot be told apart, so the whole family goes.
     return Rotation("reused"), None
+
+
+def is_late(deadline: float | None, wall: float) -> bool:
+    """Whether a call with ``deadline`` (caller's wall clock) is applied after it."""
+    return deadline is not None and wall > deadline
 
 
 def revoked(

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from . import Rotation
-from ._base import FamilyRow, SyncContext, decide, revoked
+from ._base import FamilyRow, SyncContext, decide, is_late, revoked
 from .threaded import SyncToAsync
 
 __all__ = ["AsyncMemoryStore", "MemoryStore", "memory_store"]
@@ -38,9 +38,16 @@ def memory_store(url: str = "memory://") -> MemoryStore:
 class MemoryStore(SyncContext):
     """A :class:`~jwtgate.stores.Store` in this process's memory."""
 
-    def __init__(self, *, name: str | None = None, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        *,
+        name: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ):
         self.name = name
-        self._clock = clock
+        self._clock = clock  # expiry
+        self._wall = wall  # compared with a caller's deadline
         self._lock = threading.Lock()
         self._families: dict[str, tuple[FamilyRow, float]] = {}
         self._jtis: dict[tuple[str, str], float] = {}
@@ -85,13 +92,15 @@ class MemoryStore(SyncContext):
         now: float,
         grace: float,
         ttl: float,
+        deadline: float | None = None,
     ) -> Rotation:
         """See :meth:`jwtgate.stores.Store.rotate`."""
         with self._lock:
             mono = self._clock()
             family = self._family(subject, sid, mono)
+            late = is_late(deadline, self._wall())
             result, keep = decide(
-                family, self._logout_at(subject, mono), presented, new, now, grace
+                family, self._logout_at(subject, mono), presented, new, now, grace, late
             )
             if keep is None and family is not None:
                 del self._families[sid]

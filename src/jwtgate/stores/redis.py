@@ -15,18 +15,30 @@ Design:
 - **Redis Cluster ready**: every key of a subject (its families, revoked ids and
   logout-all mark) carries the hash tag ``{u:<sha256(subject)>}``, so a script
   or a check touches one slot and stays one round trip.
-- **Failures are quick and temporary**: socket timeouts are bounded, one quick
-  retry covers a connection dropped by a restarted server, and any
+- **Failures are quick and temporary**: socket timeouts are bounded, and any
   ``RedisError`` becomes :class:`~jwtgate.errors.StoreUnavailable` (503 or
-  ``on_store_error: allow``). The connection pool reconnects by itself.
+  ``on_store_error: allow``). The connection pools reconnect by themselves.
+- **A write is sent once.** Reads (the revocation check, the change feed) get one
+  quick retry, which covers a connection dropped by a restarted server. Writes
+  go through a second client that never retries: a rotation re-sent after a
+  timeout would wait in the socket behind the first copy, and a frozen server
+  would run both when it wakes.
+- **A refresh is applied exactly once.** A rotation carries its caller's deadline
+  (now plus the socket timeout, less :func:`deadline_margin`); the script compares
+  it with the server's ``TIME``. Applied after it, the rotation is *in doubt*:
+  the caller has already answered 503, so the next presentation of the same
+  refresh token is answered with the same successor instead of counting as
+  reuse (see ``jwtgate.stores._base.decide``). This assumes the app's and the
+  server's clocks agree to within the margin.
 
 Keys (``p`` = prefix, ``t`` = the subject's tag): ``p{t}:f:<sid>`` a hash
-(``cur``, ``prev``, ``rot``, ``created``); ``p{t}:j:<jti>``; ``p{t}:all``.
+(``cur``, ``prev``, ``rot``, ``created``, ``doubt``); ``p{t}:j:<jti>``; ``p{t}:all``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -44,17 +56,27 @@ if TYPE_CHECKING:
 __all__ = ["AsyncRedisStore", "RedisFeed", "RedisKeys", "RedisStore"]
 
 _ROTATE = """
-local f = redis.call('HMGET', KEYS[1], 'cur', 'prev', 'rot', 'created')
+if redis.replicate_commands then redis.replicate_commands() end -- TIME, then writes (Redis < 5)
+local f = redis.call('HMGET', KEYS[1], 'cur', 'prev', 'rot', 'created', 'doubt')
 if not f[1] then return {'revoked'} end
 local logout = redis.call('GET', KEYS[2])
 if logout and tonumber(f[4]) < tonumber(logout) then
   redis.call('DEL', KEYS[1])
   return {'revoked'}
 end
+local late = '0'
+if ARGV[6] ~= '' then
+  local t = redis.call('TIME')
+  if tonumber(t[1]) + tonumber(t[2]) / 1000000 > tonumber(ARGV[6]) then late = '1' end
+end
 if f[1] == ARGV[1] then
-  redis.call('HSET', KEYS[1], 'cur', ARGV[2], 'prev', ARGV[1], 'rot', ARGV[3])
+  redis.call('HSET', KEYS[1], 'cur', ARGV[2], 'prev', ARGV[1], 'rot', ARGV[3], 'doubt', late)
   redis.call('PEXPIRE', KEYS[1], ARGV[5])
   return {'rotated', ARGV[2]}
+end
+if f[2] == ARGV[1] and (f[1] == ARGV[2] or f[5] == '1') then
+  redis.call('HSET', KEYS[1], 'doubt', late)
+  return {'rotated', f[1]}
 end
 local grace = tonumber(ARGV[4])
 if grace > 0 and f[2] == ARGV[1] and f[3]
@@ -177,10 +199,18 @@ class RedisKeys:
         return [self.family(subject, sid)], [jti, _num(now), _ms(ttl)]
 
     def rotate(
-        self, subject: str, sid: str, presented: str, new: str, now: float, grace: float, ttl: float
+        self,
+        subject: str,
+        sid: str,
+        presented: str,
+        new: str,
+        now: float,
+        grace: float,
+        ttl: float,
+        deadline: float | None,
     ) -> _Call:
         keys = [self.family(subject, sid), self.logout(subject)]
-        return keys, [presented, new, _num(now), _num(grace), _ms(ttl)]
+        return keys, [presented, new, _num(now), _num(grace), _ms(ttl), _num(deadline)]
 
     def revoke_jti(self, subject: str, jti: str, ttl: float) -> _Call:
         return [self.jti(subject, jti)], [_ms(ttl)]
@@ -200,6 +230,28 @@ _REVOKING = frozenset({"reused", "revoked"})
 # The revocation counter expires like every other key; a feed that sees it vanish
 # just starts over (one flush), so any TTL is safe.
 _CHANGES_TTL = 86400
+
+
+def deadline_margin(timeout: float) -> float:
+    """How long before its caller gives up a rotation already counts as late.
+
+    The reply still has to travel back, and the two clocks may differ a little:
+    a quarter of the socket timeout, at most one second.
+    """
+    return min(1.0, timeout / 4)
+
+
+def _deadline(deadline: float | None, timeout: float | None) -> float | None:
+    """The caller's deadline, or this call's: now plus the socket timeout, less the margin."""
+    if deadline is not None or timeout is None:
+        return deadline
+    return time.time() + timeout - deadline_margin(timeout)
+
+
+def _socket_timeout(client: Any) -> float | None:
+    kwargs = getattr(getattr(client, "connection_pool", None), "connection_kwargs", {})
+    timeout = kwargs.get("socket_timeout")
+    return float(timeout) if isinstance(timeout, (int, float)) else None
 
 
 def _open_pubsub(client: Any) -> Any:
@@ -267,10 +319,24 @@ def _rotation(reply: list[bytes]) -> Rotation:
 
 
 class RedisStore(SyncContext):
-    """A :class:`~jwtgate.stores.Store` on a Redis server (or a Redis Cluster client)."""
+    """A :class:`~jwtgate.stores.Store` on a Redis server (or a Redis Cluster client).
 
-    def __init__(self, client: redis_sync.Redis, *, prefix: str = "jwtgate:") -> None:
+    ``client`` answers reads; ``writer`` (default: ``client``) sends every write,
+    and should not retry by itself (``from_url`` builds one with
+    ``Retry(NoBackoff(), 0)``): a write re-sent after a timeout runs twice once
+    the server wakes up.
+    """
+
+    def __init__(
+        self,
+        client: redis_sync.Redis,
+        *,
+        prefix: str = "jwtgate:",
+        writer: redis_sync.Redis | None = None,
+    ) -> None:
         self.client = client
+        self.writer = writer if writer is not None else client
+        self._timeout = _socket_timeout(self.writer)
         self.keys = RedisKeys(prefix)
         self._rotate = client.register_script(_ROTATE)
         self._create = client.register_script(_CREATE)
@@ -283,18 +349,22 @@ class RedisStore(SyncContext):
         """The store for ``redis://…`` / ``rediss://…`` (``?prefix=`` sets the key prefix)."""
         redis = _import_sync()
         clean, prefix = split_url(url, prefix)
-        client = redis.Redis.from_url(
-            clean,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=redis.retry.Retry(redis.backoff.ExponentialBackoff(cap=0.1, base=0.01), 1),
-        )
-        return cls(client, prefix=prefix)
 
-    def _call(self, script: Any, keys: list[str], args: list[Any]) -> Any:
+        def client(retries: int) -> Any:
+            backoff = redis.backoff.ExponentialBackoff(cap=0.1, base=0.01)
+            return redis.Redis.from_url(
+                clean,
+                socket_timeout=timeout,
+                socket_connect_timeout=timeout,
+                retry=redis.retry.Retry(backoff if retries else redis.backoff.NoBackoff(), retries),
+            )
+
+        return cls(client(1), prefix=prefix, writer=client(0))
+
+    def _call(self, script: Any, keys: list[str], args: list[Any], *, write: bool = True) -> Any:
         redis = _import_sync()
         try:
-            return script(keys=keys, args=args)
+            return script(keys=keys, args=args, client=self.writer if write else self.client)
         except redis.RedisError as exc:
             raise unavailable("redis", exc) from exc
 
@@ -312,9 +382,11 @@ class RedisStore(SyncContext):
         now: float,
         grace: float,
         ttl: float,
+        deadline: float | None = None,
     ) -> Rotation:
-        """See :meth:`jwtgate.stores.Store.rotate`."""
-        call = self.keys.rotate(subject, sid, presented, new, now, grace, ttl)
+        """See :meth:`jwtgate.stores.Store.rotate` (``deadline``: by default the socket timeout)."""
+        due = _deadline(deadline, self._timeout)
+        call = self.keys.rotate(subject, sid, presented, new, now, grace, ttl, due)
         rotation = _rotation(self._call(self._rotate, *call))
         if rotation.outcome in _REVOKING:
             self._announce()
@@ -324,7 +396,7 @@ class RedisStore(SyncContext):
         """See :meth:`jwtgate.stores.Store.revoke_session`."""
         redis = _import_sync()
         try:
-            deleted = bool(self.client.delete(self.keys.family(subject, sid)))
+            deleted = bool(self.writer.delete(self.keys.family(subject, sid)))
         except redis.RedisError as exc:
             raise unavailable("redis", exc) from exc
         self._announce()
@@ -345,7 +417,7 @@ class RedisStore(SyncContext):
         local_change()
         redis = _import_sync()
         try:
-            pipe = self.client.pipeline(transaction=False)
+            pipe = self.writer.pipeline(transaction=False)
             pipe.incr(self.keys.changes)
             pipe.expire(self.keys.changes, _CHANGES_TTL)
             pipe.publish(self.keys.changes, b"1")
@@ -361,22 +433,33 @@ class RedisStore(SyncContext):
         self, subject: str, sid: str | None, jti: str | None, issued_at: float | None
     ) -> bool:
         """See :meth:`jwtgate.stores.Store.is_revoked` (one script, one round trip)."""
-        return bool(self._call(self._check, *self.keys.check(subject, sid, jti, issued_at)))
+        call = self.keys.check(subject, sid, jti, issued_at)
+        return bool(self._call(self._check, *call, write=False))
 
     def purge_expired(self) -> int:
         """Nothing to do: every key carries its own TTL."""
         return 0
 
     def close(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pools."""
         self.client.close()
+        if self.writer is not self.client:
+            self.writer.close()
 
 
 class AsyncRedisStore(AsyncContext):
     """An :class:`~jwtgate.stores.AsyncStore` on redis-py's asyncio client."""
 
-    def __init__(self, client: redis_async.Redis, *, prefix: str = "jwtgate:") -> None:
+    def __init__(
+        self,
+        client: redis_async.Redis,
+        *,
+        prefix: str = "jwtgate:",
+        writer: redis_async.Redis | None = None,
+    ) -> None:
         self.client = client
+        self.writer = writer if writer is not None else client
+        self._socket_timeout = _socket_timeout(self.writer)
         self.keys = RedisKeys(prefix)
         self._url: str | None = None  # set by from_url: the feed opens a sync client
         self._timeout = 5.0
@@ -393,22 +476,28 @@ class AsyncRedisStore(AsyncContext):
         """The store for ``redis://…`` / ``rediss://…`` (``?prefix=`` sets the key prefix)."""
         redis = _import_async()
         clean, prefix = split_url(url, prefix)
-        client = redis.asyncio.Redis.from_url(
-            clean,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=redis.asyncio.retry.Retry(
-                redis.backoff.ExponentialBackoff(cap=0.1, base=0.01), 1
-            ),
-        )
-        store = cls(client, prefix=prefix)
+
+        def client(retries: int) -> Any:
+            backoff = redis.backoff.ExponentialBackoff(cap=0.1, base=0.01)
+            return redis.asyncio.Redis.from_url(
+                clean,
+                socket_timeout=timeout,
+                socket_connect_timeout=timeout,
+                retry=redis.asyncio.retry.Retry(
+                    backoff if retries else redis.backoff.NoBackoff(), retries
+                ),
+            )
+
+        store = cls(client(1), prefix=prefix, writer=client(0))
         store._url, store._timeout = clean, timeout
         return store
 
-    async def _call(self, script: Any, keys: list[str], args: list[Any]) -> Any:
+    async def _call(
+        self, script: Any, keys: list[str], args: list[Any], *, write: bool = True
+    ) -> Any:
         redis = _import_async()
         try:
-            return await script(keys=keys, args=args)
+            return await script(keys=keys, args=args, client=self.writer if write else self.client)
         except redis.RedisError as exc:
             raise unavailable("redis", exc) from exc
 
@@ -428,9 +517,11 @@ class AsyncRedisStore(AsyncContext):
         now: float,
         grace: float,
         ttl: float,
+        deadline: float | None = None,
     ) -> Rotation:
-        """See :meth:`jwtgate.stores.Store.rotate`."""
-        call = self.keys.rotate(subject, sid, presented, new, now, grace, ttl)
+        """See :meth:`jwtgate.stores.Store.rotate` (``deadline``: by default the socket timeout)."""
+        due = _deadline(deadline, self._socket_timeout)
+        call = self.keys.rotate(subject, sid, presented, new, now, grace, ttl, due)
         rotation = _rotation(await self._call(self._rotate, *call))
         if rotation.outcome in _REVOKING:
             await self._announce()
@@ -440,7 +531,7 @@ class AsyncRedisStore(AsyncContext):
         """See :meth:`jwtgate.stores.Store.revoke_session`."""
         redis = _import_async()
         try:
-            deleted = bool(await self.client.delete(self.keys.family(subject, sid)))
+            deleted = bool(await self.writer.delete(self.keys.family(subject, sid)))
         except redis.RedisError as exc:
             raise unavailable("redis", exc) from exc
         await self._announce()
@@ -461,7 +552,7 @@ class AsyncRedisStore(AsyncContext):
         local_change()
         redis = _import_async()
         try:
-            pipe = self.client.pipeline(transaction=False)
+            pipe = self.writer.pipeline(transaction=False)
             pipe.incr(self.keys.changes)
             pipe.expire(self.keys.changes, _CHANGES_TTL)
             pipe.publish(self.keys.changes, b"1")
@@ -481,7 +572,7 @@ class AsyncRedisStore(AsyncContext):
     ) -> bool:
         """See :meth:`jwtgate.stores.Store.is_revoked` (one script, one round trip)."""
         call = self.keys.check(subject, sid, jti, issued_at)
-        return bool(await self._call(self._check, *call))
+        return bool(await self._call(self._check, *call, write=False))
 
     async def purge_expired(self) -> int:
         """Nothing to do: every key carries its own TTL."""
@@ -491,3 +582,5 @@ class AsyncRedisStore(AsyncContext):
         """Close the connection pool (shielded: a cancelled shutdown still closes it)."""
         with anyio.CancelScope(shield=True):
             await self.client.aclose()
+            if self.writer is not self.client:
+                await self.writer.aclose()

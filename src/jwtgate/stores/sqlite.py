@@ -35,13 +35,13 @@ from urllib.parse import parse_qs, urlsplit
 from jwtgate.feed import ChangeFeed, local_change
 
 from . import Rotation, unavailable
-from ._base import FamilyRow, SyncContext, decide, revoked
+from ._base import FamilyRow, SyncContext, decide, is_late, revoked
 
 __all__ = ["SCHEMA_VERSION", "SQLiteFeed", "SQLiteStore"]
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jwtgate_families (
@@ -51,7 +51,8 @@ CREATE TABLE IF NOT EXISTS jwtgate_families (
     previous TEXT,
     rotated_at REAL,
     created REAL NOT NULL,
-    expires REAL NOT NULL
+    expires REAL NOT NULL,
+    in_doubt INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jwtgate_families_expires ON jwtgate_families (expires);
 CREATE TABLE IF NOT EXISTS jwtgate_revoked_jti (
@@ -67,6 +68,12 @@ CREATE TABLE IF NOT EXISTS jwtgate_subjects (
     expires REAL NOT NULL
 ) WITHOUT ROWID;
 """
+
+# Each step takes a file from one version to the next (index: the version it starts at).
+_UPGRADES = {
+    # 2: families remember whether their last rotation was handed out too late.
+    1: ("ALTER TABLE jwtgate_families ADD COLUMN in_doubt INTEGER NOT NULL DEFAULT 0",),
+}
 
 _CHECK = """
 SELECT
@@ -159,11 +166,16 @@ class SQLiteStore(SyncContext):
             )
         with _transaction(conn):
             # Checked again under the write lock: another process may have won.
-            if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            else:
+                for step in range(version, SCHEMA_VERSION):
+                    for statement in _UPGRADES[step]:
+                        conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         with self._lock:
@@ -212,6 +224,7 @@ class SQLiteStore(SyncContext):
         now: float,
         grace: float,
         ttl: float,
+        deadline: float | None = None,
     ) -> Rotation:
         """See :meth:`jwtgate.stores.Store.rotate`."""
 
@@ -219,25 +232,38 @@ class SQLiteStore(SyncContext):
             wall = self._clock()
             with _transaction(conn):
                 row = conn.execute(
-                    "SELECT current, previous, rotated_at, created FROM jwtgate_families "
-                    "WHERE sid = ? AND subject = ? AND expires > ?",
+                    "SELECT current, previous, rotated_at, created, in_doubt "
+                    "FROM jwtgate_families WHERE sid = ? AND subject = ? AND expires > ?",
                     (sid, subject, wall),
                 ).fetchone()
-                family = FamilyRow(subject, *row) if row is not None else None
+                family = None
+                if row is not None:
+                    current, previous, rotated_at, created, in_doubt = row
+                    family = FamilyRow(
+                        subject, current, previous, rotated_at, created, bool(in_doubt)
+                    )
                 logout = conn.execute(
                     "SELECT logout_at FROM jwtgate_subjects WHERE subject = ? AND expires > ?",
                     (subject, wall),
                 ).fetchone()
+                late = is_late(deadline, self._clock())  # after the write lock was won
                 result, keep = decide(
-                    family, logout[0] if logout else None, presented, new, now, grace
+                    family, logout[0] if logout else None, presented, new, now, grace, late
                 )
                 if keep is None and family is not None:
                     conn.execute("DELETE FROM jwtgate_families WHERE sid = ?", (sid,))
                 elif keep is not None and result.outcome == "rotated":
                     conn.execute(
                         "UPDATE jwtgate_families SET current = ?, previous = ?, "
-                        "rotated_at = ?, expires = ? WHERE sid = ?",
-                        (keep.current, keep.previous, keep.rotated_at, wall + ttl, sid),
+                        "rotated_at = ?, in_doubt = ?, expires = ? WHERE sid = ?",
+                        (
+                            keep.current,
+                            keep.previous,
+                            keep.rotated_at,
+                            int(keep.in_doubt),
+                            wall + ttl,
+                            sid,
+                        ),
                     )
                 return result
 

@@ -57,10 +57,19 @@ class SyncToAsync(AsyncContext):
         now: float,
         grace: float,
         ttl: float,
+        deadline: float | None = None,
     ) -> Rotation:
         """See :meth:`jwtgate.stores.Store.rotate`."""
         return await self._call(
-            self.sync.rotate, subject, sid, presented, new, now=now, grace=grace, ttl=ttl
+            self.sync.rotate,
+            subject,
+            sid,
+            presented,
+            new,
+            now=now,
+            grace=grace,
+            ttl=ttl,
+            deadline=deadline,
         )
 
     async def revoke_session(self, subject: str, sid: str) -> bool:
