@@ -23,6 +23,8 @@ from jwtgate.errors import ReusedToken, StoreUnavailable
 from jwtgate.stores import open_async_store, open_store
 from redis_server import RedisServer, redis_binary
 
+pytestmark = pytest.mark.slow  # a real redis-server, frozen with SIGSTOP
+
 TIMEOUT = 0.5  # the store's socket timeout, in seconds
 # Shorter than the timeout (answered late but in time), between one and two
 # timeouts (where a client-side retry re-sent the rotation), and longer than two.
