@@ -280,3 +280,35 @@ def test_repeated_store_failures_are_logged_once_in_a_while(
     levels = [r.levelno for r in caplog.records if r.name == "jwtgate.stores"]
     assert levels == [logging.WARNING, logging.DEBUG, logging.DEBUG]
     store.close()
+
+
+def test_a_failed_announcement_never_turns_a_stored_write_into_a_refusal(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With PUBLISH forbidden by a Redis ACL (so the change announcement fails after the
+    write committed), reuse is still reported as reuse and a logout as done, with a
+    warning: a 503 would claim a failure that did not happen."""
+    import redis
+
+    from conftest import make_settings
+    from jwtgate import Sessions
+    from jwtgate.errors import ReusedToken
+
+    base = redis_url.split("?")[0]
+    admin = redis.Redis.from_url(base)
+    user = f"nopub{time.monotonic_ns()}"
+    admin.acl_setuser(
+        user, enabled=True, passwords=["+not-a-secret"], keys="*", channels="*",
+        commands=["+@all", "-publish"],
+    )  # fmt: skip
+    admin.close()
+    url = base.replace("redis://", f"redis://{user}:not-a-secret@") + "?" + redis_url.split("?")[1]
+    settings = make_settings(store=url)
+    with Sessions(settings) as sessions, caplog.at_level(logging.WARNING, logger="jwtgate"):
+        pair = sessions.login("alice")
+        sessions.refresh(pair.refresh_token)
+        with pytest.raises(ReusedToken):
+            sessions.refresh(pair.refresh_token)  # reuse: the family is revoked, then announced
+        other = sessions.login("alice")
+        assert sessions.logout(other.access_token) is True
+    assert "announcing it failed" in caplog.text

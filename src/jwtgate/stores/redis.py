@@ -44,9 +44,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import anyio
 
-from jwtgate.feed import ChangeFeed, local_change
+from jwtgate.feed import ANSWER_MAX_AGE, ChangeFeed, local_change
 
-from . import Rotation, unavailable
+from . import Rotation, logger, unavailable
 from ._base import AsyncContext, SyncContext
 
 if TYPE_CHECKING:
@@ -312,6 +312,20 @@ class RedisFeed(ChangeFeed):
             self.client.close()
 
 
+def _announce_failed(exc: BaseException) -> None:
+    # The write it announces is committed: refusing the request now would report a
+    # failure that did not happen (and hide a ReusedToken behind a 503). This
+    # process's own views forgot their answers already (local_change); the others
+    # find out when their feed polls the store again or their answers age out.
+    logger.warning(
+        "jwtgate: a revocation was stored but announcing it failed (%s: %s); other "
+        "processes may serve cached answers for up to %ds",
+        type(exc).__name__,
+        exc,
+        ANSWER_MAX_AGE,
+    )
+
+
 def _rotation(reply: list[bytes]) -> Rotation:
     outcome = reply[0].decode()
     current = reply[1].decode() if len(reply) > 1 else None
@@ -423,7 +437,7 @@ class RedisStore(SyncContext):
             pipe.publish(self.keys.changes, b"1")
             pipe.execute()
         except redis.RedisError as exc:
-            raise unavailable("redis", exc) from exc
+            _announce_failed(exc)
 
     def change_feed(self, interval: float) -> RedisFeed:
         """A :class:`~jwtgate.feed.ChangeFeed` for this server and key prefix."""
@@ -558,7 +572,7 @@ class AsyncRedisStore(AsyncContext):
             pipe.publish(self.keys.changes, b"1")
             await pipe.execute()
         except redis.RedisError as exc:
-            raise unavailable("redis", exc) from exc
+            _announce_failed(exc)
 
     def change_feed(self, interval: float) -> RedisFeed | None:
         """A sync-client feed for the same server (only for stores made by ``from_url``)."""
