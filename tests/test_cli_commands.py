@@ -130,6 +130,25 @@ def test_check_settings_ok_and_problems(tmp_path: Path, settings_file: Path) -> 
     assert "short" not in out.replace("shorter", "")  # the secret itself is never printed
 
 
+def test_check_settings_names_the_sqlite_file_and_warns_on_a_relative_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`check-settings` says which SQLite file is used, and warns (without failing)
+    when the path is relative to the working directory."""
+    monkeypatch.chdir(tmp_path)
+    relative = tmp_path / "relative.json"
+    relative.write_text(json.dumps({"SECRET": SECRET, "STORE": "sqlite:///app.db"}))
+    code, out = run("check-settings", str(relative))
+    assert code == EXIT_OK
+    assert "jwtgate.W001" in out
+    assert f"store: the SQLite file {tmp_path / 'app.db'}\n" in out
+    missing = tmp_path / "missing.json"
+    missing.write_text(json.dumps({"SECRET": SECRET, "STORE": "sqlite:////no/such/dir/a.db"}))
+    code, out = run("check-settings", str(missing))
+    assert code == EXIT_FAILED
+    assert "jwtgate.E063" in out
+
+
 def test_check_settings_reads_toml_and_python(tmp_path: Path) -> None:
     """Settings can come from a TOML [jwtgate] table or a Python module's JWTGATE."""
     toml = tmp_path / "s.toml"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +97,12 @@ ID_CASES = [
         {"secret": SECRET, "cors_preflight": "allow"}, ["E036"], id="E036-bad-cors-preflight"
     ),
     pytest.param(
+        {"secret": SECRET, "store": "sqlite:////nonexistent-dir/x/jwtgate.db"},
+        ["E063"],
+        id="E063-sqlite-directory-missing",
+    ),
+    pytest.param({"secret": SECRET, "store": "sqlite:///"}, ["E020"], id="E020-sqlite-no-path"),
+    pytest.param(
         {
             "algorithms": ["RS256"],
             "jwks_url": "https://idp.example/jwks",
@@ -149,6 +156,34 @@ def test_cors_preflight_defaults_to_answer() -> None:
     assert Settings.from_dict({"secret": SECRET}).cors_preflight == "answer"
     forward = Settings.from_dict({"secret": SECRET, "CORS_PREFLIGHT": "forward"})
     assert forward.cors_preflight == "forward"
+
+
+def test_a_relative_sqlite_path_is_resolved_once_and_warned_about(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Three slashes and a relative path: resolved against the working directory at
+    settings time (W001, logged, with the four-slash fix); absolute paths are quiet."""
+    (tmp_path / "data").mkdir()
+    monkeypatch.chdir(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="jwtgate"):
+        settings = Settings.from_dict({"secret": SECRET, "store": "sqlite:///data/j.db?x=1"})
+    monkeypatch.chdir(tmp_path / "data")  # elsewhere now: the resolved path stays
+    assert settings.store == f"sqlite:///{tmp_path}/data/j.db?x=1"
+    assert [w.id for w in settings.warnings] == ["jwtgate.W001"]
+    assert f"sqlite:///{tmp_path}/data/j.db" in settings.warnings[0].hint
+    assert "jwtgate.W001" in caplog.text
+    monkeypatch.chdir(tmp_path)
+    assert check_settings({"secret": SECRET, "store": "sqlite:///j.db"}) == []
+    warned = check_settings({"secret": SECRET, "store": "sqlite:///j.db"}, warnings=True)
+    assert [w.id for w in warned] == ["jwtgate.W001"]
+    absolute = Settings.from_dict({"secret": SECRET, "store": f"sqlite:///{tmp_path}/a.db"})
+    assert absolute.warnings == ()
+
+
+def test_a_read_only_sqlite_store_needs_no_writable_directory(tmp_path: Path) -> None:
+    """?mode=ro is accepted where the app could not write, as long as the directory exists."""
+    url = f"sqlite:///{tmp_path}/r.db?mode=ro"
+    assert Settings.from_dict({"secret": SECRET, "store": url}).store == url
 
 
 def test_every_emitted_id_has_a_test() -> None:
@@ -478,7 +513,7 @@ def test_defaults_and_conversions() -> None:
             "audience": ["api", "web"],
             "required_claims": ["exp"],
             "rules": [{"path": "/admin/*", "scopes": ["admin"], "methods": ["post"]}],
-            "store": "sqlite:///jwtgate.db",
+            "store": "sqlite:////tmp/jwtgate.db",
             "check_revocation": True,
             "on_store_error": "allow",
             "user_field": "username",
@@ -500,7 +535,7 @@ def test_defaults_and_conversions() -> None:
     assert settings.signing_key.algorithm == "HS256"
     assert settings.on_store_error == "allow"
     assert settings.user_field == "username"
-    assert settings.store == "sqlite:///jwtgate.db"
+    assert settings.store == "sqlite:////tmp/jwtgate.db"
 
 
 def test_private_key_with_key_id_next_to_its_public_key() -> None:

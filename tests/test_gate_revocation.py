@@ -246,9 +246,10 @@ async def test_redis_outage_denies_or_allows_and_recovers(
 
 def test_sqlite_store_failure_is_503(tmp_path: Path) -> None:
     """An unusable SQLite store answers 503 with Retry-After under deny, never 401 or 500."""
-    settings = make_settings(
-        store=f"sqlite:///{tmp_path / 'missing' / 'x.db'}", check_revocation=True
-    )
+    directory = tmp_path / "gone"
+    directory.mkdir()
+    settings = make_settings(store=f"sqlite:///{directory / 'x.db'}", check_revocation=True)
+    directory.rmdir()  # after startup: the file cannot be created any more
     token = Issuer(settings).access_token("alice")
     with closing(Gate(settings)) as gate:
         result = gate.decide(request(token))

@@ -357,7 +357,11 @@ def test_sessions_need_a_store() -> None:
 
 def test_store_failure_is_store_unavailable(tmp_path: Path) -> None:
     """A store that cannot be opened makes login fail with StoreUnavailable (503), not a 500."""
-    sessions = Sessions(make_settings(store=f"sqlite:///{tmp_path / 'no' / 'x.db'}"))
+    directory = tmp_path / "no"
+    directory.mkdir()
+    settings = make_settings(store=f"sqlite:///{directory / 'x.db'}")
+    directory.rmdir()  # after startup, so only the store can notice
+    sessions = Sessions(settings)
     with pytest.raises(StoreUnavailable):
         sessions.login("alice")
     sessions.close()

@@ -214,12 +214,17 @@ def cmd_issue(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_check_settings(args: argparse.Namespace, out: TextIO) -> int:
-    problems = check_settings(load_settings_file(args.file))
+    data = load_settings_file(args.file)
+    found = check_settings(data, warnings=True)
+    problems = [p for p in found if not p.id.startswith("jwtgate.W")]
+    for problem in found:
+        print(str(problem), file=out)
     if not problems:
+        store = Settings.from_dict(data).store
+        if store is not None and store.startswith("sqlite:///"):
+            print(f"store: the SQLite file {store[len('sqlite:///') :]}", file=out)
         print(f"{args.file}: OK", file=out)
         return EXIT_OK
-    for problem in problems:
-        print(str(problem), file=out)
     noun = "problem" if len(problems) == 1 else "problems"
     print(f"{args.file}: {len(problems)} {noun}", file=out)
     return EXIT_FAILED

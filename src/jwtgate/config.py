@@ -12,6 +12,7 @@ The ids are documented in ``docs/settings.md``; they never change meaning.
 from __future__ import annotations
 
 import difflib
+import logging
 import math
 import os
 import re
@@ -42,6 +43,8 @@ from .keys import (
     parse_jwks,
 )
 from .paths import PathMatcher, compile_patterns, other_slash_form
+
+logger = logging.getLogger("jwtgate")
 
 __all__ = ["DEFAULTS", "Rule", "Settings"]
 
@@ -230,6 +233,9 @@ class Settings:
     load_user: bool
     user_field: str | None
     source: Mapping[str, Any] = field(repr=False, compare=False)
+    # Settings that work but are likely a mistake (ids jwtgate.W001…), logged once
+    # when the settings are built, and reported by check-settings and Django's checks.
+    warnings: tuple[Problem, ...] = field(default=(), repr=False, compare=False)
     # Remote keys (issue 5): the options for ``jwks_url`` / ``jwks_discovery``, and
     # the key source Verifier uses (a JWKSKeys when a remote JWKS is configured).
     jwks_options: JWKSOptions | None = None
@@ -259,13 +265,19 @@ class Settings:
         return bool(HMAC_ALGORITHMS.intersection(self.algorithms))
 
 
-def check_settings(data: Mapping[str, Any] | None, *, name: str = "JWTGATE") -> list[Problem]:
-    """Every problem with ``data``, without raising (used by Django system checks and the CLI)."""
+def check_settings(
+    data: Mapping[str, Any] | None, *, name: str = "JWTGATE", warnings: bool = False
+) -> list[Problem]:
+    """Every problem with ``data``, without raising (used by Django system checks and the CLI).
+
+    With ``warnings``, settings that work but look like a mistake (``jwtgate.W…``
+    ids) are listed too, after the errors.
+    """
     try:
-        Settings.from_dict(data, name=name)
+        settings = Settings.from_dict(data, name=name)
     except ConfigurationError as exc:
         return list(exc.problems)
-    return []
+    return list(settings.warnings) if warnings else []
 
 
 _MISSING = object()
@@ -284,6 +296,7 @@ class _Validator:
     def __init__(self, data: object, name: str) -> None:
         self.name = name
         self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
         self.values: dict[str, Any] = {}
         if not isinstance(data, Mapping):
             self.add("E003", "", f"{name} should be a dict, not {type(data).__name__}.")
@@ -310,6 +323,9 @@ class _Validator:
 
     def add(self, id_: str, key: str, message: str, hint: str = "") -> None:
         self.problems.append(Problem(f"jwtgate.{id_}", key.upper(), message, hint))
+
+    def warn(self, id_: str, key: str, message: str, hint: str = "") -> None:
+        self.warnings.append(Problem(f"jwtgate.{id_}", key.upper(), message, hint))
 
     def get(self, key: str) -> Any:
         return self.raw.get(key, DEFAULTS[key])
@@ -497,6 +513,8 @@ class _Validator:
         self.check_hot_path()
         if self.problems:
             raise ConfigurationError(self.problems)
+        for warning in self.warnings:
+            logger.warning("jwtgate: %s", warning)
         key_source: KeySource = keys
         if jwks_options is not None:
             key_source = JWKSKeys(
@@ -513,6 +531,7 @@ class _Validator:
             key_id=self.raw.get("key_id"),
             jwks_url=jwks_url,
             source=dict(self.raw),
+            warnings=tuple(self.warnings),
             jwks_options=jwks_options,
             key_source=key_source,
             **v,
@@ -1104,13 +1123,52 @@ class _Validator:
             return None
         scheme = urlsplit(value).scheme
         if scheme not in STORE_SCHEMES or (
-            scheme == "sqlite" and not value.startswith("sqlite:///")
+            scheme == "sqlite"
+            and (not value.startswith("sqlite:///") or not value[10:].split("?", 1)[0])
         ):
             self.add(
                 "E020",
                 "store",
                 f"{self.ref('store')} is not a store URL jwtgate knows.",
-                "Use 'memory://', 'sqlite:///path/to/file.db' or 'redis://host:6379/0'.",
+                "Use 'memory://', 'sqlite:////abs/path/file.db' or 'redis://host:6379/0'.",
             )
             return None
+        if scheme == "sqlite":
+            return self.check_sqlite_path(value)
         return value
+
+    def check_sqlite_path(self, url: str) -> str:
+        """The SQLite URL with its path made absolute, once (ids W001, E063).
+
+        Three slashes and a relative path mean "relative to the working directory":
+        a process started elsewhere (the jwtgate CLI, a cron job) would open
+        another file and its revocations would be lost to the app.
+        """
+        path_part, sep, query = url[len("sqlite:///") :].partition("?")
+        path = Path(path_part)
+        resolved = path.resolve()
+        if not path.is_absolute():
+            self.warn(
+                "W001",
+                "store",
+                f"{self.ref('store')} names the relative path {path_part!r}, resolved "
+                f"against the working directory to {str(resolved)!r}; a process started "
+                "elsewhere (the jwtgate CLI, another service) would open another file.",
+                f"Use four slashes for an absolute path: 'sqlite:///{resolved}'.",
+            )
+        read_only = "mode=ro" in query.split("&")
+        directory = resolved.parent
+        writable = os.access(resolved, os.W_OK) if resolved.exists() else True
+        if not directory.is_dir() or (
+            not read_only and not (writable and os.access(directory, os.W_OK | os.X_OK))
+        ):
+            self.add(
+                "E063",
+                "store",
+                f"{self.ref('store')}: the directory {str(directory)!r} does not exist or "
+                "the SQLite file cannot be written there (WAL mode also writes "
+                "'-wal' and '-shm' files beside it).",
+                "Create the directory and give the app's user write access, or add "
+                "'?mode=ro' for a read-only store.",
+            )
+        return f"sqlite:///{resolved}{sep}{query}"

@@ -177,6 +177,15 @@ def test_system_checks_clean_for_the_project() -> None:
     call_command("check", verbosity=0)
 
 
+def test_system_checks_warn_on_a_relative_sqlite_path() -> None:
+    """A relative SQLite path is a Warning (jwtgate.W001): check passes, but says so."""
+    with override_settings(JWTGATE={"SECRET": SECRET, "STORE": "sqlite:///relative.db"}):
+        messages = [m for m in checks.run_checks() if m.id == "jwtgate.W001"]
+        assert len(messages) == 1
+        assert messages[0].level == checks.WARNING
+        call_command("check", verbosity=0)
+
+
 @pytest.mark.parametrize(
     "jwtgate",
     [

@@ -254,9 +254,11 @@ class JWTGateMiddleware:
 
 def check_jwtgate_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Django system check: every problem in ``settings.JWTGATE``, with jwtgate's ids."""
-    problems = check_settings(getattr(django_settings, SETTING, None), name=SETTING)
+    problems = check_settings(getattr(django_settings, SETTING, None), name=SETTING, warnings=True)
     return [
-        checks.Error(problem.message, hint=problem.hint or None, id=problem.id)
+        (checks.Warning if problem.id.startswith("jwtgate.W") else checks.Error)(
+            problem.message, hint=problem.hint or None, id=problem.id
+        )
         for problem in problems
     ]
 

@@ -34,7 +34,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from jwtgate.feed import ChangeFeed, local_change
 
-from . import Rotation, unavailable
+from . import Rotation, logger, unavailable
 from ._base import FamilyRow, SyncContext, decide, is_late, revoked
 
 __all__ = ["SCHEMA_VERSION", "SQLiteFeed", "SQLiteStore"]
@@ -123,7 +123,11 @@ class SQLiteStore(SyncContext):
         if not path:
             raise ValueError("a sqlite store URL needs a path: 'sqlite:///path/to/jwtgate.db'")
         read_only = parse_qs(parts.query).get("mode") == ["ro"]
-        return cls(path, timeout=timeout, read_only=read_only)
+        store = cls(path, timeout=timeout, read_only=read_only)
+        logger.info(
+            "jwtgate: SQLite store %s%s", store.path.resolve(), " (read-only)" if read_only else ""
+        )
+        return store
 
     # -- connection ---------------------------------------------------------------
 
