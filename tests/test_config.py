@@ -103,6 +103,9 @@ ID_CASES = [
     ),
     pytest.param({"secret": SECRET, "store": "sqlite:///"}, ["E020"], id="E020-sqlite-no-path"),
     pytest.param(
+        {"secret": SECRET, "store_persistence": "maybe"}, ["E064"], id="E064-bad-persistence"
+    ),
+    pytest.param(
         {
             "algorithms": ["RS256"],
             "jwks_url": "https://idp.example/jwks",

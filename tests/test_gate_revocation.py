@@ -15,7 +15,16 @@ import pytest
 import redis
 
 from conftest import make_settings
-from jwtgate import Gate, Identity, Issuer, Rejection, RequestInfo, Sessions, Settings
+from jwtgate import (
+    ConfigurationError,
+    Gate,
+    Identity,
+    Issuer,
+    Rejection,
+    RequestInfo,
+    Sessions,
+    Settings,
+)
 from jwtgate.stores import open_store
 from jwtgate.stores.sqlite import SQLiteStore
 from jwtgate.stores.threaded import SyncToAsync
@@ -296,3 +305,34 @@ def test_foreign_sid_is_not_a_jwtgate_session(tmp_path: Path) -> None:
         assert isinstance(gate.decide(request(foreign)), Identity)
         sessions.logout_all("alice")
         assert isinstance(gate.decide(request(foreign)), Rejection)
+
+
+def test_a_redis_store_without_persistence_is_warned_about_or_refused(
+    own_redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With check_revocation, a Redis that keeps nothing on disk is jwtgate.W002 at startup
+    (or E065 with store_persistence='require'); with the AOF on, nothing is said."""
+    settings = make_settings(store=own_redis.url, check_revocation=True)
+    with caplog.at_level(logging.WARNING, logger="jwtgate"):
+        Gate(settings).close()
+    assert "jwtgate.W002" in caplog.text
+    required = make_settings(
+        store=own_redis.url, check_revocation=True, store_persistence="require"
+    )
+    with pytest.raises(ConfigurationError) as refused:
+        Gate(required)
+    assert refused.value.ids == ["jwtgate.E065"]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="jwtgate"):
+        Gate(make_settings(store=own_redis.url, check_revocation=True,
+                           store_persistence="ignore")).close()  # fmt: skip
+    assert "W002" not in caplog.text
+    client = redis.Redis.from_url(own_redis.url)
+    client.config_set("appendonly", "yes")
+    try:
+        with caplog.at_level(logging.WARNING, logger="jwtgate"):
+            Gate(required).close()
+        assert "W002" not in caplog.text
+    finally:
+        client.config_set("appendonly", "no")  # a quick shutdown for the fixture
+        client.close()

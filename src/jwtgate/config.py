@@ -91,6 +91,7 @@ DEFAULTS: dict[str, Any] = {
     "store": None,
     "check_revocation": False,
     "on_store_error": "deny",
+    "store_persistence": "warn",
     "refresh_reuse_grace": 0,
     "store_key_prefix": "jwtgate:",
     "realm": "api",
@@ -226,6 +227,7 @@ class Settings:
     store: str | None = field(repr=False)  # a URL may carry a password
     check_revocation: bool
     on_store_error: Literal["deny", "allow"]
+    store_persistence: Literal["warn", "require", "ignore"]
     refresh_reuse_grace: float
     store_key_prefix: str
     realm: str
@@ -501,6 +503,16 @@ class _Validator:
             )
             on_error = "deny"
         v["on_store_error"] = on_error
+        persistence = self.get("store_persistence")
+        if persistence not in ("warn", "require", "ignore"):
+            self.add(
+                "E064",
+                "store_persistence",
+                f"{self.ref('store_persistence')} should be 'warn', 'require' or 'ignore', "
+                f"not {persistence!r}.",
+            )
+            persistence = "warn"
+        v["store_persistence"] = persistence
         v["refresh_reuse_grace"] = self.integer(
             "refresh_reuse_grace", 0, REUSE_GRACE_MAX, "E060", " seconds"
         )

@@ -30,7 +30,7 @@ from .errors import (
 from .http import Rejection, render
 from .identity import ANONYMOUS, Identity
 from .paths import is_canonical
-from .revocation import RevocationCheck
+from .revocation import RevocationCheck, check_persistence
 from .stores import AsyncStore, Store
 from .verify import Clock, Verifier
 
@@ -113,6 +113,8 @@ class Gate:
             if settings.check_revocation
             else None
         )
+        if self.revocation is not None and store is None and async_store is None:
+            check_persistence(settings)
 
     # -- the decision -----------------------------------------------------------
 

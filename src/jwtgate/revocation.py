@@ -36,13 +36,13 @@ from typing import Any
 import anyio.to_thread
 
 from .config import Settings
-from .errors import RevokedToken, StoreUnavailable
+from .errors import ConfigurationError, Problem, RevokedToken, StoreUnavailable
 from .feed import RevocationView
 from .identity import Identity
 from .sessions import session_id
 from .stores import AsyncStore, Store, open_async_store, open_feed, open_store
 
-__all__ = ["RevocationCheck", "question"]
+__all__ = ["RevocationCheck", "check_persistence", "question"]
 
 logger = logging.getLogger("jwtgate")
 
@@ -64,6 +64,41 @@ def question(identity: Identity) -> tuple[str, str | None, str | None, float | N
         jti if isinstance(jti, str) else None,
         float(iat) if isinstance(iat, int | float) and not isinstance(iat, bool) else None,
     )
+
+
+def check_persistence(settings: Settings) -> None:
+    """At startup, with ``check_revocation``: is a Redis store persistent?
+
+    A Redis without RDB snapshots or the AOF forgets every revocation when it
+    restarts, so tokens that logout-all refused would pass again. ``store_persistence``
+    decides: ``"warn"`` logs ``jwtgate.W002``, ``"require"`` raises
+    ``ConfigurationError`` (``jwtgate.E065``), ``"ignore"`` skips the check. A server
+    that cannot be asked (unreachable, ``CONFIG`` disabled) is logged, not refused.
+    """
+    url = settings.store
+    if url is None or settings.store_persistence == "ignore":
+        return
+    if not url.startswith(("redis://", "rediss://")):
+        return
+    from .stores.redis import persistence
+
+    persistent = persistence(url)
+    if persistent is None:
+        logger.info("jwtgate: could not ask the Redis store whether it persists its data")
+        return
+    if persistent:
+        return
+    problem = Problem(
+        "jwtgate.W002" if settings.store_persistence == "warn" else "jwtgate.E065",
+        "STORE",
+        "the Redis store keeps nothing on disk (no RDB snapshots, no AOF): a restart "
+        "forgets every revocation, and tokens logged out everywhere pass again.",
+        "Turn on the AOF (appendonly yes, appendfsync everysec) or RDB snapshots, or set "
+        "STORE_PERSISTENCE to 'ignore' if losing revocations on a restart is acceptable.",
+    )
+    if settings.store_persistence == "require":
+        raise ConfigurationError([problem])
+    logger.warning("jwtgate: %s", problem)
 
 
 class RevocationCheck:

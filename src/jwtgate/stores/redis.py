@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     import redis as redis_sync
     import redis.asyncio as redis_async
 
-__all__ = ["AsyncRedisStore", "RedisFeed", "RedisKeys", "RedisStore"]
+__all__ = ["AsyncRedisStore", "RedisFeed", "RedisKeys", "RedisStore", "persistence"]
 
 _ROTATE = """
 if redis.replicate_commands then redis.replicate_commands() end -- TIME, then writes (Redis < 5)
@@ -310,6 +310,25 @@ class RedisFeed(ChangeFeed):
         self.reset()
         if self._owns_client:
             self.client.close()
+
+
+def persistence(url: str, *, timeout: float = 2.0) -> bool | None:
+    """Whether the Redis server at ``url`` keeps its data across a restart (RDB
+    snapshots or the AOF are on); None when it cannot be told (``CONFIG`` disabled,
+    as on some managed services, or the server unreachable)."""
+    redis = _import_sync()
+    clean, _ = split_url(url, "jwtgate:")
+    client = redis.Redis.from_url(clean, socket_timeout=timeout, socket_connect_timeout=timeout)
+    try:
+        appendonly = client.config_get("appendonly").get("appendonly")
+        save = client.config_get("save").get("save")
+    except redis.RedisError:
+        return None
+    finally:
+        client.close()
+    if appendonly is None and save is None:
+        return None
+    return appendonly == "yes" or bool(save)
 
 
 def _announce_failed(exc: BaseException) -> None:
