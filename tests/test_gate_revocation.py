@@ -307,6 +307,7 @@ def test_foreign_sid_is_not_a_jwtgate_session(tmp_path: Path) -> None:
         assert isinstance(gate.decide(request(foreign)), Rejection)
 
 
+@pytest.mark.slow  # its own redis-server
 def test_a_redis_store_without_persistence_is_warned_about_or_refused(
     own_redis: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
