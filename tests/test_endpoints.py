@@ -259,7 +259,10 @@ def test_logout_all_with_the_current_refresh_token(endpoints: Endpoints) -> None
 
 def test_store_outage_is_503(tmp_path: Path) -> None:
     """An unusable store answers 503 with Retry-After on login."""
-    settings = make_settings(store=f"sqlite:///{tmp_path / 'missing' / 'x.db'}")
+    directory = tmp_path / "gone"
+    directory.mkdir()
+    settings = make_settings(store=f"sqlite:///{directory / 'x.db'}")
+    directory.rmdir()  # after startup, so only the store can notice
     with Sessions(settings) as sessions:
         response = Endpoints(sessions, authenticate).handle(
             post("/auth/token", {"username": "alice", "password": "wonderland"})
