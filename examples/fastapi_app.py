@@ -20,8 +20,9 @@ from typing import Annotated
 from fastapi import Depends, FastAPI
 
 from jwtgate import Identity
-from jwtgate.asgi import JWTGateMiddleware, token_endpoints
+from jwtgate.asgi import JWTGateMiddleware
 from jwtgate.contrib.fastapi import current_identity, install, require_scopes
+from jwtgate.endpoints import asgi_app as token_endpoints
 
 # memory:// lives in this one process; use sqlite:///jwtgate.db or redis:// with
 # several worker processes (docs/deploying.md).

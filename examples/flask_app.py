@@ -22,7 +22,7 @@ from flask import Flask
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from jwtgate.contrib.flask import JWTGate, current_identity, requires_scopes
-from jwtgate.wsgi import token_endpoints
+from jwtgate.endpoints import wsgi_app as token_endpoints
 
 # memory:// lives in this one process; use sqlite:///jwtgate.db or redis:// with
 # several worker processes (docs/deploying.md).

@@ -22,7 +22,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
-from jwtgate.asgi import JWTGateMiddleware, token_endpoints
+from jwtgate.asgi import JWTGateMiddleware
+from jwtgate.endpoints import asgi_app as token_endpoints
 
 # memory:// lives in this one process; use sqlite:///jwtgate.db or redis:// with
 # several worker processes (docs/deploying.md).

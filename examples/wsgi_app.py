@@ -18,7 +18,8 @@ import hmac
 import json
 from typing import Any
 
-from jwtgate.wsgi import IDENTITY_KEY, JWTGateMiddleware, token_endpoints
+from jwtgate.endpoints import wsgi_app as token_endpoints
+from jwtgate.wsgi import IDENTITY_KEY, JWTGateMiddleware
 
 # memory:// lives in this one process; use sqlite:///jwtgate.db or redis:// with
 # several worker processes (docs/deploying.md).

@@ -52,3 +52,39 @@ def test_error_classes_are_all_exported() -> None:
         if isinstance(value, type) and value.__module__ == "jwtgate.errors"
     }
     assert classes <= set(errors.__all__)
+
+
+@pytest.mark.parametrize(
+    ("module", "door"),
+    [
+        pytest.param(
+            "jwtgate.asgi",
+            {"ASGIApp", "ConnectionExpired", "JWTGateMiddleware", "Receive", "Scope", "Send"},
+            id="asgi",
+        ),
+        pytest.param("jwtgate.wsgi", {"IDENTITY_KEY", "JWTGateMiddleware"}, id="wsgi"),
+    ],
+)
+def test_an_adapter_module_exports_its_door_only(module: str, door: set[str]) -> None:
+    """The ASGI and WSGI modules export their middleware and what its user types."""
+    assert set(importlib.import_module(module).__all__) == door
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        pytest.param("jwtgate.asgi.token_endpoints", "jwtgate.endpoints.asgi_app", id="asgi-ep"),
+        pytest.param("jwtgate.asgi.jwks_endpoint", "jwtgate.jwks.jwks_asgi_app", id="asgi-jwks"),
+        pytest.param("jwtgate.wsgi.token_endpoints", "jwtgate.endpoints.wsgi_app", id="wsgi-ep"),
+        pytest.param("jwtgate.wsgi.jwks_endpoint", "jwtgate.jwks.jwks_wsgi_app", id="wsgi-jwks"),
+    ],
+)
+def test_moved_names_still_work_for_one_release(old: str, new: str) -> None:
+    """An old name gives the very same object as its new home, with a DeprecationWarning."""
+    old_module, _, old_name = old.rpartition(".")
+    new_module, _, new_name = new.rpartition(".")
+    with pytest.warns(DeprecationWarning, match=f"moved to {new}"):
+        found = getattr(importlib.import_module(old_module), old_name)
+    assert found is getattr(importlib.import_module(new_module), new_name)
+    with pytest.raises(AttributeError):
+        importlib.import_module(old_module).no_such_name  # noqa: B018

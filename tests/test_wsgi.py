@@ -304,7 +304,7 @@ def test_gate_injection_and_settings_dict() -> None:
 def test_close_closes_the_gates_revocation_store(tmp_path: Any) -> None:
     """JWTGateMiddleware.close() and the endpoints app's close() release their stores."""
     from jwtgate import Sessions
-    from jwtgate.wsgi import token_endpoints
+    from jwtgate.endpoints import wsgi_app as token_endpoints
 
     settings = make_settings(store=f"sqlite:///{tmp_path / 's.db'}", check_revocation=True)
     closed: list[str] = []

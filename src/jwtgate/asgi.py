@@ -41,28 +41,25 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
+from ._moved import moved_names
 from .config import Settings
-from .endpoints import asgi_app as token_endpoints
 from .gate import Gate, RequestInfo, resolve_gate
 from .http import Rejection
 from .identity import Identity
-from .jwks import jwks_asgi_app as jwks_endpoint
 
-__all__ = [
-    "ASGIApp",
-    "ConnectionExpired",
-    "JWTGateMiddleware",
-    "Receive",
-    "Scope",
-    "Send",
-    "admit",
-    "attach",
-    "jwks_endpoint",
-    "request_info",
-    "resolve_gate",
-    "route_path",
-    "token_endpoints",
-]
+# The door: the middleware and what an ASGI user types. The helpers below
+# (request_info, route_path, admit, attach, send_rejection, refuse_websocket) serve
+# jwtgate's own adapters; the token endpoints and the JWKS app have modules of their
+# own (jwtgate.endpoints, jwtgate.jwks).
+__all__ = ["ASGIApp", "ConnectionExpired", "JWTGateMiddleware", "Receive", "Scope", "Send"]
+
+__getattr__ = moved_names(
+    __name__,
+    {
+        "token_endpoints": "jwtgate.endpoints.asgi_app",
+        "jwks_endpoint": "jwtgate.jwks.jwks_asgi_app",
+    },
+)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

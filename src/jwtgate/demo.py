@@ -31,8 +31,9 @@ from typing import TYPE_CHECKING, Any, TextIO
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from .config import Settings
+from .endpoints import wsgi_app as token_endpoints
 from .identity import Identity
-from .wsgi import IDENTITY_KEY, JWTGateMiddleware, token_endpoints
+from .wsgi import IDENTITY_KEY, JWTGateMiddleware
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment

@@ -41,27 +41,27 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ._moved import moved_names
 from .config import Settings
-from .endpoints import wsgi_app as token_endpoints
 from .gate import Gate, RequestInfo, resolve_gate
 from .http import Rejection
 from .identity import Identity
-from .jwks import jwks_wsgi_app as jwks_endpoint
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-__all__ = [
-    "IDENTITY_KEY",
-    "JWTGateMiddleware",
-    "admit",
-    "decide",
-    "environ_key",
-    "jwks_endpoint",
-    "request_info",
-    "send_rejection",
-    "token_endpoints",
-]
+# The door: the middleware and the environ key the app reads. The helpers below
+# (environ_key, request_info, admit, decide, send_rejection) serve jwtgate's own
+# adapters; the token endpoints and the JWKS app have modules of their own.
+__all__ = ["IDENTITY_KEY", "JWTGateMiddleware"]
+
+__getattr__ = moved_names(
+    __name__,
+    {
+        "token_endpoints": "jwtgate.endpoints.wsgi_app",
+        "jwks_endpoint": "jwtgate.jwks.jwks_wsgi_app",
+    },
+)
 
 IDENTITY_KEY = "jwtgate.identity"
 """The environ key that holds the request's :class:`~jwtgate.Identity`."""

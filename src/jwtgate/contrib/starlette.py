@@ -39,10 +39,10 @@ from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
-from jwtgate.asgi import admit, attach, request_info, resolve_gate
+from jwtgate.asgi import admit, attach, request_info
 from jwtgate.config import Settings
 from jwtgate.errors import InvalidToken
-from jwtgate.gate import Gate
+from jwtgate.gate import Gate, resolve_gate
 from jwtgate.http import Rejection, render
 from jwtgate.identity import Identity
 
