@@ -151,3 +151,32 @@ def test_retry_sent_during_the_stall_gets_the_same_successor(server: RedisServer
         with pytest.raises(ReusedToken):
             sessions.refresh(pair.refresh_token)
     store.close()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_a_read_to_a_stalled_server_is_sent_once(
+    server: RedisServer, anyio_backend: str
+) -> None:
+    """A revocation check that times out is not re-sent (sync and async): one socket
+    timeout is the real bound of the call, not two. Counted, not timed: a re-send
+    reconnects first, and the woken server counts no new connection."""
+    inspector = Inspector(server)
+    store = open_store(server.url, timeout=TIMEOUT)
+    astore = open_async_store(server.url, timeout=TIMEOUT)
+    # Warm: the scripts are loaded and each client holds a connection.
+    assert store.is_revoked("alice", None, "j1", None) is False
+    assert await astore.is_revoked("alice", None, "j1", None) is False
+    inspector.reset_counts()
+    server.pause()
+    try:
+        with pytest.raises(StoreUnavailable):
+            store.is_revoked("alice", None, "j1", None)
+        with pytest.raises(StoreUnavailable):
+            await astore.is_revoked("alice", None, "j1", None)
+    finally:
+        server.resume()
+    stats: dict[str, Any] = inspector.client.info("stats")
+    assert stats["total_connections_received"] == 0  # no call reconnected to re-send
+    store.close()
+    await astore.aclose()

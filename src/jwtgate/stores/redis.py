@@ -19,7 +19,9 @@ Design:
   ``RedisError`` becomes :class:`~jwtgate.errors.StoreUnavailable` (503 or
   ``on_store_error: allow``). The connection pools reconnect by themselves.
 - **A write is sent once.** Reads (the revocation check, the change feed) get one
-  quick retry, which covers a connection dropped by a restarted server. Writes
+  quick retry, which covers a connection dropped by a restarted server, and only
+  that: a timed-out read is not sent again, so one socket timeout is the real
+  bound of a call to a stalled server (not twice it). Writes
   go through a second client that never retries: a rotation re-sent after a
   timeout would wait in the socket behind the first copy, and a frozen server
   would run both when it wakes.
@@ -389,7 +391,11 @@ class RedisStore(SyncContext):
                 clean,
                 socket_timeout=timeout,
                 socket_connect_timeout=timeout,
-                retry=redis.retry.Retry(backoff if retries else redis.backoff.NoBackoff(), retries),
+                retry=redis.retry.Retry(
+                    backoff if retries else redis.backoff.NoBackoff(),
+                    retries,
+                    supported_errors=(redis.ConnectionError,),  # a timeout is not retried
+                ),
             )
 
         return cls(client(1), prefix=prefix, writer=client(0))
@@ -517,7 +523,9 @@ class AsyncRedisStore(AsyncContext):
                 socket_timeout=timeout,
                 socket_connect_timeout=timeout,
                 retry=redis.asyncio.retry.Retry(
-                    backoff if retries else redis.backoff.NoBackoff(), retries
+                    backoff if retries else redis.backoff.NoBackoff(),
+                    retries,
+                    supported_errors=(redis.ConnectionError,),  # a timeout is not retried
                 ),
             )
 
