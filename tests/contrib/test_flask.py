@@ -288,3 +288,27 @@ def test_init_app_twice_replaces_the_settings_and_checks_once() -> None:
         assert http.get("/", headers=bearer()).json == {"subject": "alice"}
         assert http.get("/").status_code == 401
     assert counting.calls == 2
+
+
+def test_flask_cors_decorates_the_preflight_jwtgate_answers() -> None:
+    """With Flask-CORS, jwtgate's bare 204 for a preflight leaves with the CORS headers,
+    and the view (which serves the requested method) never runs."""
+    from flask_cors import CORS
+
+    app = flask.Flask(__name__)
+    app.config["JWTGATE"] = {"SECRET": SECRET}
+    JWTGate(app)
+    CORS(app, origins=["https://a.example"])
+    ran: list[str] = []
+
+    @app.route("/data", methods=["GET", "DELETE"])
+    def data() -> str:
+        ran.append("data")
+        return "secret"
+
+    preflight = {"Origin": "https://a.example", "Access-Control-Request-Method": "DELETE"}
+    response = app.test_client().open("/data", method="OPTIONS", headers=preflight)
+    assert response.status_code == 204
+    assert response.headers["Access-Control-Allow-Origin"] == "https://a.example"
+    assert response.data == b""
+    assert ran == []
