@@ -245,6 +245,9 @@ async def test_redis_outage_denies_or_allows_and_recovers(
         assert pair.access_token not in caplog.text
 
         own_redis.start()  # same port; the Gates were not rebuilt
+        # The circuit breaker keeps answering from on_store_error for a moment after
+        # the failure; then the next request probes the store and checks resume.
+        assert until(lambda: not (deny.revocation.broken or allow.revocation.broken))  # type: ignore[union-attr]
         for result in await both(deny, pair.access_token):
             assert isinstance(result, Identity)
         sessions.logout(pair.access_token)
@@ -337,3 +340,44 @@ def test_a_redis_store_without_persistence_is_warned_about_or_refused(
     finally:
         client.config_set("appendonly", "no")  # a quick shutdown for the fixture
         client.close()
+
+
+class CountingStore:
+    """A real store, with its revocation checks counted."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.checks = 0
+
+    def is_revoked(self, *args: Any) -> bool:
+        self.checks += 1
+        result: bool = self.store.is_revoked(*args)
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+
+def test_the_circuit_breaker_spares_a_failing_store(own_redis: RedisServer) -> None:
+    """After a store failure the Gate answers 503 at once, without asking the store,
+    for a short while; then one request probes it, and success closes the breaker."""
+    settings = make_settings(store=own_redis.url, check_revocation=True,
+                             revocation_cache_size=0)  # fmt: skip
+    with Sessions(settings) as sessions:
+        token = sessions.login("alice").access_token
+    counting = CountingStore(open_store(own_redis.url, timeout=0.5))
+    gate = Gate(settings, store=counting)  # type: ignore[arg-type]
+    assert gate.revocation is not None
+    assert isinstance(gate.decide(request(token)), Identity)
+    own_redis.stop()
+    answers = [gate.decide(request(token)) for _ in range(5)]
+    assert all(isinstance(a, Rejection) and a.status == 503 for a in answers)
+    assert counting.checks == 2  # the one that failed; the other four never asked
+    assert gate.revocation.broken
+    own_redis.start()
+    assert until(lambda: not gate.revocation.broken)  # type: ignore[union-attr]
+    assert isinstance(gate.decide(request(token)), Rejection)  # an empty Redis: revoked
+    assert counting.checks == 3
+    assert not gate.revocation.broken
+    gate.close()
+    counting.store.close()

@@ -29,6 +29,7 @@ themselves, so service resumes without a restart.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from typing import Any
@@ -47,6 +48,10 @@ __all__ = ["RevocationCheck", "check_persistence", "question"]
 logger = logging.getLogger("jwtgate")
 
 WARN_EVERY = 10.0
+# The circuit breaker: after a store failure, answer from on_store_error at once for
+# BREAK_MIN seconds, doubling on each failed probe up to BREAK_MAX.
+BREAK_MIN = 0.5
+BREAK_MAX = 15.0
 _ANSWERED = -1  # generations count up from 0
 
 
@@ -123,6 +128,8 @@ class RevocationCheck:
         self._allow = settings.on_store_error == "allow"
         self._last_warning = -WARN_EVERY
         self._views: dict[int, RevocationView | None] = {}
+        self._broken_until = -math.inf  # time.monotonic(); the breaker is open until then
+        self._break = 0.0
 
     def _open(self, opener: Any) -> Any:
         url = self.settings.store
@@ -181,11 +188,16 @@ class RevocationCheck:
         view, generation = self._ask_view(0, identity.token)
         if generation == _ANSWERED:
             return
+        if self._breaker_open():
+            self._failed(StoreUnavailable())
+            return
         try:
             revoked = self.store.is_revoked(*question(identity))
         except StoreUnavailable as error:
+            self._trip()
             self._failed(error)
             return
+        self._break = 0.0
         self._settle(view, identity.token, generation, revoked)
 
     async def check_async(self, identity: Identity) -> None:
@@ -193,12 +205,39 @@ class RevocationCheck:
         view, generation = self._ask_view(1, identity.token)
         if generation == _ANSWERED:
             return
+        if self._breaker_open():
+            self._failed(StoreUnavailable())
+            return
         try:
             revoked = await self.async_store.is_revoked(*question(identity))
         except StoreUnavailable as error:
+            self._trip()
             self._failed(error)
             return
+        self._break = 0.0
         self._settle(view, identity.token, generation, revoked)
+
+    # -- the circuit breaker -----------------------------------------------------
+    # A store that failed is not asked again for a short, growing while: requests
+    # get on_store_error's answer at once (a 503 in microseconds under deny), so a
+    # hung store cannot tie up every worker for a socket timeout per request. The
+    # first request after the pause probes it; success closes the breaker.
+
+    def _breaker_open(self) -> bool:
+        return time.monotonic() < self._broken_until
+
+    def _trip(self) -> None:
+        self._break = min(BREAK_MAX, max(BREAK_MIN, self._break * 2))
+        self._broken_until = time.monotonic() + self._break
+        logger.warning(
+            "jwtgate: revocation store failing; answering from on_store_error for %.1fs",
+            self._break,
+        )
+
+    @property
+    def broken(self) -> bool:
+        """Whether the breaker is open: the store failed and is not asked right now."""
+        return self._breaker_open()
 
     def cleared(self, identity: Identity, *, sync: bool) -> bool:
         """Whether the per-process view already vouches that ``identity`` is not revoked.
