@@ -10,7 +10,8 @@ from typing import Any
 import jwt
 import pytest
 
-from jwtgate import Gate, Identity, Rejection, RequestInfo, Settings
+from jwtgate import Gate, Settings
+from jwtgate.gate import RequestFields
 from redis_server import RedisServer, redis_binary
 
 pytest_plugins = ["jwtgate.pytest_plugin"]
@@ -172,28 +173,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 class CountingDecisions:
-    """Counts the full decisions (``decide``/``decide_async``) a Gate makes.
+    """Counts the requests a Gate decides in full: its token read from the request
+    and verified (``Gate.token``), not recalled from the verify cache.
 
-    The fast path (``Gate.admit``) is not counted, so a repeated token should not
-    add to ``calls``. With ``monkeypatch``, the Gate is restored after the test
-    (for Gates that outlive it, such as Django's cached one).
+    A repeated token should not add to ``calls``. With ``monkeypatch``, the Gate is
+    restored after the test (for Gates that outlive it, such as Django's cached one).
     """
 
     def __init__(self, gate: Gate, monkeypatch: pytest.MonkeyPatch | None = None) -> None:
         self.calls = 0
-        decide, decide_async = gate.decide, gate.decide_async
+        token = gate.token
 
-        def counted(request: RequestInfo) -> Identity | Rejection:
+        def counted(request: RequestFields) -> str | None:
             self.calls += 1
-            return decide(request)
-
-        async def counted_async(request: RequestInfo) -> Identity | Rejection:
-            self.calls += 1
-            return await decide_async(request)
+            return token(request)
 
         if monkeypatch is None:
-            gate.decide = counted  # type: ignore[method-assign]
-            gate.decide_async = counted_async  # type: ignore[method-assign]
+            gate.token = counted  # type: ignore[method-assign]
         else:
-            monkeypatch.setattr(gate, "decide", counted)
-            monkeypatch.setattr(gate, "decide_async", counted_async)
+            monkeypatch.setattr(gate, "token", counted)

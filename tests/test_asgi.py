@@ -25,9 +25,16 @@ from asgi_support import (
     gate,
     token,
 )
-from conftest import SECRET
-from jwtgate import ANONYMOUS, Gate, Identity, Settings, Verifier
-from jwtgate.asgi import ConnectionExpired, JWTGateMiddleware, Message, Scope, request_info
+from conftest import SECRET, make_settings
+from jwtgate import ANONYMOUS, Gate, Identity, RequestInfo, Settings, Verifier
+from jwtgate.asgi import (
+    ConnectionExpired,
+    JWTGateMiddleware,
+    Message,
+    Scope,
+    read_request,
+    request_info,
+)
 from jwtgate.errors import KeySourceUnavailable
 from jwtgate.keys import VerificationKey
 
@@ -427,28 +434,40 @@ async def test_state_gets_the_identity_in_a_copy() -> None:
     assert server_state == {"db": "pool"}
 
 
-def test_request_info_reads_raw_headers_as_latin1() -> None:
-    """Header bytes are decoded as latin-1, cookies joined, preflight detected, ws method GET."""
-    scope = {
-        "type": "websocket",
-        "path": "/ws",
-        "query_string": b"a=%C3%A9",
-        "headers": [
-            (b"x-token", b"Bearer caf\xe9"),
-            (b"cookie", b"a=1"),
-            (b"cookie", b"b=2"),
-            (b"access-control-request-method", b"GET"),
-            (b"origin", b"https://a.example"),
-        ],
-    }
-    info = request_info(scope, "x-token")
-    assert info.method == "GET"
-    assert info.path == "/ws"
-    assert info.authorization == ("Bearer café",)
-    assert info.cookie == "a=1; b=2"
-    assert info.query_string == "a=%C3%A9"
-    assert info.preflight is True
-    assert request_info(scope, b"x-token") == info  # adapters pass the name as bytes
+def test_read_request_reads_raw_headers_as_latin1() -> None:
+    """Header bytes are decoded as latin-1, cookies joined, ws method GET; the query and
+    cookie only for a Gate that reads them; preflight only for an OPTIONS request."""
+    headers = [
+        (b"x-token", b"Bearer caf\xe9"),
+        (b"cookie", b"a=1"),
+        (b"cookie", b"b=2"),
+        (b"access-control-request-method", b"GET"),
+        (b"origin", b"https://a.example"),
+    ]
+    scope = {"type": "websocket", "path": "/ws", "query_string": b"a=%C3%A9", "headers": headers}
+    every = Gate(make_settings(header_name="X-Token", token_sources=["header", "cookie", "query"]))
+    info = RequestInfo._make(read_request(scope, every))
+    assert info == RequestInfo("GET", "/ws", ("Bearer café",), "a=1; b=2", "a=%C3%A9", False)
+    header_only = Gate(make_settings(header_name="X-Token"))
+    assert read_request(scope, header_only) == (
+        "GET",
+        "/ws",
+        ("Bearer café",),
+        None,
+        "",
+        False,
+        None,
+    )
+    options = {"type": "http", "method": "OPTIONS", "path": "/", "headers": headers}
+    assert read_request(options, header_only)[5] is True
+    assert read_request({**options, "headers": headers[:4]}, header_only)[5] is False
+
+
+def test_request_info_still_works_with_a_warning() -> None:
+    """The old helper reads every field, for one more release."""
+    scope = {"type": "http", "method": "GET", "path": "/", "headers": [(b"x-token", b"t")]}
+    with pytest.warns(DeprecationWarning, match="read_request"):
+        assert request_info(scope, b"x-token").authorization == ("t",)
 
 
 # -- websockets -----------------------------------------------------------------

@@ -1,10 +1,10 @@
-"""Issue 9: the adapters' fast path (``Gate.admit``) only ever answers what ``decide`` would.
+"""A token verified before is recalled, not read and verified again (issues 9 and 14).
 
-A request whose single token header holds a token verified before is let through
-without parsing the request again or building a ``RequestInfo``. These tests
-check that the shortcut is taken (the full decision is not asked) and that it
-never changes an answer: expiry, public paths, preflights, scope rules,
-revocation and malformed headers all still get the full decision's answer.
+``Gate.decide`` looks an exact ``<scheme> <token>`` header up in the verify cache
+before parsing anything. These tests check that the recall happens (the token is
+not read again: ``CountingDecisions``) and that it never changes an answer: expiry,
+public paths, preflights, scope rules, revocation and malformed headers all get
+the answer of a Gate that has never seen the token.
 """
 
 from __future__ import annotations
@@ -55,6 +55,12 @@ def warm(gate: Gate, header: str) -> Identity | Rejection:
 # -- the property ----------------------------------------------------------------------
 
 
+def summary(decision: Identity | Rejection) -> tuple[Any, ...]:
+    if isinstance(decision, Identity):
+        return ("identity", decision.subject, decision.scopes, decision.token)
+    return ("rejection", decision.status, decision.headers, decision.body)
+
+
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     variant=st.sampled_from(sorted(VARIANTS)),
@@ -65,7 +71,7 @@ def warm(gate: Gate, header: str) -> Identity | Rejection:
     path=st.sampled_from(["/", "/public/x", "/admin/users"]),
     offset=st.sampled_from([-200, -31, 0, 5, 11, 19, 21, 125, 299, 300, 320, 331]),
 )
-def test_admit_answers_only_what_decide_answers(
+def test_remembering_a_token_never_changes_an_answer(
     variant: str,
     name: str,
     form: str,
@@ -74,10 +80,12 @@ def test_admit_answers_only_what_decide_answers(
     path: str,
     offset: int,
 ) -> None:
-    """Whatever admit returns, decide returns the very same identity; and when decide
-    serves a cached identity for an exact header, admit found it too (the shortcut is used)."""
+    """A Gate that has seen the token answers every request exactly as one that has
+    not (no verify cache); and for the exact header spelling it recalls the token
+    instead of reading and verifying it again."""
     clock = FakeClock()
     gate = Gate(make_settings(**VARIANTS[variant]), clock=clock)
+    fresh = Gate(make_settings(**{**VARIANTS[variant], "verify_cache_size": 0}), clock=clock)
     scheme = gate.settings.header_scheme
     token = TOKENS[name]
     exact = f"{scheme} {token}"
@@ -90,59 +98,89 @@ def test_admit_answers_only_what_decide_answers(
     }[form]
     first = warm(gate, exact)
     clock.now = NOW + offset
+    counting = CountingDecisions(gate)
+    request = RequestInfo(method, path, (header,), None, "", preflight)
 
-    fast = gate.admit(method, path, header)
-    fast_async = gate.admit(method, path, header, sync=False)
-    full = gate.decide(RequestInfo(method, path, (header,), None, "", preflight))
-
-    assert fast is fast_async
-    if fast is not None:
-        assert full is fast
-        assert fast.is_authenticated
-    served_from_cache = isinstance(first, Identity) and full is first
+    answer = gate.decide(request)
+    assert summary(answer) == summary(fresh.decide(request))
+    assert summary(asyncio.run(gate.decide_async(request))) == summary(answer)
+    recalled = counting.calls == 0 and isinstance(answer, Identity) and answer.is_authenticated
+    if recalled:
+        assert answer is first
+    cached = isinstance(first, Identity) and gate.verifier.remembered(token) is first
     no_query = "query" not in gate.settings.token_sources
-    if served_from_cache and no_query and header == exact and method != "OPTIONS":
-        assert fast is full
+    if cached and no_query and header == exact and isinstance(answer, Identity):
+        assert recalled or not answer.is_authenticated  # public path or preflight: no token read
 
 
-def test_no_cache_means_no_fast_path() -> None:
-    """With verify_cache_size 0 every request takes the full decision."""
+def test_no_cache_means_every_request_is_read_and_verified() -> None:
+    """With verify_cache_size 0 every request's token is read and verified."""
     gate = Gate(make_settings(verify_cache_size=0), clock=FakeClock())
+    counting = CountingDecisions(gate)
     header = f"Bearer {make_token()}"
     assert isinstance(warm(gate, header), Identity)
-    assert gate.admit("GET", "/", header) is None
+    assert isinstance(warm(gate, header), Identity)
+    assert counting.calls == 2
 
 
-def test_a_key_source_without_peek_never_takes_the_fast_path() -> None:
-    """A source that cannot confirm its key without I/O always goes the full way
+def test_a_key_source_without_peek_never_recalls() -> None:
+    """A source that cannot confirm its key without I/O is asked on every request
     (JWKSKeys can: see test_jwks.py)."""
     settings = make_settings(algorithms=["RS256"], secret=None, public_key=pem("rsa_public"))
     keys = SwappableKeys(rsa_key("a"))
     gate = Gate(settings, verifier=Verifier(settings, clock=FakeClock(), keys=keys))
+    counting = CountingDecisions(gate)
     token = make_token(key=pem("rsa_private"), algorithm="RS256", headers={"kid": "a"})
     assert isinstance(warm(gate, f"Bearer {token}"), Identity)
     assert gate.verifier.remembered(token) is None
-    assert gate.admit("GET", "/", f"Bearer {token}") is None
+    assert isinstance(warm(gate, f"Bearer {token}"), Identity)
+    assert counting.calls == 2
 
 
-def test_clear_cache_ends_the_fast_path() -> None:
-    """After Verifier.clear_cache the next request is decided in full."""
+def test_clear_cache_ends_the_recall() -> None:
+    """After Verifier.clear_cache the next request is read and verified again."""
     gate = Gate(make_settings(), clock=FakeClock())
+    counting = CountingDecisions(gate)
     header = f"Bearer {make_token()}"
     first = warm(gate, header)
-    assert gate.admit("GET", "/", header) is first
+    assert warm(gate, header) is first
+    assert counting.calls == 1
     gate.verifier.clear_cache()
-    assert gate.admit("GET", "/", header) is None
+    assert warm(gate, header) is not first
+    assert counting.calls == 2
 
 
-def test_an_oversized_token_is_never_admitted() -> None:
-    """A Gate whose own max_token_bytes is smaller than its verifier's does not admit it."""
+def test_an_oversized_token_is_never_recalled() -> None:
+    """A Gate whose own max_token_bytes is smaller than its verifier's refuses the token
+    its verifier remembers."""
     token = make_token({"pad": "x" * 600})
     verifier = Verifier(make_settings(), clock=FakeClock())
     verifier.verify(token)
     gate = Gate(make_settings(max_token_bytes=512), verifier=verifier)
-    assert gate.admit("GET", "/", f"Bearer {token}") is None
-    assert isinstance(gate.decide(RequestInfo("GET", "/", (f"Bearer {token}",))), Rejection)
+    refused = gate.decide(RequestInfo("GET", "/", (f"Bearer {token}",)))
+    assert isinstance(refused, Rejection)
+    assert refused.status == 401
+
+
+def test_the_deprecated_admit_still_answers_with_a_warning() -> None:
+    """Gate.admit, jwtgate.asgi.admit and jwtgate.wsgi.admit/decide serve one more release."""
+    from jwtgate import asgi, wsgi
+
+    gate = Gate(make_settings(), clock=FakeClock())
+    header = f"Bearer {make_token()}"
+    first = warm(gate, header)
+    scope = {"type": "http", "method": "GET", "path": "/", "headers": [auth(header[7:])]}
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "HTTP_AUTHORIZATION": header}
+    with pytest.warns(DeprecationWarning, match="admit"):
+        assert gate.admit("GET", "/", header) is first
+    with pytest.warns(DeprecationWarning, match="admit"):
+        assert asgi.admit(gate, scope) is first
+    with pytest.warns(DeprecationWarning, match="admit"):
+        assert wsgi.admit(gate, environ, "HTTP_AUTHORIZATION") is first
+    with pytest.warns(DeprecationWarning, match="decide"):
+        assert wsgi.decide(gate, environ, "HTTP_AUTHORIZATION") is first
+    with pytest.warns(DeprecationWarning, match="admit"):
+        assert gate.admit("GET", "/", "Bearer unknown") is None
 
 
 # -- Verifier.remembered ------------------------------------------------------------
@@ -221,31 +259,39 @@ def revocable(tmp_path: Path) -> Iterator[tuple[Gate, Sessions]]:
     gate.close()
 
 
-def test_revocation_view_must_vouch_before_the_fast_path(
+def test_a_logout_ends_a_recalled_token_at_once(
     revocable: tuple[Gate, Sessions],
 ) -> None:
-    """The fast path waits for the view's answer, and a logout ends it at once."""
+    """A recalled token is still checked against the revocation view: a logout refuses
+    its next request, in this process, at once."""
     gate, sessions = revocable
     token = sessions.login("alice").access_token
     header = f"Bearer {token}"
     identity = warm(gate, header)
     assert isinstance(identity, Identity)
-    assert until(lambda: warm(gate, header) is identity and gate.admit("GET", "/", header))
-    assert gate.admit("GET", "/", header, sync=False) is None  # the async view knows nothing yet
+    assert until(lambda: warm(gate, header) is identity)
     sessions.logout(token)
-    assert gate.admit("GET", "/", header) is None
     assert isinstance(warm(gate, header), Rejection)
+    assert isinstance(asyncio.run(gate.decide_async(RequestInfo("GET", "/", (header,)))), Rejection)
 
 
-def test_a_store_without_a_feed_never_takes_the_fast_path() -> None:
-    """memory:// is asked on every request, so nothing vouches for the fast path."""
+def test_a_store_without_a_feed_is_asked_on_every_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    """memory:// has no change feed, so nothing vouches for a token: the store is asked
+    on each request, recalled token or not."""
     settings = make_settings(store="memory://fast-path", check_revocation=True)
     with Sessions(settings) as sessions:
         gate = Gate(settings)
         header = f"Bearer {sessions.login('alice').access_token}"
         assert isinstance(warm(gate, header), Identity)
-        assert isinstance(warm(gate, header), Identity)
-        assert gate.admit("GET", "/", header) is None
+        assert gate.revocation is not None
+        asked: list[Any] = []
+        is_revoked = gate.revocation.store.is_revoked
+        monkeypatch.setattr(
+            gate.revocation.store, "is_revoked", lambda *a: asked.append(a) or is_revoked(*a)
+        )
+        for _ in range(3):
+            assert isinstance(warm(gate, header), Identity)
+        assert len(asked) == 3
         gate.close()
 
 

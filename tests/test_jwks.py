@@ -24,7 +24,7 @@ import pytest
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 from jwt.warnings import InsecureKeyLengthWarning
 
-from conftest import FakeClock, make_token, pem
+from conftest import CountingDecisions, FakeClock, make_token, pem
 from jwtgate import ConfigurationError, Gate, Identity, Rejection, RequestInfo, Settings, Verifier
 from jwtgate.asgi import JWTGateMiddleware
 from jwtgate.errors import KeySourceUnavailable
@@ -434,19 +434,20 @@ def test_a_cached_token_confirmed_by_peek_skips_get(
 def test_remote_keys_take_the_fast_path_until_a_refresh_is_due(
     server: JWKSServer, mono: FakeClock
 ) -> None:
-    """Gate.admit serves a cached token while its key is fresh; a retired key ends it."""
+    """A cached token is recalled while its key is fresh; a retired key ends it."""
     gate, _ = gate_for(remote_settings(server), mono)
+    counting = CountingDecisions(gate)
     tok = token("rsa", "a")
-    header = f"Bearer {tok}"
     first = gate.decide(request(tok))
     assert_ok(first)
-    assert gate.admit("GET", "/", header) is first
+    assert gate.decide(request(tok)) is first
+    assert counting.calls == 1  # recalled, not read and verified again
     server.serve(jwk("ec", "b"))  # the provider retires key "a"
     mono.advance(240)  # a refresh is due: only get() may start it
-    assert gate.admit("GET", "/", header) is None
+    gate.decide(request(tok))
+    assert counting.calls == 2
     mono.advance(61)  # the keys expire
     assert_invalid(gate.decide(request(tok)))
-    assert gate.admit("GET", "/", header) is None
 
 
 def test_cache_control_max_age_sets_the_lifetime(server: JWKSServer, mono: FakeClock) -> None:

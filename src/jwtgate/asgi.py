@@ -38,17 +38,18 @@ response or a log line. See docs/asgi.md.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+import warnings
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from typing import Any
 
 from ._moved import moved_names
 from .config import Settings
-from .gate import Gate, RequestInfo, resolve_gate
+from .gate import Gate, Reads, RequestFields, RequestInfo, reads_everything, resolve_gate
 from .http import Rejection
 from .identity import Identity
 
 # The door: the middleware and what an ASGI user types. The helpers below
-# (request_info, route_path, admit, attach, send_rejection, refuse_websocket) serve
+# (read_request, route_path, attach, send_rejection, refuse_websocket) serve
 # jwtgate's own adapters; the token endpoints and the JWKS app have modules of their
 # own (jwtgate.endpoints, jwtgate.jwks).
 __all__ = ["ASGIApp", "ConnectionExpired", "JWTGateMiddleware", "Receive", "Scope", "Send"]
@@ -95,63 +96,95 @@ def _raw_path(scope: Scope) -> str | None:
     return raw.decode("latin-1") if raw else None
 
 
-def request_info(scope: Scope, header_name: str | bytes = b"authorization") -> RequestInfo:
-    """What the Gate needs from an ``http`` or ``websocket`` scope.
+def request_reader(gate: Reads) -> Callable[[Scope], RequestFields]:
+    """A function reading what ``gate`` needs from an ``http`` or ``websocket`` scope.
 
     Header names in ASGI are lower-case bytes; values are decoded as latin-1
     (RFC 9110 §5.5: anything else is opaque bytes, never UTF-8 by assumption).
-    ``header_name`` is the lower-case name of the token header (bytes, or a str
-    encoded here; adapters pass bytes prepared once).
+    Only what this Gate reads is read, chosen once here: the cookie when it takes
+    cookie tokens, the query when it takes query tokens, the raw path when paths
+    decide anything, and ``Origin`` / ``Access-Control-Request-Method`` for an
+    ``OPTIONS`` request (``preflight`` is true only for one).
     """
-    wanted = header_name if isinstance(header_name, bytes) else header_name.encode("latin-1")
-    authorization: list[str] = []
-    cookies: list[str] = []
-    origin = requested_method = False
-    for name, value in scope.get("headers", ()):
-        if name == wanted:
-            authorization.append(value.decode("latin-1"))
-        elif name == b"cookie":
-            cookies.append(value.decode("latin-1"))
-        elif name == b"origin":
-            origin = True
-        elif name == b"access-control-request-method":
-            requested_method = True
-    # A websocket handshake is a GET (RFC 6455 §4.1); its scope has no method.
-    method = scope.get("method", "GET") if scope["type"] == "http" else "GET"
-    return RequestInfo(
-        method=method,
-        path=route_path(scope),
-        authorization=tuple(authorization),
-        # HTTP/2 may split cookies across header lines (RFC 9113 §8.2.3).
-        cookie="; ".join(cookies) if cookies else None,
-        query_string=scope.get("query_string", b"").decode("latin-1"),
-        preflight=origin and requested_method,
-        raw_path=_raw_path(scope),
+    wanted = gate.header_bytes
+
+    def read(scope: Scope) -> RequestFields:
+        headers = scope.get("headers", ())
+        authorization: tuple[str, ...] = ()
+        for name, value in headers:
+            if name == wanted:
+                authorization += (value.decode("latin-1"),)
+        # A websocket handshake is a GET (RFC 6455 §4.1); its scope has no method.
+        method: str = scope.get("method", "GET") if scope["type"] == "http" else "GET"
+        preflight = len(method) == 7 and method.upper() == "OPTIONS" and _is_preflight(headers)
+        path: str = route_path(scope) if scope.get("root_path") else scope.get("path", "/")
+        return (method, path, authorization, None, "", preflight, None)
+
+    if not (gate.reads_cookie or gate.reads_query or gate.judges_paths):
+        return read
+    cookies, query, raw = gate.reads_cookie, gate.reads_query, gate.judges_paths
+
+    def read_more(scope: Scope) -> RequestFields:
+        method, path, authorization, _, _, preflight, _ = read(scope)
+        return (
+            method,
+            path,
+            authorization,
+            _cookie(scope) if cookies else None,
+            scope.get("query_string", b"").decode("latin-1") if query else "",
+            preflight,
+            _raw_path(scope) if raw else None,
+        )
+
+    return read_more
+
+
+def read_request(scope: Scope, gate: Reads) -> RequestFields:
+    """What ``gate`` needs from ``scope`` (see :func:`request_reader`, which adapters
+    build once)."""
+    return request_reader(gate)(scope)
+
+
+def _is_preflight(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    present = {name for name, _ in headers}
+    return b"origin" in present and b"access-control-request-method" in present
+
+
+def _cookie(scope: Scope) -> str | None:
+    found = [
+        value.decode("latin-1") for name, value in scope.get("headers", ()) if name == b"cookie"
+    ]
+    # HTTP/2 may split cookies across header lines (RFC 9113 §8.2.3).
+    return "; ".join(found) if found else None
+
+
+def request_info(scope: Scope, header_name: str | bytes = b"authorization") -> RequestInfo:
+    """Deprecated: use :func:`read_request` (what a given Gate needs). Removed in the
+    next release."""
+    warnings.warn(
+        "jwtgate.asgi.request_info is deprecated: use jwtgate.asgi.read_request(scope, gate)",
+        DeprecationWarning,
+        stacklevel=2,
     )
+    name = header_name if isinstance(header_name, str) else header_name.decode("latin-1")
+    return RequestInfo._make(read_request(scope, reads_everything(name)))
 
 
 def admit(gate: Gate, scope: Scope, header_name: bytes = b"authorization") -> Identity | None:
-    """The fast path for a scope: :meth:`Gate.admit <jwtgate.Gate.admit>` on its one
-    token header, so the identity of a token verified before, or None (then ask
-    ``gate.decide_async``). ``header_name`` is lower-case bytes, as for
-    :func:`request_info`; a scope carrying that header twice is None.
-    """
-    found = None
-    for name, value in scope.get("headers", ()):
-        if name == header_name:
-            if found is not None:
-                return None  # the full decision refuses two
-            found = value
-    if found is None:
-        return None
-    # A websocket handshake is a GET (RFC 6455 §4.1); its scope has no method.
-    return gate.admit(
-        scope.get("method", "GET"),
-        route_path(scope) if scope.get("root_path") else scope.get("path", "/"),
-        found.decode("latin-1"),
-        sync=False,
-        raw_path=_raw_path(scope) if gate.judges_paths else None,
+    """Deprecated: ``await gate.decide_async(read_request(scope, gate))`` recalls a
+    token verified before by itself. Removed in the next release."""
+    warnings.warn(
+        "jwtgate.asgi.admit is deprecated: gate.decide_async(read_request(scope, gate)) "
+        "recalls a token verified before by itself",
+        DeprecationWarning,
+        stacklevel=2,
     )
+    found = [value for name, value in scope.get("headers", ()) if name == header_name]
+    if len(found) != 1:
+        return None
+    method: str = scope.get("method", "GET")
+    header = found[0].decode("latin-1")
+    return gate._admit(method, route_path(scope), header, False, _raw_path(scope))
 
 
 def attach(scope: Scope, identity: Identity, gate: Gate) -> None:
@@ -165,9 +198,12 @@ def attach(scope: Scope, identity: Identity, gate: Gate) -> None:
         # The spec says servers pass a per-request copy of the lifespan state;
         # copying again means a server that does not can never leak one
         # request's identity into the next.
-        state = dict(state) if type(state) is not dict else state.copy()
-        state["jwtgate"] = identity
-        scope["state"] = state
+        if state:
+            state = dict(state) if type(state) is not dict else state.copy()
+            state["jwtgate"] = identity
+            scope["state"] = state
+        else:
+            scope["state"] = {"jwtgate": identity}
 
 
 class JWTGateMiddleware:
@@ -188,31 +224,25 @@ class JWTGateMiddleware:
     ) -> None:
         self.app = app
         self.gate = resolve_gate(settings, gate, "JWTGateMiddleware")
-        self._header = self.gate.header_name.encode("latin-1")
+        self._read = request_reader(self.gate)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind == "http":
-            identity = admit(self.gate, scope, self._header)
-            if identity is not None:  # a token verified before: the fast path
-                attach(scope, identity, self.gate)
-                await self.app(scope, receive, send)
-                return
-        elif kind != "websocket":
+        if kind != "http" and kind != "websocket":
             if kind == "lifespan":
                 await self.app(scope, receive, self._closing_on_shutdown(send))
             else:
                 await self.app(scope, receive, send)
             return
-        decision = await self.gate.decide_async(request_info(scope, self._header))
+        decision = await self.gate.decide_async(self._read(scope))
         if isinstance(decision, Rejection):
-            if scope["type"] == "http":
+            if kind == "http":
                 await send_rejection(send, decision)
             else:
                 await refuse_websocket(scope, send, decision)
             return
         attach(scope, decision, self.gate)
-        if scope["type"] == "websocket":
+        if kind == "websocket":
             deadline = self.gate.expires_at(decision)
             if deadline is not None:
                 watch = _ExpiryWatch(deadline, self.gate.verifier.clock, receive, send)

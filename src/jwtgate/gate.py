@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple, Protocol
 
 from . import _bearer
 from .config import Settings
@@ -34,7 +35,7 @@ from .revocation import RevocationCheck, check_persistence
 from .stores import AsyncStore, Store
 from .verify import Clock, Verifier
 
-__all__ = ["Gate", "RequestInfo", "resolve_gate"]
+__all__ = ["Gate", "Reads", "RequestFields", "RequestInfo", "reads_everything", "resolve_gate"]
 
 
 def _scopes_of(error: RequestError) -> tuple[str, ...]:
@@ -68,6 +69,62 @@ class RequestInfo(NamedTuple):
     raw_path: str | None = None
 
 
+RequestFields = tuple[str, str, tuple[str, ...], "str | None", str, bool, "str | None"]
+"""A request as the Gate reads it: :class:`RequestInfo`'s seven fields, in its order.
+
+A :class:`RequestInfo` is one; jwtgate's own readers (``jwtgate.asgi.read_request``,
+``jwtgate.wsgi.read_request``) build the plain tuple, which costs a third of the
+named one on a path every request takes (``RequestInfo._make(fields)`` names them).
+"""
+
+# Field positions (Final, so type checkers know each field's type).
+METHOD: Final = 0
+PATH: Final = 1
+AUTHORIZATION: Final = 2
+COOKIE: Final = 3
+QUERY_STRING: Final = 4
+PREFLIGHT: Final = 5
+RAW_PATH: Final = 6
+
+
+class Reads(Protocol):
+    """What a Gate reads from a request, so an adapter's reader fetches only that."""
+
+    @property
+    def header_bytes(self) -> bytes:
+        """The token header's name, lower-case, as ASGI spells header names."""
+
+    @property
+    def header_key(self) -> str:
+        """The token header's CGI environ key (``X-Token`` is ``HTTP_X_TOKEN``)."""
+
+    @property
+    def reads_cookie(self) -> bool:
+        """Whether tokens come from a cookie (the ``Cookie`` header is read)."""
+
+    @property
+    def reads_query(self) -> bool:
+        """Whether tokens come from the query string."""
+
+    @property
+    def judges_paths(self) -> bool:
+        """Whether paths decide anything, so the raw path is read too."""
+
+
+class _ReadsEverything(NamedTuple):
+    header_bytes: bytes
+    header_key: str
+    reads_cookie: bool = True
+    reads_query: bool = True
+    judges_paths: bool = True
+
+
+def reads_everything(header_name: str = "authorization") -> Reads:
+    """A :class:`Reads` asking for every field, with ``header_name`` as the token header."""
+    name = header_name.lower()
+    return _ReadsEverything(name.encode("latin-1"), "HTTP_" + name.upper().replace("-", "_"))
+
+
 class Gate:
     """Decides, for one request, who it is or why it is refused."""
 
@@ -98,15 +155,25 @@ class Gate:
         self._rules = settings.rules
         # Paths matter: a non-canonical one is refused before any pattern sees it.
         self.judges_paths = self._strict_paths = self._any_public or bool(self._rules)
+        # Only a judged path or a preflight can make _skips() say anything.
+        self._screens = self._strict_paths
         self._answer_preflights = settings.cors_preflight == "answer"
         self._required = settings.credentials_required
         self._realm = settings.realm
         self._rendered: dict[tuple[Any, ...], Rejection] = {}
-        # admit(): wherever a header token decides alone, i.e. unless a query token
-        # could conflict with it (a cookie never does: see token()).
-        self._fast = (
-            "header" in self._sources and "query" not in self._sources and self.verifier.remembers
+        # What the adapters' request readers must fetch (the rest they may leave empty).
+        self.header_bytes = self.header_name.encode("latin-1")
+        self.header_key = "HTTP_" + self.header_name.upper().replace("-", "_")
+        self.reads_cookie = "cookie" in self._sources
+        self.reads_query = "query" in self._sources
+        # A header token seen before is recalled from the verify cache before any
+        # parsing, wherever the header decides alone (no query token could conflict
+        # with it; a cookie never does: see token()).
+        self._recalls = (
+            "header" in self._sources and not self.reads_query and self.verifier.remembers
         )
+        self._remembered = self.verifier.remembered
+        self._prefixed_max = len(self._scheme) + 1 + self._max
         # check_revocation: one store lookup per verified token (see revocation.py).
         self.revocation = (
             RevocationCheck(settings, store=store, async_store=async_store)
@@ -118,17 +185,45 @@ class Gate:
 
     # -- the decision -----------------------------------------------------------
 
-    def decide(self, request: RequestInfo) -> Identity | Rejection:
-        """Identity to let the request through, or the Rejection to send."""
+    def decide(self, request: RequestFields) -> Identity | Rejection:
+        """Identity to let the request through, or the Rejection to send.
+
+        One path for every request: a token verified before is recalled from the
+        verify cache (:meth:`Verifier.remembered`) and a revocation answer from the
+        per-process view, so a repeated token costs a few dictionary lookups, with
+        every other step (path, preflight, public paths, rules) applied as for a
+        new one.
+        """
         try:
-            if self._skips(request):
+            if (self._screens or request[PREFLIGHT]) and self._skips(request):
                 return ANONYMOUS
-            token = self.token(request)
-            identity = self._verify(token)
+            identity = self._recall(request) if self._recalls else None
+            if identity is None:
+                identity = self._verify(self.token(request))
             if self.revocation is not None and identity.is_authenticated:
                 self.revocation.check(identity)
             if self._rules:
-                self.authorize(identity, request.method, request.path)
+                self.authorize(identity, request[METHOD], request[PATH])
+        except RequestError as error:
+            return self.reject(error)
+        return identity
+
+    async def decide_async(self, request: RequestFields) -> Identity | Rejection:
+        """Like :meth:`decide`, for event loops: key fetches never block the loop."""
+        try:
+            if (self._screens or request[PREFLIGHT]) and self._skips(request):
+                return ANONYMOUS
+            identity = self._recall(request) if self._recalls else None
+            if identity is None:
+                token = self.token(request)
+                if token is None or self.verifier.never_blocks:  # no I/O to wait for
+                    identity = self._verify(token)
+                else:
+                    identity = await self.verifier.verify_async(token)
+            if self.revocation is not None and identity.is_authenticated:
+                await self.revocation.check_async(identity)
+            if self._rules:
+                self.authorize(identity, request[METHOD], request[PATH])
         except RequestError as error:
             return self.reject(error)
         return identity
@@ -142,56 +237,29 @@ class Gate:
         sync: bool = True,
         raw_path: str | None = None,
     ) -> Identity | None:
-        """The fast path for a token seen before: its identity, or None to ask :meth:`decide`.
+        """Deprecated: :meth:`decide` recalls a token verified before by itself.
 
-        ``authorization`` is the request's only token header, as sent. The answer is
-        an identity only when :meth:`decide` would return that very identity: the
-        header is exactly ``<scheme> <token>``, the token is a verified-cache hit that
-        still holds now (:meth:`Verifier.remembered`), the request is no preflight,
-        the path is canonical and not public, the revocation view already vouches for the token
-        (``sync`` picks the view of :meth:`decide` or :meth:`decide_async`) and the
-        scope rules pass. Anything else, refusals included, is None: never I/O, never
-        an error, so an adapter calls it first and falls back to the full decision.
-        Adapters must not call it when the request carries the header more than once.
+        The identity :meth:`decide` gives a request with this one header when its
+        token was verified before, else None. Removed in the next release.
         """
-        if not self._fast or (len(method) == 7 and method.upper() == "OPTIONS"):
-            return None
-        scheme, _, token = authorization.partition(" ")
-        if scheme != self._scheme or len(token) > self._max:
-            return None
-        identity = self.verifier.remembered(token)
-        if identity is None:
-            return None
-        if self._strict_paths and not is_canonical(path, raw_path):
-            return None
-        if self._any_public and self._public.match(path):
-            return None
-        if self.revocation is not None and not self.revocation.cleared(identity, sync=sync):
-            return None
-        if self._rules:
-            try:
-                self.authorize(identity, method, path)
-            except RequestError:
-                return None
-        return identity
+        warnings.warn(
+            "Gate.admit is deprecated: Gate.decide recalls a token verified before by "
+            "itself; it will be removed in the next release",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self._admit(method, path, authorization, sync, raw_path)
 
-    async def decide_async(self, request: RequestInfo) -> Identity | Rejection:
-        """Like :meth:`decide`, for event loops: key fetches never block the loop."""
-        try:
-            if self._skips(request):
-                return ANONYMOUS
-            token = self.token(request)
-            if token is None or self.verifier.never_blocks:  # no I/O to wait for
-                identity = self._verify(token)
-            else:
-                identity = await self.verifier.verify_async(token)
-            if self.revocation is not None and identity.is_authenticated:
-                await self.revocation.check_async(identity)
-            if self._rules:
-                self.authorize(identity, request.method, request.path)
-        except RequestError as error:
-            return self.reject(error)
-        return identity
+    def _admit(
+        self, method: str, path: str, authorization: str, sync: bool, raw_path: str | None
+    ) -> Identity | None:
+        request = RequestInfo(method, path, (authorization,), raw_path=raw_path)
+        if method.upper() == "OPTIONS" or (self.revocation is not None and not sync):
+            return None
+        if not self._recalls or self._recall(request) is None:
+            return None  # admit answered only for tokens verified before
+        decision = self.decide(request)
+        return decision if isinstance(decision, Identity) else None
 
     def prefetch(self) -> bool:
         """Load remote keys now (``jwks_url``), so the first request does not wait.
@@ -219,18 +287,32 @@ class Gate:
 
     # -- steps ------------------------------------------------------------------
 
-    def _skips(self, request: RequestInfo) -> bool:
+    def _skips(self, request: RequestFields) -> bool:
         """Whether the request passes without a token; raises for a refused path or an
         answered preflight."""
-        if self._strict_paths and not is_canonical(request.path, request.raw_path):
+        if self._strict_paths and not is_canonical(request[PATH], request[RAW_PATH]):
             raise NonCanonicalPath()
-        if request.preflight and request.method.upper() == "OPTIONS":
+        if request[PREFLIGHT] and request[METHOD].upper() == "OPTIONS":
             if self._answer_preflights:
                 raise PreflightAnswered()
             return True
-        return self._any_public and self._public.match(request.path)
+        return self._any_public and self._public.match(request[PATH])
 
-    def token(self, request: RequestInfo) -> str | None:
+    def _recall(self, request: RequestFields) -> Identity | None:
+        """The identity of a header token verified before, straight from the verify
+        cache: only for the exact ``<scheme> <token>`` spelling, which needs no
+        parsing because the cache holds only tokens that passed it (every other
+        spelling, and a miss, goes through :meth:`token`)."""
+        values = request[AUTHORIZATION]
+        if len(values) != 1:
+            return None
+        value = values[0]
+        if len(value) > self._prefixed_max:
+            return None
+        scheme, _, token = value.partition(" ")
+        return self._remembered(token) if scheme == self._scheme else None
+
+    def token(self, request: RequestFields) -> str | None:
         """The request's token from the configured sources, or None.
 
         A token in the header and another in the query is an ``InvalidRequest``
@@ -239,15 +321,15 @@ class Gate:
         cookie is then not even read (an oversized one cannot refuse the request).
         """
         if self._header_only:  # the common case: no dict, no loop
-            return _bearer.from_header(request.authorization, self._scheme, self._max)
+            return _bearer.from_header(request[AUTHORIZATION], self._scheme, self._max)
         sources = self._sources
         header = (
-            _bearer.from_header(request.authorization, self._scheme, self._max)
+            _bearer.from_header(request[AUTHORIZATION], self._scheme, self._max)
             if "header" in sources
             else None
         )
         query = (
-            _bearer.from_query(request.query_string, self.settings.query_param, self._max)
+            _bearer.from_query(request[QUERY_STRING], self.settings.query_param, self._max)
             if "query" in sources
             else None
         )
@@ -256,7 +338,7 @@ class Gate:
                 raise InvalidRequest("more than one token in the request")
             return header  # explicit beats ambient: the cookie is not even read
         cookie = (
-            _bearer.from_cookie(request.cookie, self.settings.cookie_name, self._max)
+            _bearer.from_cookie(request[COOKIE], self.settings.cookie_name, self._max)
             if "cookie" in sources
             else None
         )

@@ -38,12 +38,13 @@ Example::
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._moved import moved_names
 from .config import Settings
-from .gate import Gate, RequestInfo, resolve_gate
+from .gate import Gate, Reads, RequestFields, RequestInfo, reads_everything, resolve_gate
 from .http import Rejection
 from .identity import Identity
 
@@ -51,7 +52,7 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 # The door: the middleware and the environ key the app reads. The helpers below
-# (environ_key, request_info, admit, decide, send_rejection) serve jwtgate's own
+# (environ_key, read_request, send_rejection) serve jwtgate's own
 # adapters; the token endpoints and the JWKS app have modules of their own.
 __all__ = ["IDENTITY_KEY", "JWTGateMiddleware"]
 
@@ -91,25 +92,43 @@ def _raw_path(environ: Mapping[str, Any]) -> str | None:
     return raw.partition("?")[0]
 
 
+def read_request(
+    environ: Mapping[str, Any], gate: Reads, *, path: str | None = None
+) -> RequestFields:
+    """What ``gate`` needs to decide a WSGI environ (or Django's ``request.META``).
+
+    ``path`` overrides ``PATH_INFO`` when the caller has it decoded already (Django's
+    ``path_info``). Only what this Gate reads is read, as for
+    :func:`jwtgate.asgi.read_request`.
+    """
+    method: str = environ.get("REQUEST_METHOD", "GET")
+    if path is None:
+        path = environ.get("PATH_INFO") or "/"
+        if not path.isascii():
+            path = _native_to_text(path)
+    header = environ.get(gate.header_key)
+    return (
+        method,
+        path,
+        () if header is None else (header,),
+        environ.get("HTTP_COOKIE") if gate.reads_cookie else None,
+        environ.get("QUERY_STRING", "") if gate.reads_query else "",
+        len(method) == 7
+        and method.upper() == "OPTIONS"
+        and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ
+        and "HTTP_ORIGIN" in environ,
+        _raw_path(environ) if gate.judges_paths else None,
+    )
+
+
 def request_info(
     environ: Mapping[str, Any], header_key: str, *, path: str | None = None
 ) -> RequestInfo:
-    """What the Gate needs, read from a WSGI environ (or Django's ``request.META``).
-
-    ``header_key`` is the environ key of the token header (see :func:`environ_key`);
-    ``path`` overrides ``PATH_INFO`` when the caller has it decoded already.
-    """
-    method = environ.get("REQUEST_METHOD", "GET")
-    header = environ.get(header_key)
-    return RequestInfo(
-        method=method,
-        path=_native_to_text(environ.get("PATH_INFO") or "/") if path is None else path,
-        authorization=() if header is None else (header,),
-        cookie=environ.get("HTTP_COOKIE"),
-        query_string=environ.get("QUERY_STRING", ""),
-        preflight="HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ and "HTTP_ORIGIN" in environ,
-        raw_path=_raw_path(environ),
-    )
+    """Deprecated: use :func:`read_request` (what a given Gate needs). Removed in the
+    next release."""
+    _deprecated("request_info", "read_request(environ, gate)")
+    name = header_key.removeprefix("HTTP_").replace("_", "-").lower()
+    return RequestInfo._make(read_request(environ, reads_everything(name), path=path))
 
 
 def admit(
@@ -120,31 +139,31 @@ def admit(
     path: str | None = None,
     sync: bool = True,
 ) -> Identity | None:
-    """The fast path for an environ: :meth:`Gate.admit <jwtgate.Gate.admit>` on its
-    token header, so the identity of a token verified before, or None (then ask the
-    Gate in full). Arguments as for :func:`request_info`; ``sync=False`` for
-    :meth:`Gate.decide_async` callers (Django's async middleware).
-    """
+    """Deprecated: ``gate.decide(read_request(environ, gate))`` recalls a token
+    verified before by itself. Removed in the next release."""
+    _deprecated("admit", "gate.decide(read_request(environ, gate))")
     header = environ.get(header_key)
     if header is None:
         return None
-    if path is None:
-        path = environ.get("PATH_INFO") or "/"
-        if not path.isascii():
-            path = _native_to_text(path)
-    raw = _raw_path(environ) if gate.judges_paths else None
-    return gate.admit(environ.get("REQUEST_METHOD", "GET"), path, header, sync=sync, raw_path=raw)
+    request = read_request(environ, gate, path=path)
+    return gate._admit(request[0], request[1], header, sync, _raw_path(environ))
 
 
 def decide(
     gate: Gate, environ: Mapping[str, Any], header_key: str, *, path: str | None = None
 ) -> Identity | Rejection:
-    """The Gate's answer for a WSGI environ (or Django's ``request.META``): the fast
-    path (:func:`admit`) for a token verified before, else ``gate.decide``."""
-    identity = admit(gate, environ, header_key, path=path)
-    if identity is not None:
-        return identity
-    return gate.decide(request_info(environ, header_key, path=path))
+    """Deprecated: use ``gate.decide(read_request(environ, gate))``. Removed in the
+    next release."""
+    _deprecated("decide", "gate.decide(read_request(environ, gate))")
+    return gate.decide(read_request(environ, gate, path=path))
+
+
+def _deprecated(name: str, instead: str) -> None:
+    warnings.warn(
+        f"jwtgate.wsgi.{name} is deprecated: use {instead}; it will be removed in the next release",
+        DeprecationWarning,
+        stacklevel=3,
+    )
 
 
 def send_rejection(rejection: Rejection, start_response: StartResponse) -> list[bytes]:
@@ -170,11 +189,10 @@ class JWTGateMiddleware:
     ) -> None:
         self.app = app
         self.gate = gate = resolve_gate(settings, gate, "JWTGateMiddleware")
-        self._header_key = environ_key(gate.settings.header_name)
         self._remote_user = gate.settings.set_remote_user
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        outcome = decide(self.gate, environ, self._header_key)
+        outcome = self.gate.decide(read_request(environ, self.gate))
         if isinstance(outcome, Rejection):
             return send_rejection(outcome, start_response)
         self.annotate(environ, outcome)

@@ -51,10 +51,10 @@ from django.utils.functional import SimpleLazyObject
 
 from jwtgate.config import Settings, check_settings
 from jwtgate.errors import InvalidToken
-from jwtgate.gate import Gate, RequestInfo
+from jwtgate.gate import Gate, RequestFields
 from jwtgate.http import Rejection
 from jwtgate.identity import Identity
-from jwtgate.wsgi import admit, decide, environ_key, request_info
+from jwtgate.wsgi import read_request
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
@@ -117,28 +117,20 @@ def _reset(*, setting: str, **kwargs: Any) -> None:
 setting_changed.connect(_reset, dispatch_uid="jwtgate.contrib.django.reset")
 
 
-def django_request_info(gate: Gate, request: HttpRequest) -> RequestInfo:
-    """What the Gate needs from a Django request (``META`` is CGI-style under WSGI and ASGI)."""
-    return request_info(
-        request.META, environ_key(gate.settings.header_name), path=request.path_info
-    )
+def django_request_info(gate: Gate, request: HttpRequest) -> RequestFields:
+    """What the Gate needs from a Django request (``META`` is CGI-style under WSGI and
+    ASGI; the path is ``path_info``, the one Django's URL resolver matches)."""
+    return read_request(request.META, gate, path=request.path_info)
 
 
 def django_decide(gate: Gate, request: HttpRequest) -> Identity | Rejection:
-    """The Gate's answer for a Django request: the fast path for a token verified
-    before (:func:`jwtgate.wsgi.admit`), else the full decision."""
-    return decide(
-        gate, request.META, environ_key(gate.settings.header_name), path=request.path_info
-    )
+    """The Gate's answer for a Django request."""
+    return gate.decide(read_request(request.META, gate, path=request.path_info))
 
 
 async def django_decide_async(gate: Gate, request: HttpRequest) -> Identity | Rejection:
     """:func:`django_decide` for async middleware (never blocks the event loop)."""
-    key = environ_key(gate.settings.header_name)
-    identity = admit(gate, request.META, key, path=request.path_info, sync=False)
-    if identity is not None:
-        return identity
-    return await gate.decide_async(django_request_info(gate, request))
+    return await gate.decide_async(read_request(request.META, gate, path=request.path_info))
 
 
 def rejection_response(rejection: Rejection) -> HttpResponse:

@@ -44,7 +44,7 @@ from jwtgate.errors import InsufficientScope, MissingToken
 from jwtgate.gate import Gate
 from jwtgate.http import Rejection
 from jwtgate.identity import ANONYMOUS, Identity
-from jwtgate.wsgi import decide, environ_key
+from jwtgate.wsgi import read_request
 
 __all__ = ["JWTGate", "current_identity", "optional", "requires_scopes"]
 
@@ -71,7 +71,6 @@ class _State:
 
     gate: Gate
     optional_gate: Gate
-    header_key: str
 
     def respond(self, rejection: Rejection) -> Response:
         return current_app.response_class(
@@ -107,9 +106,7 @@ class JWTGate:
         gate = Gate(settings)
         optional_gate = Gate(settings.replace(credentials_required=False), verifier=gate.verifier)
         registered = EXTENSION_KEY in app.extensions
-        app.extensions[EXTENSION_KEY] = _State(
-            gate, optional_gate, environ_key(settings.header_name)
-        )
+        app.extensions[EXTENSION_KEY] = _State(gate, optional_gate)
         if not registered:  # init_app again replaces the settings, not adds a second check
             app.before_request(_check_request)
 
@@ -118,7 +115,7 @@ def _check_request() -> Response | None:
     state: _State = current_app.extensions[EXTENSION_KEY]
     view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
     gate = state.optional_gate if getattr(view, _OPTIONAL_ATTR, False) else state.gate
-    outcome = decide(gate, request.environ, state.header_key)
+    outcome = gate.decide(read_request(request.environ, gate))
     if isinstance(outcome, Rejection):
         return state.respond(outcome)
     g._jwtgate = outcome

@@ -39,12 +39,11 @@ from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
-from jwtgate.asgi import admit, attach, request_info
+from jwtgate.asgi import attach, request_reader
 from jwtgate.config import Settings
 from jwtgate.errors import InvalidToken
 from jwtgate.gate import Gate, resolve_gate
 from jwtgate.http import Rejection, render
-from jwtgate.identity import Identity
 
 __all__ = [
     "JWTGateAuthenticationError",
@@ -73,13 +72,11 @@ class JWTGateBackend(AuthenticationBackend):
         gate: Gate | None = None,
     ) -> None:
         self.gate = resolve_gate(settings, gate, "JWTGateBackend")
-        self._header = self.gate.header_name.encode("latin-1")
+        self._read = request_reader(self.gate)
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser]:
         """The credentials and identity of ``conn``, or raise with jwtgate's answer."""
-        decision: Identity | Rejection | None = admit(self.gate, conn.scope, self._header)
-        if decision is None:  # not a token verified before: the full decision
-            decision = await self.gate.decide_async(request_info(conn.scope, self._header))
+        decision = await self.gate.decide_async(self._read(conn.scope))
         if isinstance(decision, Rejection):
             raise JWTGateAuthenticationError(decision)
         # AuthenticationMiddleware sets user/auth from our return value; attach()
