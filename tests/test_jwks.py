@@ -1126,6 +1126,99 @@ def test_a_redirect_never_downgrades_https_to_http() -> None:
     assert upgrade._refusal("https://127.0.0.1:8443/jwks") is not None
 
 
+@pytest.fixture
+def tls_hop(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], str]]:
+    """An https server on 127.0.0.1 (a self-signed certificate that urllib trusts through
+    SSL_CERT_FILE) whose every answer is a 302 to the location it is given."""
+    import datetime
+    import ipaddress
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "hop.crt", tmp_path / "hop.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))
+    target: list[str] = []
+    hits: list[str] = []
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            self.send_response(302)
+            self.send_header("Location", target[0])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+
+    def redirecting_to(location: str) -> str:
+        target[:] = [location]
+        return f"https://127.0.0.1:{httpd.server_address[1]}/hop"
+
+    yield redirecting_to
+    assert hits, "the https hop was never asked: the test proves nothing"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_a_redirect_chain_never_steps_down_from_https_at_any_hop(
+    server: JWKSServer,
+    mono: FakeClock,
+    tls_hop: Callable[[str], str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """http (loopback) -> https -> http under jwks_redirects 'any': the second hop is a
+    downgrade and is refused, though the chain starts on http and the last URL
+    would be allowed on its own."""
+    hop = tls_hop(server.url)
+    server.paths["/old"] = (302, b"", {"Location": hop})
+    settings = Settings.from_dict(
+        {"algorithms": ALGORITHMS, "jwks_url": f"{server.base}/old", "jwks_redirects": "any"}
+    )
+    gate, _ = gate_for(settings, mono)
+    with caplog.at_level(logging.INFO, logger="jwtgate"):
+        assert_unavailable(gate.decide(request(token("rsa", "a"))))
+    assert "a downgrade from https to http" in caplog.text
+    assert server.hits == 1  # /old only: the JWKS itself was never fetched over http
+
+
 @pytest.mark.parametrize(
     "body",
     [

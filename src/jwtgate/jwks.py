@@ -203,7 +203,7 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 class _RedirectPolicy(urllib.request.HTTPRedirectHandler):
     """Follows a few redirects as ``jwks_redirects`` allows: never from https down
-    to plain http; with ``"same-host"`` only on the first URL's host and port (an
+    to plain http (at any hop of the chain); with ``"same-host"`` only on the first URL's host and port (an
     http to https upgrade to the default port included); with ``"none"`` never."""
 
     max_redirections = MAX_REDIRECTS
@@ -222,21 +222,23 @@ class _RedirectPolicy(urllib.request.HTTPRedirectHandler):
         headers: HTTPMessage,
         newurl: str,
     ) -> urllib.request.Request | None:
-        refusal = self._refusal(newurl)
+        refusal = self._refusal(newurl, previous=req.full_url)
         if refusal is not None:
             fp.close()
             raise _FetchFailed(f"redirected to {_display(newurl)}, {refusal}")
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
-    def _refusal(self, url: str) -> str | None:
+    def _refusal(self, url: str, previous: str | None = None) -> str | None:
         if self.policy == "none":
             return "and jwks_redirects is 'none'"
         try:
             target = urlsplit(url)
             port, origin_port = _port(target), _port(self.origin)
+            # Each hop is judged: http -> https -> http is a downgrade too.
+            schemes = {self.origin.scheme, urlsplit(previous or "").scheme}
         except ValueError:
             return "not a valid URL"
-        if target.scheme == "http" and self.origin.scheme == "https":
+        if target.scheme == "http" and "https" in schemes:
             return "a downgrade from https to http"
         if not _url_allowed(url, self.allow_insecure):
             return "which is not https"
