@@ -225,6 +225,7 @@ class JWTGateMiddleware:
         self.app = app
         self.gate = resolve_gate(settings, gate, "JWTGateMiddleware")
         self._read = request_reader(self.gate)
+        self._never_waits = self.gate.never_waits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -234,7 +235,11 @@ class JWTGateMiddleware:
             else:
                 await self.app(scope, receive, send)
             return
-        decision = await self.gate.decide_async(self._read(scope))
+        fields = self._read(scope)
+        if self._never_waits:  # nothing to await: the same decision, without a coroutine
+            decision = self.gate.decide(fields)
+        else:
+            decision = await self.gate.decide_async(fields)
         if isinstance(decision, Rejection):
             if kind == "http":
                 await send_rejection(send, decision)

@@ -128,6 +128,11 @@ def reads_everything(header_name: str = "authorization") -> Reads:
 class Gate:
     """Decides, for one request, who it is or why it is refused."""
 
+    never_waits: bool
+    """Whether :meth:`decide` can never wait on I/O (keys given in settings, no
+    revocation store), so an event loop may call it instead of :meth:`decide_async`
+    (same answer, without a coroutine per request)."""
+
     judges_paths: bool
     """Whether paths decide anything (public paths or rules are set), so the request's
     path, raw path included, must be canonical; adapters read the raw path only then."""
@@ -182,6 +187,9 @@ class Gate:
         )
         if self.revocation is not None and store is None and async_store is None:
             check_persistence(settings)
+        # Keys from settings and no revocation store: decide() does no I/O at all, so
+        # an event loop may call it directly; decide_async() would give the same answer.
+        self.never_waits = self.verifier.never_blocks and self.revocation is None
 
     # -- the decision -----------------------------------------------------------
 
@@ -197,7 +205,13 @@ class Gate:
         try:
             if (self._screens or request[PREFLIGHT]) and self._skips(request):
                 return ANONYMOUS
-            identity = self._recall(request) if self._recalls else None
+            identity = None
+            # _recall(), inlined: this runs on every request.
+            values = request[AUTHORIZATION]
+            if self._recalls and len(values) == 1 and len(values[0]) <= self._prefixed_max:
+                scheme, _, token = values[0].partition(" ")
+                if scheme == self._scheme:
+                    identity = self._remembered(token)
             if identity is None:
                 identity = self._verify(self.token(request))
             if self.revocation is not None and identity.is_authenticated:
