@@ -203,8 +203,9 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 class _RedirectPolicy(urllib.request.HTTPRedirectHandler):
     """Follows a few redirects as ``jwks_redirects`` allows: never from https down
-    to plain http (at any hop of the chain); with ``"same-host"`` only on the first URL's host and port (an
-    http to https upgrade to the default port included); with ``"none"`` never."""
+    to plain http (at any hop of the chain); with ``"same-host"`` only on the first
+    URL's host and port (an http to https upgrade to the default port included);
+    with ``"none"`` never."""
 
     max_redirections = MAX_REDIRECTS
 

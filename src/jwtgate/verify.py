@@ -24,10 +24,11 @@ and base64url alphabet, the last character of each segment is checked for
 canonical encoding (no stray bits, RFC 4648 §3.5), no padding is accepted
 (RFC 7515 §2), and the payload is decoded only after its signature verified.
 
-Verified tokens are remembered (``verify_cache_size`` entries, LRU, keyed by
-the exact token): a hit re-checks ``exp``/``nbf``/``iat`` against the clock,
-the entry's age (``verify_cache_max_age``) and, for a remote key source, that
-the key is still the one the source serves. Failures are never cached.
+Verified tokens are remembered (``verify_cache_size`` entries, the coldest out
+first: see ``_cache.SecondChance``; keyed by the exact token): a hit re-checks
+``exp``/``nbf``/``iat`` against the clock, the entry's age
+(``verify_cache_max_age``) and, for a remote key source, that the key is still
+the one the source serves. Failures are never cached.
 """
 
 from __future__ import annotations
@@ -39,14 +40,14 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, NamedTuple
+from typing import Any
 
 from jwt import exceptions as jwt_errors
 from jwt.algorithms import Algorithm
 from jwt.api_jws import PyJWS
 from jwt.warnings import InsecureKeyLengthWarning
 
-from ._cache import LRU
+from ._cache import SecondChance
 from .config import Settings
 from .errors import (
     DisallowedAlgorithm,
@@ -165,19 +166,32 @@ def _algorithm_objects(names: tuple[str, ...]) -> dict[str, Algorithm]:
     return found
 
 
-class _Entry(NamedTuple):
+class _Entry:
     """A verified token: its identity, the key that verified it, and when it may be served.
 
     ``[start, end)`` is the token's validity window (:func:`_validity`) cut to the
     entry's own life, from when it was stored to ``verify_cache_max_age`` later.
+    ``used`` is the cache's mark of a hit (:class:`~jwtgate._cache.SecondChance`).
     """
 
-    identity: Identity
-    key: VerificationKey
-    alg: str
-    kid: str | None
-    start: float
-    end: float
+    __slots__ = ("alg", "end", "identity", "key", "kid", "start", "used")
+
+    def __init__(
+        self,
+        identity: Identity,
+        key: VerificationKey,
+        alg: str,
+        kid: str | None,
+        start: float,
+        end: float,
+    ) -> None:
+        self.identity = identity
+        self.key = key
+        self.alg = alg
+        self.kid = kid
+        self.start = start
+        self.end = end
+        self.used = False
 
 
 class Verifier:
@@ -221,7 +235,7 @@ class Verifier:
         # keys past their staleness bound, stop cached tokens too.
         self._static_keys = isinstance(keys, StaticKeys)
         size = settings.verify_cache_size
-        self._cache: LRU[str | bytes, _Entry] | None = LRU(size) if size else None
+        self._cache: SecondChance[str | bytes, _Entry] | None = SecondChance(size) if size else None
         self._max_age = settings.verify_cache_max_age
         # A source that can say, without I/O, which key it serves now (JWKSKeys.peek)
         # lets cached tokens skip the full key lookup; static keys need no check.
@@ -277,17 +291,14 @@ class Verifier:
         entries = self._remembered
         if entries is None:
             return None
-        # LRU.get and _lookup's window, inlined: this runs on every request. An
+        # SecondChance.get and _lookup's window, inlined: this runs on every request. An
         # expired entry is left for verify() to drop.
         entry = entries.get(token)
         if entry is None or not entry.start <= self.clock() < entry.end:
             return None
         if not self._static_keys and not self._peeks(entry):
             return None
-        try:  # noqa: SIM105 - contextlib.suppress costs a call
-            entries.move_to_end(token)
-        except KeyError:  # dropped by another thread in between: still a valid answer
-            pass
+        entry.used = True
         return entry.identity
 
     def unverified_header(self, token: str | bytes) -> dict[str, Any]:
