@@ -23,17 +23,40 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 
-class LRU(Generic[K, V]):
-    """At most ``size`` entries; the least recently used one goes first."""
+class _Bounded(Generic[K, V]):
+    """What both caches share: a ``data`` dict of at most ``size`` entries."""
 
     __slots__ = ("data", "size")
 
+    data: dict[K, V]
+
     def __init__(self, size: int) -> None:
         if size < 1:
-            raise ValueError("an LRU holds at least one entry")
+            raise ValueError("a cache holds at least one entry")
         self.size = size
-        # Public for the one hot path that inlines get() (Verifier.remembered).
-        self.data: OrderedDict[K, V] = OrderedDict()
+
+    def discard(self, key: K) -> None:
+        """Forget ``key`` if present."""
+        self.data.pop(key, None)
+
+    def clear(self) -> None:
+        """Forget every entry."""
+        self.data.clear()
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+
+class LRU(_Bounded[K, V]):
+    """At most ``size`` entries; the least recently used one goes first."""
+
+    __slots__ = ()
+
+    data: OrderedDict[K, V]
+
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.data = OrderedDict()
 
     def get(self, key: K) -> V | None:
         """The entry for ``key`` (marking it recently used), or None."""
@@ -57,17 +80,6 @@ class LRU(Generic[K, V]):
             except KeyError:  # emptied by another thread
                 break
 
-    def discard(self, key: K) -> None:
-        """Forget ``key`` if present."""
-        self.data.pop(key, None)
-
-    def clear(self) -> None:
-        """Forget every entry."""
-        self.data.clear()
-
-    def __len__(self) -> int:
-        return len(self.data)
-
 
 class Marked(Protocol):
     """A value :class:`SecondChance` can keep: it carries the mark of its last hit."""
@@ -78,7 +90,7 @@ class Marked(Protocol):
 M = TypeVar("M", bound=Marked)
 
 
-class SecondChance(Generic[K, M]):
+class SecondChance(_Bounded[K, M]):
     """At most ``size`` entries; the oldest one not used since its last round goes first.
 
     A hit sets the value's ``used`` (what :meth:`get` does, and what
@@ -86,14 +98,12 @@ class SecondChance(Generic[K, M]):
     ``move_to_end`` costs several times more on a path every request takes.
     """
 
-    __slots__ = ("data", "size")
+    __slots__ = ()
 
     def __init__(self, size: int) -> None:
-        if size < 1:
-            raise ValueError("a cache holds at least one entry")
-        self.size = size
+        super().__init__(size)
         # Public for the one hot path that inlines get() (Verifier.remembered).
-        self.data: dict[K, M] = {}
+        self.data = {}
 
     def get(self, key: K) -> M | None:
         """The entry for ``key`` (marking it used), or None."""
@@ -118,14 +128,3 @@ class SecondChance(Generic[K, M]):
                 kept.used = False
                 data[oldest] = kept
         data[key] = value
-
-    def discard(self, key: K) -> None:
-        """Forget ``key`` if present."""
-        self.data.pop(key, None)
-
-    def clear(self) -> None:
-        """Forget every entry."""
-        self.data.clear()
-
-    def __len__(self) -> int:
-        return len(self.data)
