@@ -140,3 +140,26 @@ def test_every_old_name_is_listed_under_its_setting() -> None:
         )
         assert formerly is not None, f"{new.split(' ')[0]} has no formerly line (for {old})"
         assert f"`{old}`" in formerly.group(1).lower(), f"{old} is not listed as a former name"
+
+
+def test_every_role_in_the_docstrings_renders_as_code() -> None:
+    """The docs' Griffe extension turns each reST role the source uses into inline code
+    (CI also greps the built site for any raw role left)."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "docs" / "_ext"))
+    from roles import RAW, plain
+
+    docstrings = [
+        ast.get_docstring(node) or ""
+        for path in (ROOT / "src" / "jwtgate").rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+    ]
+    with_roles = [text for text in docstrings if RAW.search(text)]
+    assert len(with_roles) > 20, "the scan found no roles: the test would be vacuous"
+    assert [RAW.findall(plain(text)) for text in with_roles if RAW.search(plain(text))] == []
+    assert plain(":meth:`Gate.decide <jwtgate.Gate.decide>`") == "`Gate.decide`"
+    assert plain(":class:`~jwtgate.Identity` and :func:`jwtgate.asgi.route_path`") == (
+        "`Identity` and `jwtgate.asgi.route_path`"
+    )
