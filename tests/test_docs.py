@@ -163,3 +163,14 @@ def test_every_role_in_the_docstrings_renders_as_code() -> None:
     assert plain(":class:`~jwtgate.Identity` and :func:`jwtgate.asgi.route_path`") == (
         "`Identity` and `jwtgate.asgi.route_path`"
     )
+
+
+def test_the_home_page_shows_the_readme_commands() -> None:
+    """The docs' home page has the install command and the README's two commands, verbatim."""
+    home = (ROOT / "docs" / "index.md").read_text()
+    readme = (ROOT / "README.md").read_text()
+    commands = [line for line in readme.splitlines() if line.startswith("python3 -m venv")]
+    assert len(commands) == 2, "the README's two commands were not found"
+    for command in commands:
+        assert command in home
+    assert "pip install jwtgate" in home

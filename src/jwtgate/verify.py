@@ -286,7 +286,7 @@ class Verifier:
         source it answers only while the source's ``peek`` confirms the very key
         (:meth:`jwtgate.jwks.JWKSKeys.peek`), and is None with a source that has none.
 
-        The adapters' fast path (:meth:`jwtgate.Gate.admit`) starts here.
+        :meth:`jwtgate.Gate.decide` recalls a token verified before through it.
         """
         entries = self._remembered
         if entries is None:
