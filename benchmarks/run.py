@@ -34,6 +34,7 @@ from jwtgate.keys import load_private_key, load_public_key
 
 from . import apps, bench_hostile, load
 from .harness import Result, compare, configure
+from .plot import plot
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = ROOT / "tests" / "keys"
@@ -735,11 +736,28 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     parser.add_argument(
+        "--plot",
+        metavar="DIR",
+        help="also write SVG charts of the results into DIR (needs matplotlib: the bench extra)",
+    )
+    parser.add_argument(
+        "--from-json",
+        metavar="FILE",
+        help="run nothing: chart the results a --json run wrote (with --plot)",
+    )
+    parser.add_argument(
         "--only",
         default=",".join(SECTIONS),
         help=f"comma-separated sections ({', '.join(SECTIONS)})",
     )
     args = parser.parse_args(argv)
+    if args.from_json:
+        if not args.plot:
+            parser.error("--from-json needs --plot DIR")
+        saved = json.loads(Path(args.from_json).read_text())
+        for path in plot(saved["results"], saved["machine"], Path(args.plot)):
+            print(f"wrote {path}")
+        return 0
     chosen = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = set(chosen) - set(SECTIONS)
     if unknown:
@@ -777,4 +795,7 @@ def main(argv: list[str] | None = None) -> int:
             json.dumps({"machine": info, "results": report.sections}, indent=2) + "\n"
         )
         print(f"\nwrote {args.json}")
+    if args.plot:
+        for path in plot(report.sections, info, Path(args.plot)):
+            print(f"wrote {path}")
     return 0

@@ -174,3 +174,17 @@ def test_the_home_page_shows_the_readme_commands() -> None:
     for command in commands:
         assert command in home
     assert "pip install jwtgate" in home
+
+
+def test_the_performance_page_embeds_the_benchmark_charts() -> None:
+    """docs/performance.md shows the four charts the benchmark command draws, and the
+    run they come from is committed beside them (with its date and machine)."""
+    page = (ROOT / "docs" / "performance.md").read_text()
+    charts = ROOT / "docs" / "img" / "benchmarks"
+    for name in ("overhead", "peers", "throughput", "sizes"):
+        assert f"(img/benchmarks/{name}.svg)" in page
+        assert (charts / f"{name}.svg").read_text().lstrip().startswith("<?xml")
+    import json
+
+    machine = json.loads((charts / "results.json").read_text())["machine"]
+    assert machine["when"][:10] in (charts / "overhead.svg").read_text()
