@@ -6,6 +6,7 @@ A feed's thread is replaced by :class:`Stepped`, polled by hand, so every deadli
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,17 @@ import test_hot_path
 from conftest import FakeClock, make_settings
 from jwtgate import Gate, Identity, Rejection, RequestInfo, Sessions
 from jwtgate.errors import StoreUnavailable
-from jwtgate.feed import ANSWER_MAX_AGE, CachedStore, ChangeFeed, RevocationView, local_change
+from jwtgate.feed import (
+    ANSWER_MAX_AGE,
+    AsyncCachedStore,
+    CachedStore,
+    ChangeFeed,
+    RevocationView,
+    local_change,
+)
 from jwtgate.sessions import revoke_subject
 from jwtgate.stores import open_store
-from jwtgate.stores.memory import MemoryStore
+from jwtgate.stores.memory import AsyncMemoryStore, MemoryStore
 from jwtgate.stores.sqlite import SQLiteStore
 
 INTERVAL = 0.05
@@ -166,3 +174,35 @@ def test_answers_are_remembered_and_a_local_logout_is_honoured_at_once(
         gate.close()
         real.reset()
         raw.close()
+
+
+@pytest.mark.anyio
+async def test_closing_a_layer_stops_its_feed_and_closes_its_store() -> None:
+    """close() / aclose() stop the view's feed and close the wrapped store; purge passes."""
+    clock = FakeClock(0.0)
+    sync_feed, async_feed = Stepped(lambda: 1, clock), Stepped(lambda: 1, clock)
+    memory = MemoryStore(name="layer-close")
+    layer = CachedStore(memory, RevocationView(sync_feed, 4))
+    assert layer.purge_expired() == 0
+    sync_feed.step()
+    layer.close()
+    assert not sync_feed.live
+    async_layer = AsyncCachedStore(AsyncMemoryStore(memory), RevocationView(async_feed, 4))
+    assert await async_layer.purge_expired() == 0
+    async_feed.step()
+    await async_layer.aclose()
+    assert not async_feed.live
+
+
+def test_no_store_imports_the_cache() -> None:
+    """The stores know nothing of the revocation cache: no module of jwtgate.stores
+    imports jwtgate.feed (the layer above them), not even for type checking."""
+    stores = Path(__file__).resolve().parent.parent / "src" / "jwtgate" / "stores"
+    for path in stores.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                named = node.module or ""
+                assert not (node.level == 2 and named.startswith("feed")), path.name
+                assert not named.startswith("jwtgate.feed"), path.name
+            elif isinstance(node, ast.Import):
+                assert not any(a.name.startswith("jwtgate.feed") for a in node.names), path.name
