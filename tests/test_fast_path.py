@@ -287,7 +287,9 @@ def test_a_store_without_a_feed_is_asked_on_every_request(monkeypatch: pytest.Mo
         asked: list[Any] = []
         is_revoked = gate.revocation.store.is_revoked
         monkeypatch.setattr(
-            gate.revocation.store, "is_revoked", lambda *a: asked.append(a) or is_revoked(*a)
+            gate.revocation.store,
+            "is_revoked",
+            lambda *a, **k: asked.append(a) or is_revoked(*a, **k),
         )
         for _ in range(3):
             assert isinstance(warm(gate, header), Identity)

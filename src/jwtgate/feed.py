@@ -1,10 +1,12 @@
-"""Revocation at cached speed: a per-process view of revocation answers kept fresh.
+"""Revocation at cached speed: a layer over a store that remembers its answers.
 
 With ``check_revocation: true`` every verified request asks the store whether the
-token was revoked. :class:`RevocationView` remembers those answers per token and
-drops them all the moment the store changes, so the hot path is a dict lookup
-instead of a store round trip. What says "the store changed" is a
-:class:`ChangeFeed`, one background thread per process:
+token was revoked. :class:`CachedStore` (and :class:`AsyncCachedStore`) wraps a
+store and keeps those answers in a :class:`RevocationView`, per token, so the hot
+path is a dict lookup instead of a store round trip. The stores know nothing of
+this layer; what they offer is a way to tell that they changed, a
+:class:`ChangeFeed` (``change_feed(interval)``, ``jwtgate.stores.open_feed``):
+one background thread per process,
 
 - **SQLite**: ``PRAGMA data_version`` on a connection of its own, every
   ``revocation_poll_interval`` seconds (it changes whenever any other connection,
@@ -15,201 +17,113 @@ instead of a store round trip. What says "the store changed" is a
   or a silently dead subscription cannot stretch the delay).
 
 The bound: an answer is served from the view only while the feed's last poll
-*started* less than twice ``revocation_poll_interval`` ago, so a revocation
-committed anywhere is honoured by every process within that bound (100 ms by
-default) — or sooner; within one process, at once: every revoking write a
-jwtgate store makes also clears this process's views (:func:`local_change`).
-When the feed cannot poll (the store is down, the thread stalls, the process
-forked), answers go stale on that same deadline and every request asks the
-store directly again, where ``on_store_error`` applies; on recovery the view
-starts empty. Answers also expire after :data:`ANSWER_MAX_AGE` seconds, which
-covers changes no write announces (a session family reaching its expiry time).
+*started* less than twice ``revocation_poll_interval`` ago, and only if no change
+was seen since it was fetched, so a revocation committed anywhere is honoured by
+every process within that bound (100 ms by default), or sooner. Within one
+process, at once: every revoking write made *through the layer* (a
+:class:`CachedStore`, with or without a view of its own: ``Sessions`` wraps the
+stores it opens in one) tells every view in the process (:func:`local_change`)
+before it returns. When the feed cannot poll (the store is down, the thread
+stalls, the process forked), answers go stale on that same deadline and every
+request asks the store directly again, where ``on_store_error`` applies; on
+recovery the view starts empty. Answers also expire after :data:`ANSWER_MAX_AGE`
+seconds, which covers changes no write announces (a session family reaching its
+expiry time). Every deadline is read on the feed's ``clock`` (``time.monotonic``
+unless given), so tests drive a view without sleeping.
 """
 
 from __future__ import annotations
 
-import logging
-import math
-import os
 import threading
-import time
 import weakref
-from contextlib import suppress
+from collections.abc import Hashable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import anyio.to_thread
 
 from ._cache import LRU
+from .stores._base import AsyncContext, SyncContext
+from .stores._feed import ChangeFeed
 
-__all__ = ["ANSWER_MAX_AGE", "ChangeFeed", "RevocationView", "local_change"]
+if TYPE_CHECKING:
+    from .stores import AsyncStore, Rotation, Store
 
-logger = logging.getLogger("jwtgate")
+__all__ = [
+    "ANSWER_MAX_AGE",
+    "AsyncCachedStore",
+    "CachedStore",
+    "ChangeFeed",
+    "RevocationView",
+    "local_change",
+]
 
 ANSWER_MAX_AGE = 5.0
-_LOG_EVERY = 10.0
-_UNSET = object()
-# Revoking writes made by this very process: counted here so that every view in
-# the process forgets at once, without waiting for its feed (a logout followed
-# by a request on the same instance must be refused immediately).
-_local = [0]
+# Rotation outcomes that revoke a family (a plain rotation changes no answer).
+_REVOKING = frozenset({"reused", "revoked"})
+# The feeds of this process's views: a write through the layer bumps them all. A
+# local revoking write is rare (logout, reuse), so telling every view, instead of
+# working out which ones watch the store written to, costs a store call per token
+# at worst and needs no notion of store identity.
+_feeds: weakref.WeakSet[ChangeFeed] = weakref.WeakSet()
+_feeds_lock = threading.Lock()
 
 
 def local_change() -> None:
-    """Record a revoking write made in this process (the stores call it)."""
-    _local[0] += 1
+    """Tell every revocation view in this process that a revoking write was just made.
 
-
-class ChangeFeed:
-    """A thread that polls a store's change marker; subclasses say how.
-
-    ``generation`` grows whenever the marker changes (and after any failure);
-    ``fresh_until`` (``time.monotonic()``) is how long answers cached under the
-    current generation may be served. The thread starts on first use and again
-    in a forked child (a thread does not survive ``fork``).
+    :class:`CachedStore` calls it after each revoking write; call it yourself
+    after writing through a store you did not wrap, if a Gate in the same
+    process must refuse the token on its very next request.
     """
-
-    def __init__(self, interval: float) -> None:
-        self.interval = interval
-        self.bound = 2 * interval
-        self.generation = 0
-        self.fresh_until = -math.inf
-        self.polls = 0  # successful polls, for tests and metrics
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._pid = 0
-        self._last_logged = -math.inf
-
-    # -- subclass hooks -----------------------------------------------------------
-
-    def poll(self) -> object:
-        """The store's change marker now; raise on failure."""
-        raise NotImplementedError
-
-    def wait(self, timeout: float) -> None:
-        """Sleep up to ``timeout`` seconds, returning early if a change is announced."""
-        self._stop.wait(timeout)
-
-    def reset(self) -> None:
-        """Drop connections after a failure (the next poll reconnects)."""
-
-    def release(self) -> None:
-        """Close connections when the feed stops (called on the feed thread)."""
-        self.reset()
-
-    # -- lifecycle ----------------------------------------------------------------
-
-    def ensure_running(self) -> None:
-        """Start the thread if it is not running in this process."""
-        pid = os.getpid()
-        thread = self._thread
-        if thread is not None and self._pid == pid and thread.is_alive():
-            return
-        with self._lock:
-            if self._stop.is_set():
-                return
-            thread = self._thread
-            if thread is not None and self._pid == pid and thread.is_alive():
-                return
-            if self._pid != pid:  # a forked child: nothing inherited is trustworthy
-                self.fresh_until = -math.inf
-                self.generation += 1
-                self.reset()
-            self._pid = pid
-            self._thread = threading.Thread(
-                target=self._run, name="jwtgate-revocation-feed", daemon=True
-            )
-            self._thread.start()
-
-    def stop_soon(self) -> None:
-        """Ask the thread to stop, without waiting for it."""
-        self._stop.set()
-        self.fresh_until = -math.inf
-
-    def close(self) -> None:
-        """Stop the thread (it closes its connections)."""
-        self._stop.set()
-        self.fresh_until = -math.inf
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(self.interval + 6)
-
-    @property
-    def live(self) -> bool:
-        """Whether cached answers may be served right now."""
-        return time.monotonic() < self.fresh_until
-
-    def _run(self) -> None:
-        last: object = _UNSET
-        try:
-            while not self._stop.is_set():
-                started = time.monotonic()
-                try:
-                    marker = self.poll()
-                except Exception as exc:  # noqa: BLE001 - the feed must never die
-                    self.fresh_until = -math.inf
-                    self.generation += 1
-                    last = _UNSET
-                    self._log(exc)
-                    self.reset()
-                    self._stop.wait(self.interval)
-                    continue
-                if last is _UNSET or marker != last:
-                    self.generation += 1
-                    last = marker
-                self.polls += 1
-                if not self._stop.is_set():
-                    self.fresh_until = started + self.bound
-                    self.wait(self.interval)
-        finally:
-            self.fresh_until = -math.inf
-            # Closing a broken connection may fail too; the thread ends either way.
-            with suppress(Exception):
-                self.release()
-
-    def _log(self, exc: BaseException) -> None:
-        now = time.monotonic()
-        if now - self._last_logged >= _LOG_EVERY:
-            self._last_logged = now
-            logger.warning(
-                "jwtgate: revocation change feed failed (%s); checking the store on "
-                "every request until it recovers",
-                type(exc).__name__,
-            )
+    with _feeds_lock:
+        feeds = list(_feeds)
+    for feed in feeds:
+        feed.changed()
 
 
 class RevocationView:
-    """Revocation answers per token, valid while the feed vouches for them."""
+    """Revocation answers per token, valid while ``feed`` vouches for them.
+
+    Deadlines are read on ``feed.clock``; ``max_age`` bounds any one answer.
+    """
 
     def __init__(self, feed: ChangeFeed, size: int, *, max_age: float = ANSWER_MAX_AGE) -> None:
         self.feed = feed
         self.max_age = max_age
-        self._answers: LRU[str, tuple[int, float, bool]] = LRU(size)
+        self._clock = feed.clock
+        self._answers: LRU[Hashable, tuple[int, float, bool]] = LRU(size)
+        with _feeds_lock:
+            _feeds.add(feed)
         # A Gate dropped without close() must not leave its thread polling forever.
         weakref.finalize(self, feed.stop_soon)
 
-    def lookup(self, token: str) -> bool | None:
-        """The cached answer (True: revoked), or None: ask the store."""
+    def lookup(self, key: Hashable) -> bool | None:
+        """The remembered answer (True: revoked), or None: ask the store."""
         feed = self.feed
-        now = time.monotonic()
+        now = self._clock()
         if now >= feed.fresh_until:
             return None
-        entry = self._answers.get(token)
-        # Both counters only grow, so their sum changes whenever either does.
-        if (
-            entry is None
-            or entry[0] != feed.generation + _local[0]
-            or now - entry[1] >= self.max_age
-        ):
+        entry = self._answers.get(key)
+        if entry is None or entry[0] != feed.generation or now - entry[1] >= self.max_age:
             return None
         return entry[2]
 
     def begin(self) -> int:
         """Before asking the store: the generation the answer will belong to."""
         self.feed.ensure_running()
-        return self.feed.generation + _local[0]
+        return self.feed.generation
 
-    def remember(self, token: str, generation: int, revoked: bool) -> None:
+    def ask(self, key: Hashable) -> tuple[bool | None, int]:
+        """The remembered answer, or None and what :meth:`remember` wants after the store's."""
+        answer = self.lookup(key)
+        return answer, (self.begin() if answer is None else self.feed.generation)
+
+    def remember(self, key: Hashable, generation: int, revoked: bool) -> None:
         """Keep the store's answer, unless the store changed while it was asked."""
-        if generation == self.feed.generation + _local[0] and self.feed.live:
-            self._answers.put(token, (generation, time.monotonic(), revoked))
+        feed = self.feed
+        if generation == feed.generation and feed.live:
+            self._answers.put(key, (generation, self._clock(), revoked))
 
     def __len__(self) -> int:
         return len(self._answers)
@@ -217,3 +131,164 @@ class RevocationView:
     def close(self) -> None:
         """Stop the feed."""
         self.feed.close()
+
+
+class CachedStore(SyncContext):
+    """A :class:`~jwtgate.stores.Store` whose revocation answers ``view`` remembers.
+
+    ``is_revoked(..., token=t)`` answers from the view when it can and remembers
+    the store's answer under ``t`` otherwise; every other call goes to ``store``
+    as it is, and a revoking write is announced to every view in the process
+    (:func:`local_change`) once it returns or fails. Without a view nothing is
+    remembered, but writes are still announced: wrap a store that writes
+    (``Sessions`` does) so that a Gate in the same process sees them at once.
+    """
+
+    def __init__(self, store: Store, view: RevocationView | None = None) -> None:
+        self.store = store
+        self.view = view
+
+    def is_revoked(
+        self,
+        subject: str,
+        sid: str | None,
+        jti: str | None,
+        issued_at: float | None,
+        *,
+        token: str | None = None,
+    ) -> bool:
+        """See :meth:`jwtgate.stores.Store.is_revoked`; ``token``: the token asked about."""
+        view = self.view
+        if view is None or token is None:
+            return self.store.is_revoked(subject, sid, jti, issued_at)
+        answer, generation = view.ask(token)
+        if answer is None:
+            answer = self.store.is_revoked(subject, sid, jti, issued_at)
+            view.remember(token, generation, answer)
+        return answer
+
+    def create_session(self, subject: str, sid: str, jti: str, **options: Any) -> None:
+        """See :meth:`jwtgate.stores.Store.create_session` (a new family revokes nothing)."""
+        self.store.create_session(subject, sid, jti, **options)
+
+    def rotate(self, subject: str, sid: str, presented: str, new: str, **options: Any) -> Rotation:
+        """See :meth:`jwtgate.stores.Store.rotate`; announced when it revokes (or fails)."""
+        with _announcing() as rotation:
+            rotation.outcome = self.store.rotate(subject, sid, presented, new, **options)
+        return rotation.outcome
+
+    def revoke_session(self, subject: str, sid: str) -> bool:
+        """See :meth:`jwtgate.stores.Store.revoke_session`."""
+        with _announcing():
+            return self.store.revoke_session(subject, sid)
+
+    def revoke_jti(self, subject: str, jti: str, **options: Any) -> None:
+        """See :meth:`jwtgate.stores.Store.revoke_jti`."""
+        with _announcing():
+            self.store.revoke_jti(subject, jti, **options)
+
+    def revoke_subject(self, subject: str, **options: Any) -> None:
+        """See :meth:`jwtgate.stores.Store.revoke_subject`."""
+        with _announcing():
+            self.store.revoke_subject(subject, **options)
+
+    def purge_expired(self) -> int:
+        """See :meth:`jwtgate.stores.Store.purge_expired` (expired entries answer nothing)."""
+        return self.store.purge_expired()
+
+    def close(self) -> None:
+        """Stop the view's feed and close the store."""
+        if self.view is not None:
+            self.view.close()
+        self.store.close()
+
+
+class AsyncCachedStore(AsyncContext):
+    """The async twin of :class:`CachedStore`, over an :class:`~jwtgate.stores.AsyncStore`.
+
+    The view is the same kind (a lookup never waits), so one view may serve both.
+    """
+
+    def __init__(self, store: AsyncStore, view: RevocationView | None = None) -> None:
+        self.store = store
+        self.view = view
+
+    async def is_revoked(
+        self,
+        subject: str,
+        sid: str | None,
+        jti: str | None,
+        issued_at: float | None,
+        *,
+        token: str | None = None,
+    ) -> bool:
+        """See :meth:`CachedStore.is_revoked`."""
+        view = self.view
+        if view is None or token is None:
+            return await self.store.is_revoked(subject, sid, jti, issued_at)
+        answer, generation = view.ask(token)
+        if answer is None:
+            answer = await self.store.is_revoked(subject, sid, jti, issued_at)
+            view.remember(token, generation, answer)
+        return answer
+
+    async def create_session(self, subject: str, sid: str, jti: str, **options: Any) -> None:
+        """See :meth:`CachedStore.create_session`."""
+        await self.store.create_session(subject, sid, jti, **options)
+
+    async def rotate(
+        self, subject: str, sid: str, presented: str, new: str, **options: Any
+    ) -> Rotation:
+        """See :meth:`CachedStore.rotate`."""
+        with _announcing() as rotation:
+            rotation.outcome = await self.store.rotate(subject, sid, presented, new, **options)
+        return rotation.outcome
+
+    async def revoke_session(self, subject: str, sid: str) -> bool:
+        """See :meth:`jwtgate.stores.Store.revoke_session`."""
+        with _announcing():
+            return await self.store.revoke_session(subject, sid)
+
+    async def revoke_jti(self, subject: str, jti: str, **options: Any) -> None:
+        """See :meth:`jwtgate.stores.Store.revoke_jti`."""
+        with _announcing():
+            await self.store.revoke_jti(subject, jti, **options)
+
+    async def revoke_subject(self, subject: str, **options: Any) -> None:
+        """See :meth:`jwtgate.stores.Store.revoke_subject`."""
+        with _announcing():
+            await self.store.revoke_subject(subject, **options)
+
+    async def purge_expired(self) -> int:
+        """See :meth:`jwtgate.stores.Store.purge_expired`."""
+        return await self.store.purge_expired()
+
+    async def aclose(self) -> None:
+        """Stop the view's feed (off the loop: it joins a thread) and close the store."""
+        if self.view is not None:
+            await anyio.to_thread.run_sync(self.view.close)
+        await self.store.aclose()
+
+
+class _Write:
+    """What :func:`_announcing` needs to know of a rotation: whether it revoked."""
+
+    outcome: Rotation | None = None
+
+
+@contextmanager
+def _announcing() -> Iterator[_Write]:
+    """Announce the write in the block (:func:`local_change`) once it is done.
+
+    Also when it fails: a write that timed out may have been applied all the
+    same. A rotation is announced only when it revoked its family (a plain
+    rotation changes no answer).
+    """
+    write = _Write()
+    try:
+        yield write
+    except BaseException:
+        local_change()
+        raise
+    if write.outcome is None or write.outcome.outcome in _REVOKING:
+        local_change()

@@ -38,7 +38,7 @@ import anyio.to_thread
 
 from .config import Settings
 from .errors import ConfigurationError, Problem, RevokedToken, StoreUnavailable
-from .feed import RevocationView
+from .feed import AsyncCachedStore, CachedStore, RevocationView
 from .identity import Identity
 from .sessions import session_id
 from .stores import AsyncStore, Store, open_async_store, open_feed, open_store
@@ -52,7 +52,6 @@ WARN_EVERY = 10.0
 # BREAK_MIN seconds, doubling on each failed probe up to BREAK_MAX.
 BREAK_MIN = 0.5
 BREAK_MAX = 15.0
-_ANSWERED = -1  # generations count up from 0
 
 
 def question(identity: Identity) -> tuple[str, str | None, str | None, float | None]:
@@ -110,7 +109,10 @@ class RevocationCheck:
     """Asks the store whether a verified identity was revoked; sync and async.
 
     ``store``/``async_store`` default to the ``store`` setting, opened on first
-    use (``memory://`` URLs share one in-process store between both).
+    use (``memory://`` URLs share one in-process store between both). Each is
+    wrapped in the cache layer (:class:`~jwtgate.feed.CachedStore`) with a view
+    over that very store's change feed; the two opened from the setting share one
+    view. A store given already wrapped is used as it is.
     """
 
     def __init__(
@@ -121,13 +123,15 @@ class RevocationCheck:
         async_store: AsyncStore | None = None,
     ) -> None:
         self.settings = settings
-        self._store = store
-        self._async_store = async_store
-        self._owns = (store is None, async_store is None)
+        self._given = store
+        self._given_async = async_store
+        self._store: CachedStore | None = None
+        self._async_store: AsyncCachedStore | None = None
+        self._shared: RevocationView | None = None  # the view of the setting's store
+        self._shared_made = False
         self._lock = threading.Lock()
         self._allow = settings.on_store_error == "allow"
         self._last_warning = -WARN_EVERY
-        self._views: dict[int, RevocationView | None] = {}
         self._broken_until = -math.inf  # time.monotonic(); the breaker is open until then
         self._break = 0.0
 
@@ -137,85 +141,104 @@ class RevocationCheck:
             raise StoreUnavailable()
         return opener(url, prefix=self.settings.store_key_prefix)
 
-    @property
-    def store(self) -> Store:
-        """The sync store (opened on first use)."""
-        with self._lock:
-            if self._store is None:
-                self._store = self._open(open_store)
-            return self._store
+    def _view(self, given: object) -> RevocationView | None:
+        """A view over the feed of the very store that answers (call with the lock held).
 
-    @property
-    def async_store(self) -> AsyncStore:
-        """The async store (opened on first use, without I/O)."""
-        with self._lock:
-            if self._async_store is None:
-                self._async_store = self._open(open_async_store)
-            return self._async_store
-
-    def view(self, sync: bool = True) -> RevocationView | None:
-        """The per-process view of answers for the sync or async path (None: no cache)."""
-        index = 0 if sync else 1
-        if index not in self._views:
-            with self._lock:
-                if index not in self._views:
-                    self._views[index] = self._make_view(index)
-        return self._views[index]
-
-    def _make_view(self, index: int) -> RevocationView | None:
-        # Only a feed for the very store that answers: a feed watching another
-        # database would vouch for answers it cannot see change.
+        A feed watching another database would vouch for answers it cannot see change.
+        """
         size = self.settings.revocation_cache_size
+        interval = self.settings.revocation_poll_interval
         if size == 0:
             return None
-        interval = self.settings.revocation_poll_interval
-        if self._owns[index]:
-            other = self._views.get(1 - index)
-            if self._owns[1 - index] and other is not None:
-                return other  # both paths use the store of the URL: one feed
+        if given is not None:
+            make = getattr(given, "change_feed", None)
+            feed = make(interval) if make is not None else None
+            return RevocationView(feed, size) if feed is not None else None
+        if not self._shared_made:
             url = self.settings.store
             feed = None
             if url is not None:
                 feed = open_feed(url, prefix=self.settings.store_key_prefix, interval=interval)
-        else:
-            injected = self._store if index == 0 else self._async_store
-            make = getattr(injected, "change_feed", None)
-            feed = make(interval) if make is not None else None
-        return RevocationView(feed, size) if feed is not None else None
+            self._shared = RevocationView(feed, size) if feed is not None else None
+            self._shared_made = True
+        return self._shared
+
+    def _layer(self, given: Any, opener: Any, layer: Any) -> Any:
+        """``given`` (or the setting's store) in ``layer``, the cache class of its kind
+        (call with the lock held)."""
+        if isinstance(given, layer):
+            return given
+        inner = given if given is not None else self._open(opener)
+        return layer(inner, self._view(given))
+
+    @property
+    def store(self) -> CachedStore:
+        """The sync store, in the cache layer (opened on first use, without I/O)."""
+        with self._lock:
+            if self._store is None:
+                self._store = self._layer(self._given, open_store, CachedStore)
+            return self._store
+
+    @property
+    def async_store(self) -> AsyncCachedStore:
+        """The async store, in the cache layer (opened on first use, without I/O)."""
+        with self._lock:
+            if self._async_store is None:
+                given = self._given_async
+                self._async_store = self._layer(given, open_async_store, AsyncCachedStore)
+            return self._async_store
+
+    def view(self, sync: bool = True) -> RevocationView | None:
+        """The per-process view of answers for the sync or async path (None: no cache)."""
+        return self.store.view if sync else self.async_store.view
 
     def check(self, identity: Identity) -> None:
         """Raise RevokedToken if revoked; on a store failure, deny or allow as configured."""
-        view, generation = self._ask_view(0, identity.token)
-        if generation == _ANSWERED:
-            return
+        store = self._store
+        view = store.view if store is not None else None
+        token = identity.token
+        if view is not None and token is not None:
+            answer = view.lookup(token)  # the hot path: one dict lookup
+            if answer is not None:
+                if answer:
+                    raise RevokedToken()
+                return
         if self._breaker_open():
             self._failed(StoreUnavailable())
             return
         try:
-            revoked = self.store.is_revoked(*question(identity))
+            revoked = self.store.is_revoked(*question(identity), token=token)
         except StoreUnavailable as error:
             self._trip()
             self._failed(error)
             return
         self._break = 0.0
-        self._settle(view, identity.token, generation, revoked)
+        if revoked:
+            raise RevokedToken()
 
     async def check_async(self, identity: Identity) -> None:
         """Like :meth:`check`, on the async store (never blocks the event loop)."""
-        view, generation = self._ask_view(1, identity.token)
-        if generation == _ANSWERED:
-            return
+        store = self._async_store
+        view = store.view if store is not None else None
+        token = identity.token
+        if view is not None and token is not None:
+            answer = view.lookup(token)
+            if answer is not None:
+                if answer:
+                    raise RevokedToken()
+                return
         if self._breaker_open():
             self._failed(StoreUnavailable())
             return
         try:
-            revoked = await self.async_store.is_revoked(*question(identity))
+            revoked = await self.async_store.is_revoked(*question(identity), token=token)
         except StoreUnavailable as error:
             self._trip()
             self._failed(error)
             return
         self._break = 0.0
-        self._settle(view, identity.token, generation, revoked)
+        if revoked:
+            raise RevokedToken()
 
     # -- the circuit breaker -----------------------------------------------------
     # A store that failed is not asked again for a short, growing while: requests
@@ -245,31 +268,11 @@ class RevocationCheck:
         A dict lookup, never I/O: False means "not known here" (or revoked), and
         the caller then takes the full path (:meth:`check` or :meth:`check_async`).
         """
-        view = self._views.get(0 if sync else 1)
+        store = self._store if sync else self._async_store
+        view = store.view if store is not None else None
         return (
             view is not None and identity.token is not None and view.lookup(identity.token) is False
         )
-
-    def _ask_view(self, index: int, token: str | None) -> tuple[RevocationView | None, int]:
-        """The view's answer (raise if revoked; ``_ANSWERED`` if not), else what to remember."""
-        view = self._views[index] if index in self._views else self.view(index == 0)
-        if view is None or token is None:
-            return None, 0
-        answer = view.lookup(token)
-        if answer is None:
-            return view, view.begin()
-        if answer:
-            raise RevokedToken()
-        return None, _ANSWERED
-
-    @staticmethod
-    def _settle(
-        view: RevocationView | None, token: str | None, generation: int, revoked: bool
-    ) -> None:
-        if view is not None and token is not None:
-            view.remember(token, generation, revoked)
-        if revoked:
-            raise RevokedToken()
 
     def _failed(self, error: StoreUnavailable) -> None:
         if not self._allow:
@@ -283,24 +286,25 @@ class RevocationCheck:
             )
 
     def _close_views(self) -> None:
+        """Stop the feeds of the views made here (not those of a store given wrapped)."""
         with self._lock:
-            views, self._views = set(self._views.values()), {}
-        for view in views:
-            if view is not None:
-                view.close()
+            layers = [(self._store, self._given), (self._async_store, self._given_async)]
+        for layer, given in layers:
+            if layer is not None and layer is not given and layer.view is not None:
+                layer.view.close()
 
     def close(self) -> None:
-        """Close the sync store if it was opened here, and stop the change feed."""
+        """Close the sync store if it was opened here, and stop the change feeds."""
         self._close_views()
         with self._lock:
-            store, self._store = self._store, None
-        if store is not None and self._owns[0]:
-            store.close()
+            layer, self._store = self._store, None
+        if layer is not None and self._given is None:
+            layer.store.close()
 
     async def aclose(self) -> None:
         """Close the async store if it was opened here (from the loop that used it)."""
         await anyio.to_thread.run_sync(self._close_views)
         with self._lock:
-            store, self._async_store = self._async_store, None
-        if store is not None and self._owns[1]:
-            await store.aclose()
+            layer, self._async_store = self._async_store, None
+        if layer is not None and self._given_async is None:
+            await layer.store.aclose()

@@ -49,6 +49,7 @@ from .errors import (
     RevokedToken,
     WrongTokenType,
 )
+from .feed import AsyncCachedStore, CachedStore
 from .identity import Identity
 from .issue import REGISTERED_CLAIMS, Issuer, new_jti
 from .stores import AsyncStore, Rotation, Store, open_async_store, open_store
@@ -165,8 +166,11 @@ class _Core:
         a URL (``store``, else the ``store`` setting); and whether the caller owns it."""
         if store is None or isinstance(store, str):
             url = store if store is not None else self.store_url()
-            opener = open_async_store if want_async else open_store
-            return opener(url, prefix=self.settings.store_key_prefix), True
+            prefix = self.settings.store_key_prefix
+            # In the cache layer, so a Gate in this process sees each revocation at once.
+            if want_async:
+                return AsyncCachedStore(open_async_store(url, prefix=prefix)), True
+            return CachedStore(open_store(url, prefix=prefix)), True
         if inspect.iscoroutinefunction(getattr(store, "rotate", None)) != want_async:
             raise TypeError(
                 "this store is sync: use Sessions, or open_async_store()"
@@ -428,14 +432,14 @@ def revoke_jti(
     ``ttl``: how long to remember it (default: the longest token lifetime).
     """
     settings = _settings(settings)
-    with open_store(store_url(settings), prefix=settings.store_key_prefix) as store:
+    with CachedStore(open_store(store_url(settings), prefix=settings.store_key_prefix)) as store:
         store.revoke_jti(subject, jti, ttl=ttl if ttl is not None else remember_for(settings))
 
 
 def revoke_subject(settings: Settings | Mapping[str, Any], subject: str) -> None:
     """Log ``subject`` out everywhere in the configured store (no signing key needed)."""
     settings = _settings(settings)
-    with open_store(store_url(settings), prefix=settings.store_key_prefix) as store:
+    with CachedStore(open_store(store_url(settings), prefix=settings.store_key_prefix)) as store:
         store.revoke_subject(subject, at=time.time(), ttl=remember_for(settings))
 
 

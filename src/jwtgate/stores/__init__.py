@@ -43,7 +43,7 @@ from jwtgate.errors import StoreUnavailable
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-    from jwtgate.feed import ChangeFeed
+    from ._feed import ChangeFeed
 
 __all__ = [
     "AsyncStore",

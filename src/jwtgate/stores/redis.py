@@ -35,6 +35,12 @@ Design:
 
 Keys (``p`` = prefix, ``t`` = the subject's tag): ``p{t}:f:<sid>`` a hash
 (``cur``, ``prev``, ``rot``, ``created``, ``doubt``); ``p{t}:j:<jti>``; ``p{t}:all``.
+
+The change feed is a store capability, not a cache: only the store knows which of
+its writes revoke, so it announces them (``INCR`` + ``PUBLISH`` on
+``p`` + ``revocations``) and :class:`RedisFeed` listens. What to do with the
+news is the revocation cache's business (``jwtgate.feed``, a layer over stores);
+nothing here imports it.
 """
 
 from __future__ import annotations
@@ -46,10 +52,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import anyio
 
-from jwtgate.feed import ANSWER_MAX_AGE, ChangeFeed, local_change
-
 from . import Rotation, logger, unavailable
 from ._base import AsyncContext, SyncContext
+from ._feed import ChangeFeed
 
 if TYPE_CHECKING:
     import redis as redis_sync
@@ -335,15 +340,14 @@ def persistence(url: str, *, timeout: float = 2.0) -> bool | None:
 
 def _announce_failed(exc: BaseException) -> None:
     # The write it announces is committed: refusing the request now would report a
-    # failure that did not happen (and hide a ReusedToken behind a 503). This
-    # process's own views forgot their answers already (local_change); the others
-    # find out when their feed polls the store again or their answers age out.
+    # failure that did not happen (and hide a ReusedToken behind a 503). Whoever
+    # watches the feed is not told of this change; a cache over it must bound the
+    # age of what it serves (jwtgate.feed does).
     logger.warning(
-        "jwtgate: a revocation was stored but announcing it failed (%s: %s); other "
-        "processes may serve cached answers for up to %ds",
+        "jwtgate: a revocation was stored but announcing it failed (%s: %s); "
+        "processes watching the change feed are not told of it",
         type(exc).__name__,
         exc,
-        ANSWER_MAX_AGE,
     )
 
 
@@ -452,8 +456,7 @@ class RedisStore(SyncContext):
         self._announce()
 
     def _announce(self) -> None:
-        """Tell every process's revocation view (``jwtgate.feed``) to forget its answers."""
-        local_change()
+        """Announce a revoking write on the change feed (the counter and the channel)."""
         redis = _import_sync()
         try:
             pipe = self.writer.pipeline(transaction=False)
@@ -590,7 +593,6 @@ class AsyncRedisStore(AsyncContext):
 
     async def _announce(self) -> None:
         """Like :meth:`RedisStore._announce`."""
-        local_change()
         redis = _import_async()
         try:
             pipe = self.writer.pipeline(transaction=False)

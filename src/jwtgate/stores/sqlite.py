@@ -19,6 +19,11 @@ systems (NFS, SMB) do not provide. For several machines use Redis.
 
 URL forms: ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``;
 ``?mode=ro`` opens the file read-only (every write then fails cleanly).
+
+The store knows nothing of the revocation cache (``jwtgate.feed``, a layer
+that wraps stores). It offers what only it can: :class:`SQLiteFeed`, a
+:class:`~jwtgate.stores._feed.ChangeFeed` that tells when anyone committed to
+the file, which the cache uses to decide how long an answer may be served.
 """
 
 from __future__ import annotations
@@ -32,10 +37,9 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import parse_qs, urlsplit
 
-from jwtgate.feed import ChangeFeed, local_change
-
 from . import Rotation, logger, unavailable
 from ._base import FamilyRow, SyncContext, decide, is_late, revoked
+from ._feed import ChangeFeed
 
 __all__ = ["SCHEMA_VERSION", "SQLiteFeed", "SQLiteStore"]
 
@@ -192,13 +196,6 @@ class SQLiteStore(SyncContext):
                     self._conn = None
                 raise unavailable(f"sqlite ({self.path})", exc) from exc
 
-    def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """A write that may revoke: this process's revocation views forget at once."""
-        try:
-            return self._run(work)
-        finally:
-            local_change()
-
     # -- the protocol -------------------------------------------------------------
 
     def create_session(self, subject: str, sid: str, jti: str, *, now: float, ttl: float) -> None:
@@ -271,7 +268,7 @@ class SQLiteStore(SyncContext):
                     )
                 return result
 
-        return self._write(work)
+        return self._run(work)
 
     def revoke_session(self, subject: str, sid: str) -> bool:
         """See :meth:`jwtgate.stores.Store.revoke_session`."""
@@ -284,7 +281,7 @@ class SQLiteStore(SyncContext):
                 )
                 return cursor.rowcount > 0
 
-        return self._write(work)
+        return self._run(work)
 
     def revoke_jti(self, subject: str, jti: str, *, ttl: float) -> None:
         """See :meth:`jwtgate.stores.Store.revoke_jti`."""
@@ -298,7 +295,7 @@ class SQLiteStore(SyncContext):
                     (subject, jti, self._clock() + ttl),
                 )
 
-        self._write(work)
+        self._run(work)
 
     def revoke_subject(self, subject: str, *, at: float, ttl: float) -> None:
         """See :meth:`jwtgate.stores.Store.revoke_subject`."""
@@ -316,7 +313,7 @@ class SQLiteStore(SyncContext):
                     (subject, at, wall + ttl, wall),
                 )
 
-        self._write(work)
+        self._run(work)
 
     def is_revoked(
         self, subject: str, sid: str | None, jti: str | None, issued_at: float | None
@@ -363,8 +360,15 @@ class SQLiteFeed(ChangeFeed):
     worker, the CLI) commits to the file, so any write flushes the view.
     """
 
-    def __init__(self, path: Path, interval: float, *, timeout: float = 5.0) -> None:
-        super().__init__(interval)
+    def __init__(
+        self,
+        path: Path,
+        interval: float,
+        *,
+        timeout: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(interval, clock=clock)
         self.path = path
         self.timeout = timeout
         self._conn: sqlite3.Connection | None = None

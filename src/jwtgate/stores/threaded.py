@@ -14,10 +14,9 @@ from typing import Any, TypeVar
 import anyio
 import anyio.to_thread
 
-from jwtgate.feed import ChangeFeed
-
 from . import Rotation, Store
 from ._base import AsyncContext
+from ._feed import ChangeFeed
 
 __all__ = ["SyncToAsync", "ThreadedAsyncStore"]
 
