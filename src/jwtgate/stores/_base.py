@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from . import Rotation
+from ._contract import Rotation
 
 if TYPE_CHECKING:
     from typing_extensions import Self

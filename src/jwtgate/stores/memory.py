@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from . import Rotation
 from ._base import FamilyRow, SyncContext, decide, is_late, revoked
+from ._contract import Rotation
 from .threaded import SyncToAsync
 
 __all__ = ["AsyncMemoryStore", "MemoryStore", "memory_store"]

@@ -52,8 +52,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import anyio
 
-from . import Rotation, logger, unavailable
 from ._base import AsyncContext, SyncContext
+from ._contract import Rotation, logger, unavailable
 from ._feed import ChangeFeed
 
 if TYPE_CHECKING:

@@ -37,8 +37,8 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import parse_qs, urlsplit
 
-from . import Rotation, logger, unavailable
 from ._base import FamilyRow, SyncContext, decide, is_late, revoked
+from ._contract import Rotation, logger, unavailable
 from ._feed import ChangeFeed
 
 __all__ = ["SCHEMA_VERSION", "SQLiteFeed", "SQLiteStore"]

@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 import anyio
 import anyio.to_thread
 
-from . import Rotation, Store
 from ._base import AsyncContext
+from ._contract import Rotation, Store
 from ._feed import ChangeFeed
 
 __all__ = ["SyncToAsync", "ThreadedAsyncStore"]
