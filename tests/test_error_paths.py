@@ -9,7 +9,7 @@ from jwt.algorithms import ECAlgorithm
 from conftest import NOW, make_settings
 from jwtgate.cli import _time_detail
 from jwtgate.errors import ExpiredToken, StoreUnavailable
-from jwtgate.jwks import _public_jwk
+from jwtgate.jwks_publish import _public_jwk
 from jwtgate.keys import VerificationKey, parse_jwks
 from jwtgate.revocation import RevocationCheck
 

@@ -1116,7 +1116,7 @@ def test_redirects_follow_jwks_redirects(
 
 def test_a_redirect_never_downgrades_https_to_http() -> None:
     """Even with jwks_redirects 'any' and insecure URLs allowed, https never goes to http."""
-    from jwtgate.jwks import _RedirectPolicy
+    from jwtgate._jwks_fetch import _RedirectPolicy
 
     for policy in ("any", "same-host"):
         handler = _RedirectPolicy("https://idp.example/jwks", True, policy)
@@ -1281,3 +1281,51 @@ def test_settings_repr_hides_the_jwks_url() -> None:
     )
     assert "hunter2" not in repr(settings)
     assert "s3cret" not in repr(settings)
+
+
+# -- single flight across threads and loops ---------------------------------------------
+
+
+def test_a_landing_wakes_every_waiter_registered_before_it_and_refuses_later_ones() -> None:
+    from jwtgate._flight import Flight
+
+    flight = Flight(None)
+    woken: list[str] = []
+    assert flight.on_landing(lambda: woken.append("a"))
+    assert flight.on_landing(lambda: woken.append("b"))
+    assert woken == []
+    flight.land()
+    assert woken == ["a", "b"]
+    assert flight.done.is_set()
+    assert not flight.on_landing(lambda: woken.append("late"))
+    assert woken == ["a", "b"]
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_tasks_of_another_loop_wait_for_a_threads_fetch_and_share_it(
+    server: JWKSServer, backend: str
+) -> None:
+    """A WSGI-style thread leads the fetch (the provider takes 0.3 s); twenty tasks on an
+    event loop in another thread join that one flight instead of fetching, and are woken
+    by its landing: one fetch for all, every task gets the key."""
+    server.delay = 0.3
+    keys = JWKSKeys(server.url, algorithms=ALGORITHMS)
+    leader = threading.Thread(target=keys.get, args=("RS256", "a"))
+    leader.start()
+    wait_for(lambda: keys.fetches == 1)
+    found: list[Any] = []
+
+    async def follow() -> None:
+        async with anyio.create_task_group() as group:
+            for _ in range(20):
+                group.start_soon(lambda: _append(found, keys.get_async("RS256", "a")))
+
+    anyio.run(follow, backend=backend)
+    leader.join()
+    assert keys.fetches == 1
+    assert len(found) == 20
+    assert all(key is found[0] for key in found)
+
+
+async def _append(found: list[Any], awaitable: Awaitable[Any]) -> None:
+    found.append(await awaitable)

@@ -19,14 +19,9 @@ from waitress.server import create_server
 
 from conftest import SECRET, FakeClock, pem
 from jwtgate import ConfigurationError, Issuer, Settings, Verifier
-from jwtgate.jwks import (
-    PRIVATE_MEMBERS,
-    _public_jwk,
-    jwks_asgi_app,
-    jwks_document,
-    jwks_wsgi_app,
-)
-from jwtgate.keys import VerificationKey, load_private_key
+from jwtgate.jwks import jwks_asgi_app, jwks_document, jwks_wsgi_app
+from jwtgate.jwks_publish import _public_jwk
+from jwtgate.keys import PRIVATE_MEMBERS, VerificationKey, load_private_key
 from servers import uvicorn_server
 
 ROTATING = {

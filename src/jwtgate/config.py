@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from ._remote import JWKSOptions, is_loopback_url
 from .errors import ConfigurationError, Problem
-from .jwks import JWKSKeys, JWKSOptions, is_loopback_url
+from .jwks import JWKSKeys
 from .keys import (
     ASYMMETRIC_ALGORITHMS,
     HMAC_ALGORITHMS,

@@ -27,6 +27,8 @@ __all__ = [
     "ASYMMETRIC_ALGORITHMS",
     "HMAC_ALGORITHMS",
     "HMAC_MIN_BYTES",
+    "PRIVATE_MEMBERS",
+    "KeyIndex",
     "KeySource",
     "PublicKey",
     "Secret",
@@ -57,6 +59,10 @@ PrivateKey: TypeAlias = (
     | ed25519.Ed25519PrivateKey
     | ed448.Ed448PrivateKey
 )
+
+
+# JWK members that hold private or symmetric material (RFC 7518 §6.2.2, §6.3.2, §6.4.1).
+PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 
 
 class Secret:
@@ -172,35 +178,49 @@ class KeySource(Protocol):
     async def get_async(self, algorithm: str, kid: str | None) -> VerificationKey: ...
 
 
-class StaticKeys:
-    """Keys given in settings, indexed by algorithm and ``kid`` once at startup.
+class KeyIndex:
+    """Keys indexed by algorithm and ``kid``: the one lookup rule of static and remote keys.
 
-    Lookup: a token with a ``kid`` gets the key with that ``kid``; a key configured
+    A token with a ``kid`` gets the key with that ``kid`` for its algorithm; a key
     without a ``kid`` serves any token of its algorithms when it is the only key for
     that algorithm. A token without ``kid`` is accepted only when exactly one key
-    fits its algorithm (never "try every key").
+    fits its algorithm (never "try every key"). Two keys claiming one ``kid`` for
+    one algorithm: neither is trusted.
     """
 
     def __init__(self, keys: Iterable[VerificationKey]) -> None:
         self.keys: tuple[VerificationKey, ...] = tuple(keys)
-        self._by_kid: dict[tuple[str, str], VerificationKey] = {}
-        self._sole: dict[str, VerificationKey] = {}
+        self._by_kid: dict[tuple[str, str], VerificationKey | None] = {}
         by_alg: dict[str, list[VerificationKey]] = {}
         for key in self.keys:
             for alg in key.algorithms:
                 by_alg.setdefault(alg, []).append(key)
                 if key.kid is not None:
-                    self._by_kid[(alg, key.kid)] = key
-        for alg, candidates in by_alg.items():
-            if len(candidates) == 1:
-                self._sole[alg] = candidates[0]
+                    slot = (alg, key.kid)
+                    self._by_kid[slot] = None if slot in self._by_kid else key
+        self._sole = {alg: keys[0] for alg, keys in by_alg.items() if len(keys) == 1}
         self._unnamed_sole = {alg: key for alg, key in self._sole.items() if key.kid is None}
 
-    def get(self, algorithm: str, kid: str | None) -> VerificationKey:
+    def find(self, alg: str, kid: str | None, *, unnamed: bool = True) -> VerificationKey | None:
+        """The key for ``alg``/``kid``, or None. ``unnamed=False``: a token's ``kid`` must
+        match exactly (no sole key without ``kid`` standing in)."""
         if kid is None:
-            key = self._sole.get(algorithm)
-        else:
-            key = self._by_kid.get((algorithm, kid)) or self._unnamed_sole.get(algorithm)
+            return self._sole.get(alg)
+        key = self._by_kid.get((alg, kid))
+        if key is None and unnamed:
+            return self._unnamed_sole.get(alg)
+        return key
+
+    def kids(self) -> list[str]:
+        """The ``kid`` values held, sorted, ``(none)`` for keys without one (for logs)."""
+        return sorted({k.kid or "(none)" for k in self.keys})
+
+
+class StaticKeys(KeyIndex):
+    """Keys given in settings, indexed once at startup (:class:`KeyIndex` rules)."""
+
+    def get(self, algorithm: str, kid: str | None) -> VerificationKey:
+        key = self.find(algorithm, kid)
         if key is None:
             raise UnknownKey()
         return key

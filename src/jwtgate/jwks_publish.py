@@ -1,0 +1,133 @@
+"""Publishing your own JWKS: the public document of the configured asymmetric keys,
+and raw ASGI / WSGI apps serving it (mount them at ``/.well-known/jwks.json``).
+Importable as ``jwtgate.jwks.jwks_document``, ``jwks_asgi_app`` and ``jwks_wsgi_app``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+
+from .keys import PRIVATE_MEMBERS, VerificationKey
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+    from .config import Settings
+
+__all__ = ["jwks_asgi_app", "jwks_document", "jwks_wsgi_app"]
+
+Scope = MutableMapping[str, Any]
+ASGIMessage = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[ASGIMessage]]
+Send = Callable[[ASGIMessage], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def _public_jwk(key: VerificationKey, settings_algorithms: Sequence[str]) -> dict[str, Any]:
+    from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+
+    material: Any = key.key
+    if hasattr(material, "private_bytes"):  # never publish a private key, even by mistake
+        material = material.public_key()
+    if isinstance(material, rsa.RSAPublicKey):
+        jwk = RSAAlgorithm.to_jwk(material, as_dict=True)
+    elif isinstance(material, ec.EllipticCurvePublicKey):
+        jwk = ECAlgorithm.to_jwk(material, as_dict=True)
+    elif isinstance(material, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+        jwk = OKPAlgorithm.to_jwk(material, as_dict=True)
+    else:  # an HMAC secret (bytes) is never published; tests/test_error_paths.py
+        raise TypeError(f"cannot publish a {type(material).__name__}")
+    public = {name: value for name, value in jwk.items() if name not in PRIVATE_MEMBERS}
+    public["use"] = "sig"
+    algorithms = [a for a in settings_algorithms if a in key.algorithms]
+    if len(algorithms) == 1:
+        public["alg"] = algorithms[0]
+    if key.kid is not None:
+        public["kid"] = key.kid
+    return public
+
+
+def jwks_document(settings: Settings) -> dict[str, Any]:
+    """The public JWKS of ``settings``' asymmetric keys, the active signing key first.
+
+    HMAC secrets are never published; only public members of each key appear.
+    Keys fetched from a remote ``jwks_url`` are not republished.
+    """
+    active = settings.signing_key.kid if settings.signing_key is not None else None
+    keys = [k for k in settings.keys.keys if not isinstance(k.key, bytes)]
+    keys.sort(key=lambda k: active is None or k.kid != active)
+    return {"keys": [_public_jwk(k, settings.algorithms) for k in keys]}
+
+
+def _jwks_response(settings: Settings, max_age: int) -> tuple[bytes, list[tuple[str, str]]]:
+    value: object = max_age  # callers outside mypy's reach pass anything
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError("max_age must be a whole number of seconds, 0 or more")
+    body = json.dumps(jwks_document(settings), separators=(",", ":")).encode()
+    headers = [
+        ("Content-Type", "application/json"),
+        ("Cache-Control", f"public, max-age={max_age}"),
+        ("Content-Length", str(len(body))),
+    ]
+    return body, headers
+
+
+_NOT_ALLOWED = b'{"error":"method_not_allowed"}'
+_NOT_ALLOWED_HEADERS = [
+    ("Content-Type", "application/json"),
+    ("Allow", "GET, HEAD"),
+    ("Content-Length", str(len(_NOT_ALLOWED))),
+]
+
+
+def jwks_asgi_app(settings: Settings, *, max_age: int = 300) -> ASGIApp:
+    """A raw ASGI app answering ``GET``/``HEAD`` with :func:`jwks_document` (mount it anywhere).
+
+    ``max_age`` is the ``Cache-Control: max-age`` consumers are told to cache for;
+    keep it well under the time between publishing a new key and signing with it.
+    """
+    body, headers = _jwks_response(settings, max_age)
+    raw_headers = [(n.lower().encode(), v.encode()) for n, v in headers]
+    raw_not_allowed = [(n.lower().encode(), v.encode()) for n, v in _NOT_ALLOWED_HEADERS]
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
+            return
+        if scope["method"] not in ("GET", "HEAD"):
+            await send({"type": "http.response.start", "status": 405, "headers": raw_not_allowed})
+            await send({"type": "http.response.body", "body": _NOT_ALLOWED})
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": raw_headers})
+        await send(
+            {"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body}
+        )
+
+    return app
+
+
+def jwks_wsgi_app(settings: Settings, *, max_age: int = 300) -> WSGIApplication:
+    """A WSGI app answering ``GET``/``HEAD`` with :func:`jwks_document` (mount it anywhere)."""
+    body, headers = _jwks_response(settings, max_age)
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        if method not in ("GET", "HEAD"):
+            start_response("405 Method Not Allowed", list(_NOT_ALLOWED_HEADERS))
+            return [_NOT_ALLOWED]
+        start_response("200 OK", list(headers))
+        return [b""] if method == "HEAD" else [body]
+
+    return app
