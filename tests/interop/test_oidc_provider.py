@@ -1,0 +1,167 @@
+"""Interop with an independent OpenID provider: panva's oidc-provider (Node.js), the
+certified implementation many products embed, issuing RFC 9068 JWT access tokens
+(``typ: at+jwt``) by the client-credentials grant with a resource indicator.
+
+jwtgate finds its keys through OpenID Connect discovery from the issuer alone, and a
+Starlette app behind ``JWTGateMiddleware`` under uvicorn accepts, scopes and refuses
+the provider's tokens. Node.js and npm must be installed (``npm ci`` fetches the
+pinned provider into ``tests/interop/node_modules`` once); without them these tests
+skip, except under ``CI=true``, where that is a failure.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import socket
+import subprocess
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytest.importorskip("uvicorn")
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from jwtgate.asgi import JWTGateMiddleware
+from servers import uvicorn_server
+
+pytestmark = pytest.mark.slow
+
+HERE = Path(__file__).parent
+CLIENT = ("reports-service", "not-a-real-secret-only-for-the-interop-test")
+AUDIENCE = "https://api.example"
+
+
+def _node_or_skip() -> str:
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        reason = "Node.js and npm are needed for the OpenID provider interop tests"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason}; CI=true requires them")
+        pytest.skip(reason)
+    if not (HERE / "node_modules" / "oidc-provider").is_dir():
+        subprocess.run(
+            [npm, "ci", "--silent", "--no-audit", "--no-fund", "--prefix", str(HERE)],
+            check=True,
+            timeout=300,
+        )
+    return node
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def issuer() -> Iterator[str]:
+    """The issuer URL of a running oidc-provider on a free loopback port."""
+    node = _node_or_skip()
+    port = _free_port()
+    with subprocess.Popen(
+        [node, str(HERE / "oidc_provider.mjs"), str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    ) as process:
+        try:
+            assert process.stdout is not None
+            line = process.stdout.readline()
+            assert line.startswith("ready "), f"the provider did not start: {line!r}"
+            yield line.split()[1]
+        finally:
+            process.terminate()
+            process.wait(10)
+
+
+def access_token(issuer: str, scope: str) -> str:
+    """A JWT access token from the provider's token endpoint (client credentials)."""
+    form = urllib.parse.urlencode(
+        {"grant_type": "client_credentials", "scope": scope, "resource": AUDIENCE}
+    ).encode()
+    basic = base64.b64encode(":".join(CLIENT).encode()).decode()
+    request = urllib.request.Request(
+        f"{issuer}/token",
+        data=form,
+        headers={"Authorization": f"Basic {basic}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        token: str = json.load(response)["access_token"]
+    return token
+
+
+async def whoami(request: Request) -> JSONResponse:
+    return JSONResponse({"subject": request.user.subject, "scopes": sorted(request.auth.scopes)})
+
+
+def protected_app(issuer: str, audience: str = AUDIENCE) -> JWTGateMiddleware:
+    app = Starlette(routes=[Route("/reports/daily", whoami), Route("/reports/new", whoami)])
+    return JWTGateMiddleware(
+        app,
+        {
+            "issuer": issuer,
+            "jwks_discovery": True,
+            "audience": audience,
+            "algorithms": ["ES256", "RS256"],
+            "rules": [
+                {"path": "/reports/daily", "scopes": ["read"]},
+                {"path": "/reports/new", "scopes": ["write"]},
+            ],
+        },
+    )
+
+
+def test_the_providers_tokens_are_accepted_and_scoped(issuer: str) -> None:
+    """A read token reads, is refused where write is required (403 insufficient_scope),
+    and its header is RFC 9068's (``typ: at+jwt``, a ``kid`` found by discovery)."""
+    token = access_token(issuer, "read")
+    header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+    assert header["typ"] == "at+jwt"
+    with uvicorn_server(protected_app(issuer)) as base, httpx.Client(base_url=base) as http:
+        auth = {"Authorization": f"Bearer {token}"}
+        ok = http.get("/reports/daily", headers=auth)
+        assert ok.status_code == 200
+        assert ok.json() == {"subject": CLIENT[0], "scopes": ["read"]}
+        refused = http.get("/reports/new", headers=auth)
+        assert refused.status_code == 403
+        assert 'error="insufficient_scope"' in refused.headers["www-authenticate"]
+        both = http.get(
+            "/reports/new",
+            headers={"Authorization": f"Bearer {access_token(issuer, 'read write')}"},
+        )
+        assert both.json()["scopes"] == ["read", "write"]
+
+
+def test_a_tampered_or_foreign_token_is_refused(issuer: str) -> None:
+    """A token whose payload was changed, and one for another audience, get 401."""
+    token = access_token(issuer, "read")
+    head, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    claims["scope"] = "read write"
+    forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    app = protected_app(issuer)
+    with uvicorn_server(app) as base, httpx.Client(base_url=base) as http:
+        answer = http.get(
+            "/reports/new", headers={"Authorization": f"Bearer {head}.{forged}.{signature}"}
+        )
+        assert answer.status_code == 401
+        assert 'error="invalid_token"' in answer.headers["www-authenticate"]
+    with (
+        uvicorn_server(protected_app(issuer, "https://other.example")) as base,
+        httpx.Client(base_url=base) as http,
+    ):
+        answer = http.get("/reports/daily", headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 401
+        assert 'error="invalid_token"' in answer.headers["www-authenticate"]
