@@ -1,5 +1,5 @@
 // A real OpenID provider (panva/oidc-provider) on 127.0.0.1 for jwtgate's interop tests.
-// Usage: node server.mjs PORT  -> prints "ready <issuer>" once listening.
+// Usage: node oidc_provider.mjs PORT  -> prints "ready <issuer>" once listening.
 import crypto from "node:crypto";
 import Provider from "oidc-provider";
 
