@@ -359,7 +359,7 @@ def test_asgi_second_request_skips_the_full_decision() -> None:
         assert status == 200
         assert seen is not None
         assert seen["user"].subject == "alice"
-        assert seen["auth"].scopes == ["read", "write"]
+        assert seen["auth"].scopes == ["authenticated", "read", "write"]
         assert seen["state"]["jwtgate"] is seen["user"]
     assert counting.calls == 1
 
@@ -404,7 +404,7 @@ def test_changing_the_scopes_list_changes_nothing_for_the_next_request() -> None
     seen["auth"].scopes.append("admin")
     _, again = asgi_call(app, http_scope(auth(token)))
     assert again is not None
-    assert again["auth"].scopes == ["read"]
+    assert again["auth"].scopes == ["authenticated", "read"]
     assert isinstance(again["auth"], Credentials)
 
 

@@ -202,7 +202,9 @@ def test_a_request_cannot_change_the_identity_the_next_request_gets() -> None:
         second = client.get("/", headers={"Authorization": f"Bearer {token}"}).json()
         anonymous = client.get("/").json()
         anonymous_again = client.get("/").json()
-    expected = {"subject": "alice", "roles": ["user"], "scopes": ["read"], "auth": ["read"]}
+    expected = {
+        "subject": "alice", "roles": ["user"], "scopes": ["read"], "auth": ["authenticated", "read"]
+    }  # fmt: skip
     assert first == second == expected
     assert anonymous == anonymous_again == {
         "subject": None, "roles": None, "scopes": [], "auth": []

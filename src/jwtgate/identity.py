@@ -107,6 +107,9 @@ def _frozen_mapping(value: Mapping[str, Any]) -> FrozenDict:
 _EMPTY = FrozenDict()
 
 
+_AUTHENTICATED = frozenset({"authenticated"})
+
+
 class Credentials:
     """What ASGI adapters put in ``scope["auth"]``: Starlette-compatible ``.scopes``.
 
@@ -169,7 +172,11 @@ class Identity:
         init(self, "claims", _frozen_mapping(claims))
         init(self, "scopes", frozenset(scopes))
         # Built once here, not per request: ASGI adapters hand it out as scope["auth"].
-        init(self, "credentials", Credentials(self.scopes))
+        # Starlette's convention: an authenticated request holds the "authenticated"
+        # scope, so @requires("authenticated") works (it is not a token scope: rules
+        # and has_scopes() never see it).
+        granted = self.scopes | _AUTHENTICATED if subject is not None else self.scopes
+        init(self, "credentials", Credentials(granted))
         init(self, "token", token)
         init(self, "header", _frozen_mapping(header))
 

@@ -110,7 +110,7 @@ def test_request_user_and_auth_are_set(middleware: Any) -> None:
     assert response.json() == {
         "subject": "alice",
         "authenticated": True,
-        "scopes": ["read", "write"],
+        "scopes": ["authenticated", "read", "write"],
         "identity": True,
     }
 
@@ -263,7 +263,46 @@ def test_a_repeated_token_takes_the_fast_path(middleware: Any) -> None:
     with TestClient(app) as http:
         for _ in range(3):
             response = http.get("/me", headers=headers)
-            assert response.json()["scopes"] == ["read", "write"]
+            assert response.json()["scopes"] == ["authenticated", "read", "write"]
         assert http.get("/admin", headers=headers).status_code == 403  # Starlette's @requires
     assert calls.count == 3
     assert counting.calls == 1
+
+
+@pytest.mark.parametrize("middleware", [raw, backend])
+def test_requires_authenticated_works_on_http_and_websocket_routes(middleware: Any) -> None:
+    """Starlette's documented idiom, @requires("authenticated"), lets a valid token through
+    on an HTTP and a websocket route, and refuses a request without one (credentials
+    optional, so the anonymous request reaches Starlette's check)."""
+
+    @requires("authenticated")
+    async def page(request: Request) -> Response:
+        return JSONResponse({"subject": request.user.display_name})
+
+    @requires("authenticated")
+    async def socket(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.send_text(websocket.user.display_name)
+        await websocket.close()
+
+    app = Starlette(
+        routes=[Route("/page", page), WebSocketRoute("/socket", socket)],
+        middleware=[middleware(credentials_required=False)],
+    )
+    with TestClient(app) as http:
+        assert http.get("/page", headers=bearer(token("read"))).json() == {"subject": "alice"}
+        assert http.get("/page").status_code == 403  # anonymous: Starlette's own refusal
+        with http.websocket_connect("/socket", headers=bearer(token("read"))) as ws:
+            assert ws.receive_text() == "alice"
+        with pytest.raises(WebSocketDisconnect), http.websocket_connect("/socket") as ws:
+            ws.receive_text()
+
+
+def test_authenticated_is_no_token_scope() -> None:
+    """The "authenticated" credential is Starlette's convention, not a scope of the token:
+    scope rules and has_scopes() never see it."""
+    identity = Identity("alice", scopes=["read"])
+    assert identity.credentials.scopes == ["authenticated", "read"]
+    assert identity.scopes == frozenset({"read"})
+    assert not identity.has_scopes("authenticated")
+    assert Identity(None).credentials.scopes == []

@@ -133,7 +133,7 @@ def test_the_providers_tokens_are_accepted_and_scoped(issuer: str) -> None:
         auth = {"Authorization": f"Bearer {token}"}
         ok = http.get("/reports/daily", headers=auth)
         assert ok.status_code == 200
-        assert ok.json() == {"subject": CLIENT[0], "scopes": ["read"]}
+        assert ok.json() == {"subject": CLIENT[0], "scopes": ["authenticated", "read"]}
         refused = http.get("/reports/new", headers=auth)
         assert refused.status_code == 403
         assert 'error="insufficient_scope"' in refused.headers["www-authenticate"]
@@ -141,7 +141,7 @@ def test_the_providers_tokens_are_accepted_and_scoped(issuer: str) -> None:
             "/reports/new",
             headers={"Authorization": f"Bearer {access_token(issuer, 'read write')}"},
         )
-        assert both.json()["scopes"] == ["read", "write"]
+        assert both.json()["scopes"] == ["authenticated", "read", "write"]
 
 
 def test_a_tampered_or_foreign_token_is_refused(issuer: str) -> None:

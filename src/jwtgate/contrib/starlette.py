@@ -84,7 +84,7 @@ class JWTGateBackend(AuthenticationBackend):
         attach(conn.scope, decision, self.gate)
         # Identity has BaseUser's shape without inheriting from it (the core
         # imports no framework).
-        return AuthCredentials(sorted(decision.scopes)), cast(BaseUser, decision)
+        return AuthCredentials(decision.credentials.scopes), cast(BaseUser, decision)
 
 
 def rejection_response(rejection: Rejection) -> Response:
