@@ -8,8 +8,9 @@ import pytest
 
 pytest.importorskip("fastapi")
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, WebSocket
 from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
 from asgi_support import MISSING, bearer, body, challenge, gate, token
 from jwtgate import Identity
@@ -181,3 +182,43 @@ async def test_rejection_handler_reraises_other_exceptions() -> None:
     with pytest.raises(LookupError) as info:
         await rejection_handler(request, error)
     assert info.value is error
+
+
+def test_the_dependencies_work_on_websocket_routes() -> None:
+    """Depends(current_identity) and require_scopes(...) on @app.websocket routes: the
+    identity reaches the handler, and a missing scope refuses the handshake with 1008
+    (they used to fail every handshake: FastAPI's HTTPBearer asks for a Request)."""
+    app = FastAPI()
+    app.add_middleware(JWTGateMiddleware, gate=gate(credentials_required=False))
+    install(app)
+
+    @app.websocket("/who")
+    async def who(
+        socket: WebSocket, identity: Annotated[Identity, Depends(current_identity)]
+    ) -> None:
+        await socket.accept()
+        await socket.send_json({"subject": identity.subject, "scopes": sorted(identity.scopes)})
+        await socket.close()
+
+    @app.websocket("/admin")
+    async def admin(
+        socket: WebSocket, identity: Annotated[Identity, Depends(require_scopes("admin"))]
+    ) -> None:
+        await socket.accept()
+        await socket.send_text(identity.subject or "")
+        await socket.close()
+
+    with TestClient(app) as http:
+        with http.websocket_connect("/who", headers=bearer(token("read"))) as ws:
+            assert ws.receive_json() == {"subject": "alice", "scopes": ["read"]}
+        with http.websocket_connect("/who") as ws:
+            assert ws.receive_json() == {"subject": None, "scopes": []}
+        with http.websocket_connect("/admin", headers=bearer(token("admin"))) as ws:
+            assert ws.receive_text() == "alice"
+        for headers in (bearer(token("read")), {}):
+            with (
+                pytest.raises(WebSocketDisconnect) as refused,
+                http.websocket_connect("/admin", headers=headers) as ws,
+            ):
+                ws.receive_text()
+            assert refused.value.code == 1008

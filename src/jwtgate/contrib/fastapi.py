@@ -42,8 +42,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import FastAPI, HTTPException, Request, Security
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import FastAPI, HTTPException, Request, Security, WebSocketException
+from fastapi.security import HTTPBearer
+from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
 from jwtgate.contrib.starlette import rejection_response
@@ -61,9 +62,20 @@ __all__ = [
     "require_scopes",
 ]
 
-# auto_error=False: the middleware has already decided; this object is only the
-# OpenAPI declaration (components.securitySchemes) behind the Authorize button.
-bearer_scheme = HTTPBearer(
+
+class _BearerDeclaration(HTTPBearer):
+    """The OpenAPI declaration (components.securitySchemes) behind the Authorize button.
+
+    The middleware has already decided, so this reads nothing; it takes an
+    ``HTTPConnection`` so that dependencies using it also work on websocket routes
+    (FastAPI's own ``HTTPBearer`` asks for a ``Request``, which a websocket has not).
+    """
+
+    async def __call__(self, connection: HTTPConnection) -> None:  # type: ignore[override, unused-ignore]
+        return None
+
+
+bearer_scheme = _BearerDeclaration(
     scheme_name="jwtgate",
     bearerFormat="JWT",
     description="A JWT access token, sent as `Authorization: Bearer <token>`.",
@@ -87,9 +99,9 @@ class JWTGateHTTPException(HTTPException):
         )
 
 
-def _found(request: Request) -> tuple[Gate, Identity]:
-    gate = request.scope.get("jwtgate.gate")
-    identity = request.scope.get("user")
+def _found(connection: HTTPConnection) -> tuple[Gate, Identity]:
+    gate = connection.scope.get("jwtgate.gate")
+    identity = connection.scope.get("user")
     if not isinstance(gate, Gate) or not isinstance(identity, Identity):
         raise RuntimeError(
             "jwtgate.contrib.fastapi dependencies need jwtgate.asgi.JWTGateMiddleware "
@@ -99,11 +111,10 @@ def _found(request: Request) -> tuple[Gate, Identity]:
 
 
 async def current_identity(
-    request: Request,
-    _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
+    connection: HTTPConnection, _declared: Annotated[None, Security(bearer_scheme)]
 ) -> Identity:
-    """The request's :class:`~jwtgate.Identity`, as the middleware found it."""
-    return _found(request)[1]
+    """The request's (or websocket's) :class:`~jwtgate.Identity`, as the middleware found it."""
+    return _found(connection)[1]
 
 
 def require_scopes(*scopes: str) -> Callable[..., Awaitable[Identity]]:
@@ -119,17 +130,23 @@ def require_scopes(*scopes: str) -> Callable[..., Awaitable[Identity]]:
     # The bearer scheme is declared here too, so an endpoint that only lists
     # require_scopes(...) still shows the padlock in /docs.
     async def dependency(
-        request: Request,
-        _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
+        connection: HTTPConnection, _declared: Annotated[None, Security(bearer_scheme)]
     ) -> Identity:
-        gate, identity = _found(request)
+        gate, identity = _found(connection)
         if not identity.is_authenticated:
-            raise JWTGateHTTPException(gate.reject(MissingToken()))
+            raise _refusal(connection, gate.reject(MissingToken()))
         if not required <= identity.scopes:
-            raise JWTGateHTTPException(gate.reject(InsufficientScope(sorted(required))))
+            raise _refusal(connection, gate.reject(InsufficientScope(sorted(required))))
         return identity
 
     return dependency
+
+
+def _refusal(connection: HTTPConnection, rejection: Rejection) -> Exception:
+    # A websocket handshake is refused with RFC 6455's 1008 "policy violation".
+    if connection.scope["type"] == "websocket":
+        return WebSocketException(code=1008, reason=rejection.error.description)
+    return JWTGateHTTPException(rejection)
 
 
 async def rejection_handler(request: Request, exc: Exception) -> Response:
