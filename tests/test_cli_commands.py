@@ -319,3 +319,97 @@ def test_revoke_with_the_store_down_exits_4(tmp_path: Path) -> None:
     path = tmp_path / "down.json"
     path.write_text(json.dumps({"SECRET": SECRET, "STORE": "redis://127.0.0.1:1/0"}))
     assert run("revoke", "--settings", str(path), "--subject", "x")[0] == EXIT_UNAVAILABLE
+
+
+# -- no traceback, no surprise (#15) ---------------------------------------------------
+
+
+def test_keygen_into_a_directory_that_cannot_be_made_is_a_usage_error(tmp_path: Path) -> None:
+    """--out under a plain file: exit 2 with the reason, no traceback."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jwtgate",
+            "keygen",
+            "--alg",
+            "ES256",
+            "--out",
+            str(blocker / "keys"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == EXIT_USAGE
+    assert "Traceback" not in done.stderr
+    assert f"cannot write to {blocker / 'keys'}" in done.stderr
+
+
+def test_keygen_never_replaces_a_key_unless_forced(tmp_path: Path) -> None:
+    """A second keygen into the same folder refuses (naming the files); --force replaces
+    them and leaves no file of the older key (an HS secret beside a new PEM pair)."""
+    assert run("keygen", "--alg", "HS256", "--out", str(tmp_path))[0] == EXIT_OK
+    before = (tmp_path / "settings.json").read_text()
+    code, _ = run("keygen", "--alg", "ES256", "--out", str(tmp_path))
+    assert code == EXIT_USAGE
+    assert (tmp_path / "settings.json").read_text() == before
+    assert run("keygen", "--alg", "ES256", "--out", str(tmp_path), "--force")[0] == EXIT_OK
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "jwks.json",
+        "private.pem",
+        "public.pem",
+        "settings.json",
+    ]
+
+
+def test_keygen_settings_work_from_any_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The generated settings name the private key by its absolute path, so `issue` run
+    from another directory finds it."""
+    keys = tmp_path / "keys"
+    assert run("keygen", "--alg", "EdDSA", "--out", str(keys))[0] == EXIT_OK
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    code, token = run("issue", "--settings", str(keys / "settings.json"), "dora")
+    assert code == EXIT_OK
+    assert run("verify", "--settings", str(keys / "settings.json"), token.strip())[0] == EXIT_OK
+
+
+def test_inspect_into_a_closed_pipe_exits_without_a_traceback() -> None:
+    """`jwtgate inspect TOKEN | head -0`: the reader is gone before the output; the
+    command stops quietly."""
+    with subprocess.Popen(
+        [sys.executable, "-m", "jwtgate", "inspect", make_token()],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.close()  # before the interpreter has even started
+        errors = process.stderr.read()
+        process.wait(60)
+    assert "Traceback" not in errors
+    assert "BrokenPipeError" not in errors
+
+
+def test_verify_asks_the_store_when_the_settings_check_revocation(store_settings: Path) -> None:
+    """With STORE and CHECK_REVOCATION, `verify` refuses a revoked token as the middleware
+    would, and says it asked the store when the token is live."""
+    from jwtgate import Sessions
+
+    settings = Settings.from_dict(json.loads(store_settings.read_text()))
+    with Sessions(settings) as sessions:
+        pair = sessions.login("alice")
+        code, out = run("verify", "--settings", str(store_settings), pair.access_token)
+        assert code == EXIT_OK
+        assert "not revoked (asked the store)" in out
+        sessions.logout(pair.refresh_token)
+    code, out = run("verify", "--settings", str(store_settings), pair.access_token)
+    assert code == EXIT_FAILED
+    assert "REFUSED: token revoked" in out

@@ -23,7 +23,9 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import contextlib
 import json
+import os
 import runpy
 import sys
 import time
@@ -155,12 +157,19 @@ def cmd_inspect(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
+    from .revocation import RevocationCheck
     from .verify import Verifier
 
     settings = Settings.from_dict(load_settings_file(args.settings))
     now = time.time()
     try:
         identity = Verifier(settings, clock=lambda: now).verify(args.token.strip())
+        if settings.check_revocation:  # as the middleware would: asked of the store
+            check = RevocationCheck(settings.replace(on_store_error="deny"))
+            try:
+                check.check(identity)
+            finally:
+                check.close()
     except RequestError as error:
         print(f"REFUSED: {error.description} ({type(error).__name__})", file=out)
         detail = _time_detail(error, args.token, now, settings.leeway)
@@ -173,6 +182,8 @@ def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
     exp = identity.claims.get("exp")
     if exp is not None:
         print(f"expires: {describe_time(exp, now)}", file=out)
+    if settings.check_revocation:
+        print("not revoked (asked the store)", file=out)
     return EXIT_OK
 
 
@@ -230,26 +241,39 @@ def cmd_check_settings(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_FAILED
 
 
+KEYGEN_FILES = ("private.pem", "public.pem", "jwks.json", "settings.json", "secret.txt")
+
+
 def cmd_keygen(args: argparse.Namespace, out: TextIO) -> int:
     from . import keygen
 
+    directory = Path(args.out).resolve() if args.out else None
     try:
-        material = keygen.generate(args.alg, kid=args.kid)
+        material = keygen.generate(args.alg, kid=args.kid, folder=str(directory or ""))
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
-    if args.out:
-        directory = Path(args.out)
+    if directory is None:
+        for name, content in material.files().items():
+            print(f"# {name}", file=out)
+            print(content.rstrip("\n"), file=out)
+        return EXIT_OK
+    # Never replace a key by surprise; with --force, leave no file of an older key.
+    present = [directory / name for name in KEYGEN_FILES if (directory / name).exists()]
+    if present and not args.force:
+        names = ", ".join(path.name for path in present)
+        raise UsageError(f"{directory} already holds {names}; pass --force to replace them")
+    try:
         directory.mkdir(parents=True, exist_ok=True)
+        for path in present:
+            path.unlink()
         for name, content in material.files().items():
             path = directory / name
             path.write_text(content)
             if "private" in name or name == "secret.txt":
                 path.chmod(0o600)
             print(f"wrote {path}", file=out)
-        return EXIT_OK
-    for name, content in material.files().items():
-        print(f"# {name}", file=out)
-        print(content.rstrip("\n"), file=out)
+    except OSError as exc:
+        raise UsageError(f"cannot write to {directory}: {exc.strerror or exc}") from exc
     return EXIT_OK
 
 
@@ -352,6 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--kid", help="key id (default: a thumbprint-derived id)")
     p.add_argument("--out", help="write files to this directory instead of printing them")
+    p.add_argument("--force", action="store_true", help="replace the key files already in --out")
     p.set_defaults(func=cmd_keygen)
 
     p = sub.add_parser("issue", help="mint a token from a settings file (for testing)")
@@ -392,6 +417,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return EXIT_USAGE
     try:
         return int(args.func(args, out))
+    except BrokenPipeError:
+        # The reader went away (``jwtgate inspect TOKEN | head``): stop quietly, and
+        # point stdout at /dev/null so the interpreter's final flush cannot fail too.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
     except UsageError as exc:
         print(f"jwtgate {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE

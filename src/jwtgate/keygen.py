@@ -69,8 +69,13 @@ def _private_key(alg: str) -> PrivateKey:
     raise ValueError(f"cannot generate a key for {alg!r}")
 
 
-def generate(alg: str = "HS256", kid: str | None = None) -> KeyMaterial:
-    """A new key for ``alg``: an HMAC secret, or a private/public PEM pair plus JWKS."""
+def generate(alg: str = "HS256", kid: str | None = None, *, folder: str = "") -> KeyMaterial:
+    """A new key for ``alg``: an HMAC secret, or a private/public PEM pair plus JWKS.
+
+    ``folder``: where the files will be written, so the generated settings name
+    the private key by its absolute path (a ``file:`` reference is read relative
+    to the working directory of whoever loads the settings).
+    """
     if alg in HMAC_MIN_BYTES:
         # token_urlsafe(n) carries n random bytes in about 1.3 n characters.
         secret = secrets.token_urlsafe(HMAC_MIN_BYTES[alg])
@@ -97,7 +102,8 @@ def generate(alg: str = "HS256", kid: str | None = None) -> KeyMaterial:
     public_pem = public.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     ).decode()
-    settings = {"ALGORITHMS": [alg], "PRIVATE_KEY": "file:private.pem", "KEY_ID": kid}
+    private_file = f"{folder.rstrip('/')}/private.pem" if folder else "private.pem"
+    settings = {"ALGORITHMS": [alg], "PRIVATE_KEY": f"file:{private_file}", "KEY_ID": kid}
     return KeyMaterial(
         alg,
         kid,
