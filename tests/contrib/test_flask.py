@@ -312,3 +312,25 @@ def test_flask_cors_decorates_the_preflight_jwtgate_answers() -> None:
     assert response.headers["Access-Control-Allow-Origin"] == "https://a.example"
     assert response.data == b""
     assert ran == []
+
+
+@pytest.mark.parametrize("order", ["below the route", "above the route"])
+def test_requires_scopes_holds_on_either_side_of_the_route(order: str) -> None:
+    """@requires_scopes above @app.get used to be skipped silently (Flask registered the
+    undecorated view): a read-only token got 200. Now both orders give 403, and the
+    right token 200."""
+    app = flask.Flask(__name__)
+    app.config["JWTGATE"] = dict(SETTINGS)
+    JWTGate(app)
+
+    def view() -> dict[str, Any]:
+        return {"subject": current_identity.subject}
+
+    if order == "below the route":
+        app.get("/admin")(requires_scopes("admin")(view))
+    else:
+        requires_scopes("admin")(app.get("/admin")(view))
+    with app.test_client() as http:
+        assert http.get("/admin", headers=bearer({"scope": "read"})).status_code == 403
+        assert http.get("/admin", headers=bearer({"scope": "admin"})).json == {"subject": "alice"}
+        assert http.get("/admin").status_code == 401

@@ -30,6 +30,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 from collections.abc import Callable, Mapping
@@ -52,6 +53,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 EXTENSION_KEY = "jwtgate"
 _OPTIONAL_ATTR = "_jwtgate_optional"
+_SCOPES_ATTR = "_jwtgate_scopes"
 
 
 def _identity() -> Identity:
@@ -119,7 +121,10 @@ def _check_request() -> Response | None:
     if isinstance(outcome, Rejection):
         return state.respond(outcome)
     g._jwtgate = outcome
-    return None
+    # Scopes a view asked for with @requires_scopes, enforced here too: the decorator
+    # marks the function it is given, so it holds whichever side of @app.route it is on.
+    required: tuple[str, ...] | None = getattr(view, _SCOPES_ATTR, None)
+    return _scope_refusal(required) if required else None
 
 
 def optional(view: F) -> F:
@@ -128,26 +133,38 @@ def optional(view: F) -> F:
     return view
 
 
+def _scope_refusal(required: tuple[str, ...]) -> Response | None:
+    identity = _identity()
+    if not identity.is_authenticated:
+        error: MissingToken | InsufficientScope = MissingToken()
+    elif identity.has_scopes(*required):
+        return None
+    else:
+        error = InsufficientScope(required)
+    state: _State = current_app.extensions[EXTENSION_KEY]
+    return state.respond(state.gate.reject(error))
+
+
 def requires_scopes(*scopes: str) -> Callable[[F], F]:
     """Run the view only for a token that carries every one of ``scopes``.
 
     Without a token (an ``@optional`` view, a public path) the answer is 401; with
-    a token that lacks a scope, 403 ``insufficient_scope`` naming the scopes.
+    a token that lacks a scope, 403 ``insufficient_scope`` naming the scopes. It
+    holds above or below ``@app.route`` (above, it marks the function Flask has
+    registered, and the request check enforces the mark).
     """
     required = tuple(sorted(set(scopes)))
 
     def refusal() -> Response | None:
-        identity = _identity()
-        if not identity.is_authenticated:
-            error: MissingToken | InsufficientScope = MissingToken()
-        elif identity.has_scopes(*required):
-            return None
-        else:
-            error = InsufficientScope(required)
-        state: _State = current_app.extensions[EXTENSION_KEY]
-        return state.respond(state.gate.reject(error))
+        return _scope_refusal(required)
 
     def decorator(view: F) -> F:
+        # The mark: above @app.route, Flask has registered this very function already.
+        # (A bound method, as Flask-RESTful's method_decorators pass, takes no mark:
+        # the wrapper below is what enforces it there.)
+        marked = set(getattr(view, _SCOPES_ATTR, ())) | set(required)
+        with contextlib.suppress(AttributeError):
+            setattr(view, _SCOPES_ATTR, tuple(sorted(marked)))
         if inspect.iscoroutinefunction(view):
 
             @functools.wraps(view)
