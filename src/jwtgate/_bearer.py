@@ -108,4 +108,6 @@ def from_query(query_string: str, name: str, max_bytes: int) -> str | None:
         found = unquote_plus(value)
         if len(found) > max_bytes:
             raise TokenTooLarge()
-    return found or None
+    if found == "":  # "?access_token=": a token was sent, and it is empty
+        raise InvalidRequest("missing token")
+    return found

@@ -957,7 +957,8 @@ def _build() -> None:
         query=f"access_token={t}&access%5Ftoken={forged}",
     )
     add("places-query-only", None, accept(), query=f"access_token={t}")
-    add("places-query-empty-value", None, MISSING, query="access_token=")
+    # An empty access_token is a token sent empty: 400, as docs/errors.md lists (#15).
+    add("places-query-empty-value", None, bad_request("missing token"), query="access_token=")
     add("places-cookie-only", None, accept(), headers=((cookie, f"access_token={t}".encode()),))
     add("places-cookie-quoted", None, accept(), headers=((cookie, f'access_token="{t}"'.encode()),))
     add("places-cookie-forged", None, SIG, headers=((cookie, f"access_token={forged}".encode()),))
