@@ -817,6 +817,40 @@ def test_replace_changes_and_revalidates() -> None:
     assert info.value.ids == ["jwtgate.E010"]
 
 
+def test_replace_keeps_the_name() -> None:
+    """Problems of a replaced copy still name the dict the settings came from."""
+    settings = Settings.from_dict({"secret": SECRET}, name="app.config['JWTGATE']")
+    assert settings.replace(leeway=5).name == "app.config['JWTGATE']"
+    with pytest.raises(ConfigurationError) as info:
+        settings.replace(leeway=301)
+    assert info.value.problems[0].message.startswith("app.config['JWTGATE']['LEEWAY'] is 301")
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("max_token_bytes", 1.5),
+        ("max_token_bytes", 8192.0),
+        ("max_token_bytes", True),
+        ("jwks_max_bytes", 4096.5),
+        ("verify_cache_size", 10.0),
+        ("revocation_cache_size", False),
+    ],
+)
+def test_whole_number_settings_refuse_floats_and_bools(key: str, value: object) -> None:
+    """Sizes and counts are whole numbers: a float or a bool is a type problem (E003)."""
+    problems = check_settings({"secret": SECRET, key: value})
+    assert [(p.id, p.key) for p in problems] == [("jwtgate.E003", key.upper())]
+
+
+def test_a_whole_number_setting_says_so() -> None:
+    """A float where a whole number is expected is a type problem naming the key."""
+    (problem,) = check_settings({"secret": SECRET, "max_token_bytes": 1.5})
+    assert problem.message == (
+        "JWTGATE['MAX_TOKEN_BYTES'] should be a whole number of bytes, not float."
+    )
+
+
 def test_check_settings_lists_problems_without_raising() -> None:
     """check_settings returns every problem, or an empty list for good settings."""
     assert check_settings({"secret": SECRET}) == []

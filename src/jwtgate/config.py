@@ -235,6 +235,8 @@ class Settings:
     load_user: bool
     user_field: str | None
     source: Mapping[str, Any] = field(repr=False, compare=False)
+    # How problems refer to the dict (``from_dict``'s ``name``); ``replace`` keeps it.
+    name: str = field(default="JWTGATE", repr=False, compare=False)
     # Settings that work but are likely a mistake (ids jwtgate.W001…), logged once
     # when the settings are built, and reported by check-settings and Django's checks.
     warnings: tuple[Problem, ...] = field(default=(), repr=False, compare=False)
@@ -259,7 +261,7 @@ class Settings:
     def replace(self, **changes: Any) -> Settings:
         """A copy with some keys changed, validated again like ``from_dict``."""
         merged = {**self.source, **{k.lower(): v for k, v in changes.items()}}
-        return Settings.from_dict(merged)
+        return Settings.from_dict(merged, name=self.name)
 
     @property
     def is_hmac(self) -> bool:
@@ -385,7 +387,8 @@ class _Validator:
             return None
         return tuple(value)
 
-    def integer(self, key: str, low: float, high: float, id_: str, unit: str = "") -> Any:
+    def number(self, key: str, low: float, high: float, id_: str, unit: str = "") -> Any:
+        """A finite number (int or float, not a bool) between ``low`` and ``high``."""
         value = self.get(key)
         if (
             isinstance(value, bool)
@@ -456,7 +459,7 @@ class _Validator:
         v = self.values
         v["issuer"] = self.optional_strings("issuer")
         v["audience"] = self.optional_strings("audience")
-        v["leeway"] = self.integer("leeway", 0, LEEWAY_MAX, "E010", " seconds")
+        v["leeway"] = self.number("leeway", 0, LEEWAY_MAX, "E010", " seconds")
         v["required_claims"] = self.string_list("required_claims") or ()
         v["identity_claim"] = self.string("identity_claim")
         v["scopes_claim"] = self.string("scopes_claim")
@@ -480,7 +483,7 @@ class _Validator:
             )
             preflight = "answer"
         v["cors_preflight"] = preflight
-        v["max_token_bytes"] = self.integer(
+        v["max_token_bytes"] = self.whole(
             "max_token_bytes", *MAX_TOKEN_BYTES_RANGE, "E025", " bytes"
         )
         v["access_token_ttl"] = self.ttl("access_token_ttl")
@@ -513,7 +516,7 @@ class _Validator:
             )
             persistence = "warn"
         v["store_persistence"] = persistence
-        v["refresh_reuse_grace"] = self.integer(
+        v["refresh_reuse_grace"] = self.number(
             "refresh_reuse_grace", 0, REUSE_GRACE_MAX, "E060", " seconds"
         )
         v["store_key_prefix"] = self.check_key_prefix()
@@ -543,6 +546,7 @@ class _Validator:
             key_id=self.raw.get("key_id"),
             jwks_url=jwks_url,
             source=dict(self.raw),
+            name=self.name,
             warnings=tuple(self.warnings),
             jwks_options=jwks_options,
             key_source=key_source,
@@ -553,22 +557,22 @@ class _Validator:
         """Validate the cache and revocation-view keys (ids E080-E083)."""
         v = self.values
         v["verify_cache_size"] = self.whole("verify_cache_size", 0, CACHE_SIZE_MAX, "E080")
-        v["verify_cache_max_age"] = self.integer(
+        v["verify_cache_max_age"] = self.number(
             "verify_cache_max_age", 1, 86400, "E081", " seconds"
         )
         v["revocation_cache_size"] = self.whole("revocation_cache_size", 0, CACHE_SIZE_MAX, "E082")
-        v["revocation_poll_interval"] = self.integer(
+        v["revocation_poll_interval"] = self.number(
             "revocation_poll_interval", 0.01, 5, "E083", " seconds"
         )
 
-    def whole(self, key: str, low: int, high: int, id_: str) -> int:
-        """A whole number (an entry count) between ``low`` and ``high``."""
+    def whole(self, key: str, low: int, high: int, id_: str, unit: str = "") -> int:
+        """A whole number (a count, a size) between ``low`` and ``high``; no float, no bool."""
         value = self.get(key)
         if isinstance(value, bool) or not isinstance(value, int):
-            self.type_error(key, "a whole number")
+            self.type_error(key, f"a whole number{unit and ' of' + unit}")
             return int(DEFAULTS[key])
         if not low <= value <= high:
-            message = f"{self.ref(key)} is {value}; it should be between {low} and {high}."
+            message = f"{self.ref(key)} is {value}; it should be between {low} and {high}{unit}."
             self.add(id_, key, message)
             return int(DEFAULTS[key])
         return value
@@ -584,9 +588,9 @@ class _Validator:
         discovery = self.boolean("jwks_discovery")
         insecure = self.boolean("allow_insecure_jwks_url")
         allow_hmac = self.boolean("allow_hmac_jwks")
-        ttl = self.integer("jwks_cache_ttl", 1, 604800, "E042", " seconds")
-        ttl_min = self.integer("jwks_cache_ttl_min", 1, 604800, "E042", " seconds")
-        ttl_max = self.integer("jwks_cache_ttl_max", 1, 604800, "E042", " seconds")
+        ttl = self.number("jwks_cache_ttl", 1, 604800, "E042", " seconds")
+        ttl_min = self.number("jwks_cache_ttl_min", 1, 604800, "E042", " seconds")
+        ttl_max = self.number("jwks_cache_ttl_max", 1, 604800, "E042", " seconds")
         if ttl_min > ttl_max:
             self.add(
                 "E042",
@@ -594,10 +598,10 @@ class _Validator:
                 f"{self.ref('jwks_cache_ttl_min')} ({ttl_min}) is larger than "
                 f"{self.ref('jwks_cache_ttl_max')} ({ttl_max}).",
             )
-        interval = self.integer("jwks_refetch_interval", 1, 86400, "E043", " seconds")
-        timeout = self.integer("jwks_fetch_timeout", 0.1, 60, "E044", " seconds")
-        stale = self.integer("jwks_max_stale", 0, 604800, "E045", " seconds")
-        max_bytes = self.integer("jwks_max_bytes", 1024, 16_777_216, "E046", " bytes")
+        interval = self.number("jwks_refetch_interval", 1, 86400, "E043", " seconds")
+        timeout = self.number("jwks_fetch_timeout", 0.1, 60, "E044", " seconds")
+        stale = self.number("jwks_max_stale", 0, 604800, "E045", " seconds")
+        max_bytes = self.whole("jwks_max_bytes", 1024, 16_777_216, "E046", " bytes")
         redirects = self.get("jwks_redirects")
         if redirects not in ("same-host", "none", "any"):
             self.add(
