@@ -869,3 +869,46 @@ def test_settings_verify_a_token_from_now() -> None:
     settings = Settings.from_dict({"secret": SECRET})
     token = jwt.encode({"sub": "bob", "exp": NOW + 10}, SECRET, algorithm="HS256")
     assert Verifier(settings, clock=FakeClock()).verify(token).subject == "bob"
+
+
+# -- the key source: built by whoever verifies, one per Settings object ------------------
+
+REMOTE = {"algorithms": ["RS256"], "jwks_url": "https://keys.example/jwks.json"}
+
+
+def test_one_settings_object_has_one_remote_key_source() -> None:
+    """Every Verifier and Gate of one Settings object shares one JWKSKeys (one cache,
+    one fetch schedule); a replaced copy builds its own."""
+    from jwtgate import Gate
+    from jwtgate.jwks import JWKSKeys
+
+    settings = Settings.from_dict(REMOTE)
+    source = Verifier(settings).keys
+    assert isinstance(source, JWKSKeys)
+    assert Verifier(settings).keys is source
+    assert Gate(settings).verifier.keys is source
+    assert settings.key_source is source
+    copy = settings.replace(leeway=5)
+    assert copy.key_source is not source
+    assert "JWKSKeys" not in repr(settings)
+
+
+def test_static_keys_are_their_own_source() -> None:
+    settings = Settings.from_dict({"secret": SECRET})
+    assert settings.key_source is settings.keys
+    assert Verifier(settings).keys is settings.keys
+
+
+def test_settings_need_no_network_client() -> None:
+    """Validating remote-key settings imports no JWKS client; the first Verifier does."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, jwtgate\n"
+        f"settings = jwtgate.Settings.from_dict({REMOTE!r})\n"
+        "assert 'jwtgate.jwks' not in sys.modules, 'settings imported jwtgate.jwks'\n"
+        "jwtgate.Verifier(settings)\n"
+        "assert 'jwtgate.jwks' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from ._remote import JWKSOptions, is_loopback_url
 from .errors import ConfigurationError, Problem
-from .jwks import JWKSKeys, JWKSOptions, is_loopback_url
 from .keys import (
     ASYMMETRIC_ALGORITHMS,
     HMAC_ALGORITHMS,
@@ -240,15 +240,19 @@ class Settings:
     # Settings that work but are likely a mistake (ids jwtgate.W001…), logged once
     # when the settings are built, and reported by check-settings and Django's checks.
     warnings: tuple[Problem, ...] = field(default=(), repr=False, compare=False)
-    # Remote keys (issue 5): the options for ``jwks_url`` / ``jwks_discovery``, and
-    # the key source Verifier uses (a JWKSKeys when a remote JWKS is configured).
+    # Remote keys (issue 5): the options for ``jwks_url`` / ``jwks_discovery``. The
+    # source itself is built by whoever verifies (see ``key_source``).
     jwks_options: JWKSOptions | None = None
-    key_source: KeySource | None = field(default=None, repr=False, compare=False)
     # The hot path (issue 9): verified-token cache and the revocation view.
     verify_cache_size: int = 1024
     verify_cache_max_age: float = 60
     revocation_cache_size: int = 4096
     revocation_poll_interval: float = 0.05
+    # The key source once built (jwtgate._keysource), for this object only: a copy
+    # made by ``replace`` builds its own.
+    built_sources: dict[str, KeySource] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None = None, *, name: str = "JWTGATE") -> Settings:
@@ -262,6 +266,17 @@ class Settings:
         """A copy with some keys changed, validated again like ``from_dict``."""
         merged = {**self.source, **{k.lower(): v for k, v in changes.items()}}
         return Settings.from_dict(merged, name=self.name)
+
+    @property
+    def key_source(self) -> KeySource:
+        """The key source ``Verifier`` uses: ``keys``, or a ``JWKSKeys`` for a remote JWKS.
+
+        Built on first use and then shared by every Verifier, Gate and middleware
+        built from this Settings object (one key cache, one fetch schedule).
+        """
+        from ._keysource import key_source_for
+
+        return key_source_for(self)
 
     @property
     def is_hmac(self) -> bool:
@@ -530,15 +545,6 @@ class _Validator:
             raise ConfigurationError(self.problems)
         for warning in self.warnings:
             logger.warning("jwtgate: %s", warning)
-        key_source: KeySource = keys
-        if jwks_options is not None:
-            key_source = JWKSKeys(
-                jwks_url,
-                algorithms=algorithms,
-                options=jwks_options,
-                static=keys.keys,
-                issuer=v["issuer"][0] if v["issuer"] else None,
-            )
         return Settings(
             algorithms=algorithms,
             keys=keys,
@@ -549,7 +555,6 @@ class _Validator:
             name=self.name,
             warnings=tuple(self.warnings),
             jwks_options=jwks_options,
-            key_source=key_source,
             **v,
         )
 

@@ -2,8 +2,9 @@
 
 Verifying side
 --------------
-Set ``jwks_url`` (or ``jwks_discovery`` with one ``issuer``) and ``Settings`` builds a
-:class:`JWKSKeys`; ``Verifier`` and ``Gate`` use it without further wiring. It
+Set ``jwks_url`` (or ``jwks_discovery`` with one ``issuer``) and the first ``Verifier``
+built from those settings builds a :class:`JWKSKeys`, which every ``Verifier`` and
+``Gate`` of the same ``Settings`` object then shares, without further wiring. It
 
 - fetches the JWKS over https (plain http only for loopback, or with
   ``allow_insecure_jwks_url``), refusing bodies over ``jwks_max_bytes``, redirects
@@ -49,7 +50,6 @@ info and never contain tokens or key material.
 from __future__ import annotations
 
 import http.client
-import ipaddress
 import json
 import logging
 import math
@@ -58,7 +58,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from email.message import Message
 from http.client import HTTPMessage
 from typing import TYPE_CHECKING, Any
@@ -68,6 +68,7 @@ import anyio
 import anyio.to_thread
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
+from ._remote import JWKSOptions, is_loopback_host, is_loopback_url
 from ._version import __version__
 from .errors import KeySourceUnavailable, RequestError, UnknownKey
 from .keys import HMAC_MIN_BYTES, RSA_MIN_BITS, VerificationKey, parse_jwks
@@ -102,42 +103,6 @@ REFRESH_AHEAD = 0.2  # refresh in the background during the last fifth of the li
 MAX_REDIRECTS = 3
 # JWK members that hold private or symmetric material (RFC 7518 §6.2.2, §6.3.2, §6.4.1).
 PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
-
-
-@dataclass(frozen=True)
-class JWKSOptions:
-    """How a remote JWKS is fetched and cached (the ``jwks_*`` settings, validated)."""
-
-    cache_ttl: float = 300
-    cache_ttl_min: float = 60
-    cache_ttl_max: float = 86400
-    refetch_interval: float = 30
-    fetch_timeout: float = 5
-    max_stale: float = 21600
-    max_bytes: int = 262144
-    allow_insecure_url: bool = False
-    allow_hmac: bool = False
-    discovery: bool = False
-    redirects: str = "same-host"  # or "none", "any" (jwks_redirects)
-
-
-def is_loopback_host(host: str) -> bool:
-    """Whether ``host`` names this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def is_loopback_url(url: str) -> bool:
-    """Whether ``url`` points at this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
-    try:
-        host = urlsplit(url).hostname
-    except ValueError:
-        return False
-    return host is not None and is_loopback_host(host)
 
 
 def _display(url: str | None) -> str:
@@ -356,8 +321,8 @@ class _Flight:
 class JWKSKeys:
     """Keys from a JWKS URL: cached, rate-limited, single-flight, stale-tolerant.
 
-    Build it from settings (``Settings`` does so when ``jwks_url`` is set) or with
-    :meth:`from_settings`; ``clock`` (monotonic seconds) is injectable so cache
+    ``Settings.key_source`` builds one per Settings object when ``jwks_url`` is set;
+    :meth:`from_settings` builds a new one; ``clock`` (monotonic seconds) is injectable so cache
     lifetimes can be tested without sleeping. It implements the
     :class:`~jwtgate.keys.KeySource` protocol.
     """
