@@ -93,6 +93,12 @@ def _seconds(name: str, default: float, low: float, high: float, problem: str, d
     return Field(name, "number", default, low, high, problem, doc, unit="seconds")
 
 
+def _whole(
+    name: str, default: int, low: int, high: int, problem: str, doc: str, unit: str = ""
+) -> Field:
+    return Field(name, "int", default, low, high, problem, doc, unit=unit)
+
+
 def _flag(name: str, doc: str) -> Field:
     return Field(name, "bool", False, doc=doc)
 
@@ -105,6 +111,7 @@ def _choice(name: str, choices: tuple[str, ...], problem: str, doc: str, hint: s
     return Field(name, "choice", choices[0], problem=problem, doc=doc, choices=choices, hint=hint)
 
 
+_SOURCES = 'list of `"header"`, `"cookie"`, `"query"`'
 _PEMS = 'PEM text, `"file:PATH"`, or dict of key id → PEM'
 _CACHE = "The least time keys are kept, whatever `max-age` (or `no-store`) says."
 
@@ -126,9 +133,8 @@ FIELDS: tuple[Field, ...] = (
     _seconds("jwks_refetch_interval", 30, 1, 86400, "E043", "The least time between two fetches"),
     _seconds("jwks_fetch_timeout", 5, 0.1, 60, "E044", "The bound on one whole fetch"),
     _seconds("jwks_max_stale", 21600, 0, WEEK, "E045", "How long past their expiry"),
-    Field(
+    _whole(
         "jwks_max_bytes",
-        "int",
         262144,
         1024,
         16_777_216,
@@ -153,16 +159,11 @@ FIELDS: tuple[Field, ...] = (
     _field("identity_claim", "str", "sub", "The claim that names the subject"),
     _field("scopes_claim", "str", "scope", "Where scopes are read from"),
     # -- where tokens come from
-    _custom(
-        "token_sources",
-        'list of `"header"`, `"cookie"`, `"query"`',
-        "Sources tried in order.",
-        ["header"],
-    ),
-    _token("header_name", "Authorization", "HTTP header name", "The header that carries"),
-    _token("header_scheme", "Bearer", "auth scheme", "The scheme before the token"),
-    _token("cookie_name", "access_token", "cookie name", "The cookie that carries"),
-    _token("query_param", "access_token", "query parameter", "The query parameter that carries"),
+    _custom("token_sources", _SOURCES, "Sources tried in order.", ["header"]),
+    _token("header_name", "Authorization", "HTTP header name", "The request header that"),
+    _token("header_scheme", "Bearer", "auth scheme", "Compared case-insensitively (RFC 7235)."),
+    _token("cookie_name", "access_token", "cookie name", "The cookie that carries the token"),
+    _token("query_param", "access_token", "query parameter", "The query parameter that"),
     # -- what needs a token
     Field("credentials_required", "bool", True, doc="With `False`, a request without a token"),
     _custom("public_paths", "list of patterns", "Requests to these paths skip", []),
@@ -175,9 +176,8 @@ FIELDS: tuple[Field, ...] = (
         "runs; 'forward' only when a CORS layer between jwtgate and the app answers them.",
     ),
     _custom("rules", "list of dicts", "Scope requirements per path and method.", []),
-    Field(
+    _whole(
         "max_token_bytes",
-        "int",
         8192,
         512,
         1_048_576,
@@ -190,29 +190,27 @@ FIELDS: tuple[Field, ...] = (
         "str",
         "api",
         problem="E024",
-        doc="The `realm` of the `WWW-Authenticate`",
+        doc="The `realm` of the `WWW-Authenticate: Bearer` challenge.",
         pattern=REALM_CHARS,
         what="realm",
     ),
     # -- sessions and stores
-    Field(
+    _whole(
         "access_token_ttl",
-        "int",
         300,
         1,
         TTL_MAX,
         "E011",
-        "How long an access token",
+        "How long an access token issued by jwtgate is valid",
         unit="seconds",
     ),
-    Field(
+    _whole(
         "refresh_token_ttl",
-        "int",
         1209600,
         1,
         TTL_MAX,
         "E011",
-        "How long a refresh token",
+        "How long a refresh token (a session) is valid",
         unit="seconds",
     ),
     _custom("store", "URL", "Where sessions and revocations live."),
@@ -232,13 +230,12 @@ FIELDS: tuple[Field, ...] = (
         "jwtgate:",
     ),
     # -- adapters
-    _flag("set_remote_user", "WSGI: also set `REMOTE_USER`"),
-    _flag("load_user", "Django: load `request.user`"),
+    _flag("set_remote_user", 'WSGI: also set `environ["REMOTE_USER"]` to the subject'),
+    _flag("load_user", "Django: make `request.user` the user"),
     Field("user_field", "str", None, doc="Django: the user model field"),
     # -- performance
-    Field(
+    _whole(
         "verify_cache_size",
-        "int",
         1024,
         0,
         1_000_000,
@@ -246,9 +243,8 @@ FIELDS: tuple[Field, ...] = (
         "How many verified tokens each `Verifier` remembers",
     ),
     _seconds("verify_cache_max_age", 60, 1, 86400, "E081", "A cached verification older"),
-    Field(
+    _whole(
         "revocation_cache_size",
-        "int",
         4096,
         0,
         1_000_000,
