@@ -817,6 +817,40 @@ def test_replace_changes_and_revalidates() -> None:
     assert info.value.ids == ["jwtgate.E010"]
 
 
+def test_replace_keeps_the_name() -> None:
+    """Problems of a replaced copy still name the dict the settings came from."""
+    settings = Settings.from_dict({"secret": SECRET}, name="app.config['JWTGATE']")
+    assert settings.replace(leeway=5).name == "app.config['JWTGATE']"
+    with pytest.raises(ConfigurationError) as info:
+        settings.replace(leeway=301)
+    assert info.value.problems[0].message.startswith("app.config['JWTGATE']['LEEWAY'] is 301")
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("max_token_bytes", 1.5),
+        ("max_token_bytes", 8192.0),
+        ("max_token_bytes", True),
+        ("jwks_max_bytes", 4096.5),
+        ("verify_cache_size", 10.0),
+        ("revocation_cache_size", False),
+    ],
+)
+def test_whole_number_settings_refuse_floats_and_bools(key: str, value: object) -> None:
+    """Sizes and counts are whole numbers: a float or a bool is a type problem (E003)."""
+    problems = check_settings({"secret": SECRET, key: value})
+    assert [(p.id, p.key) for p in problems] == [("jwtgate.E003", key.upper())]
+
+
+def test_a_whole_number_setting_says_so() -> None:
+    """A float where a whole number is expected is a type problem naming the key."""
+    (problem,) = check_settings({"secret": SECRET, "max_token_bytes": 1.5})
+    assert problem.message == (
+        "JWTGATE['MAX_TOKEN_BYTES'] should be a whole number of bytes, not float."
+    )
+
+
 def test_check_settings_lists_problems_without_raising() -> None:
     """check_settings returns every problem, or an empty list for good settings."""
     assert check_settings({"secret": SECRET}) == []
@@ -835,3 +869,46 @@ def test_settings_verify_a_token_from_now() -> None:
     settings = Settings.from_dict({"secret": SECRET})
     token = jwt.encode({"sub": "bob", "exp": NOW + 10}, SECRET, algorithm="HS256")
     assert Verifier(settings, clock=FakeClock()).verify(token).subject == "bob"
+
+
+# -- the key source: built by whoever verifies, one per Settings object ------------------
+
+REMOTE = {"algorithms": ["RS256"], "jwks_url": "https://keys.example/jwks.json"}
+
+
+def test_one_settings_object_has_one_remote_key_source() -> None:
+    """Every Verifier and Gate of one Settings object shares one JWKSKeys (one cache,
+    one fetch schedule); a replaced copy builds its own."""
+    from jwtgate import Gate
+    from jwtgate.jwks import JWKSKeys
+
+    settings = Settings.from_dict(REMOTE)
+    source = Verifier(settings).keys
+    assert isinstance(source, JWKSKeys)
+    assert Verifier(settings).keys is source
+    assert Gate(settings).verifier.keys is source
+    assert settings.key_source is source
+    copy = settings.replace(leeway=5)
+    assert copy.key_source is not source
+    assert "JWKSKeys" not in repr(settings)
+
+
+def test_static_keys_are_their_own_source() -> None:
+    settings = Settings.from_dict({"secret": SECRET})
+    assert settings.key_source is settings.keys
+    assert Verifier(settings).keys is settings.keys
+
+
+def test_settings_need_no_network_client() -> None:
+    """Validating remote-key settings imports no JWKS client; the first Verifier does."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, jwtgate\n"
+        f"settings = jwtgate.Settings.from_dict({REMOTE!r})\n"
+        "assert 'jwtgate.jwks' not in sys.modules, 'settings imported jwtgate.jwks'\n"
+        "jwtgate.Verifier(settings)\n"
+        "assert 'jwtgate.jwks' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import logging
 from typing import Any
@@ -11,9 +10,9 @@ from typing import Any
 import pytest
 
 from conftest import NOW, SECRET, FakeClock, make_settings, make_token
-from jwtgate import ANONYMOUS, Gate, Identity, Rejection, RequestInfo, Settings
+from jwtgate import ANONYMOUS, Gate, Identity, Rejection, RequestInfo, Verifier
 from jwtgate.errors import PreflightAnswered
-from jwtgate.keys import VerificationKey
+from jwtgate.keys import StaticKeys, VerificationKey
 
 GOOD = make_token({"scope": "read"})
 ADMIN = make_token({"scope": "read admin"})
@@ -429,14 +428,11 @@ class ExplodingKeys:
         return self.get(algorithm, kid)
 
 
-def exploding_settings() -> Settings:
-    """Settings whose key source has a bug (raises RuntimeError)."""
-    return dataclasses.replace(make_settings(), key_source=ExplodingKeys())
-
-
 def exploding_gate() -> Gate:
-    """A Gate whose key source has a bug."""
-    return Gate(exploding_settings(), clock=FakeClock())
+    """A Gate whose key source has a bug (raises RuntimeError)."""
+    settings = make_settings()
+    verifier = Verifier(settings, keys=ExplodingKeys(), clock=FakeClock())
+    return Gate(settings, verifier=verifier, clock=FakeClock())
 
 
 def test_a_bug_in_verification_is_raised_not_disguised_as_a_bad_token() -> None:
@@ -450,7 +446,7 @@ def test_a_bug_in_verification_is_raised_not_disguised_as_a_bad_token() -> None:
 
 
 def test_a_bug_in_verification_is_a_500_with_its_traceback_logged(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Through Flask (which logs unhandled errors) and Starlette, the bug is a 500, not a 401."""
     from flask import Flask
@@ -463,7 +459,8 @@ def test_a_bug_in_verification_is_a_500_with_its_traceback_logged(
 
     flask_app = Flask(__name__)
     flask_app.add_url_rule("/", "index", lambda: "ran")
-    JWTGate(flask_app, settings=exploding_settings())
+    monkeypatch.setattr(StaticKeys, "get", ExplodingKeys.get)  # Flask builds its own Gate
+    JWTGate(flask_app, settings=make_settings())
     with caplog.at_level(logging.ERROR):
         answer = flask_app.test_client().get("/", headers={"Authorization": f"Bearer {GOOD}"})
     assert answer.status_code == 500

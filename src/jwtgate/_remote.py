@@ -1,6 +1,10 @@
-"""Where remote keys may come from: the validated ``jwks_*`` options and the loopback
-rule (plain ``http`` is allowed for this machine only). A leaf module: settings
-validation reads it without loading the HTTP client."""
+"""The remote-key options: what ``Settings`` keeps of the ``jwks_*`` keys (a leaf module).
+
+``Settings`` validates these options and holds them; whoever verifies builds the
+key source from them (:func:`jwtgate._keysource.key_source_for`). They live here,
+with the loopback test the https rule uses, so that ``jwtgate.config`` needs no
+network client: :mod:`jwtgate.jwks` re-exports both names.
+"""
 
 from __future__ import annotations
 

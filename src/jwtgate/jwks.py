@@ -7,8 +7,9 @@ are importable from here.
 
 Verifying side
 --------------
-Set ``jwks_url`` (or ``jwks_discovery`` with one ``issuer``) and ``Settings`` builds a
-:class:`JWKSKeys`; ``Verifier`` and ``Gate`` use it without further wiring. It
+Set ``jwks_url`` (or ``jwks_discovery`` with one ``issuer``) and the first ``Verifier``
+built from those settings builds a :class:`JWKSKeys`, which every ``Verifier`` and
+``Gate`` of the same ``Settings`` object then shares, without further wiring. It
 
 - fetches the JWKS over https (plain http only for loopback, or with
   ``allow_insecure_jwks_url``), refusing bodies over ``jwks_max_bytes``, redirects
@@ -107,8 +108,8 @@ DEFAULT_OPTIONS = JWKSOptions()
 class JWKSKeys:
     """Keys from a JWKS URL: cached, rate-limited, single-flight, stale-tolerant.
 
-    Build it from settings (``Settings`` does so when ``jwks_url`` is set) or with
-    :meth:`from_settings`; ``clock`` (monotonic seconds) is injectable so cache
+    ``Settings.key_source`` builds one per Settings object when ``jwks_url`` is set;
+    :meth:`from_settings` builds a new one; ``clock`` (monotonic seconds) is injectable so cache
     lifetimes can be tested without sleeping. It implements the
     :class:`~jwtgate.keys.KeySource` protocol.
     """

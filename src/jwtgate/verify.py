@@ -48,6 +48,7 @@ from jwt.api_jws import PyJWS
 from jwt.warnings import InsecureKeyLengthWarning
 
 from ._cache import SecondChance
+from ._keysource import key_source_for
 from .config import Settings
 from .errors import (
     DisallowedAlgorithm,
@@ -217,7 +218,7 @@ class Verifier:
         self.settings = settings
         self.clock = clock
         if keys is None:
-            keys = settings.key_source if settings.key_source is not None else settings.keys
+            keys = key_source_for(settings)
         self.keys: KeySource = keys
         self._allowed = frozenset(settings.algorithms)
         self._algorithms = _algorithm_objects(settings.algorithms)

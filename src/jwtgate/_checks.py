@@ -1,0 +1,440 @@
+"""The checks of the settings that a kind and a range cannot express.
+
+:func:`validate` runs them all over one settings dict: the names of the keys, the
+algorithms, the key material (:func:`jwtgate.keyfiles.load_keys`), every simple
+setting through the field table (:mod:`jwtgate._fields`), then issuer and
+audience, token sources, paths and rules, the store URL and the remote JWKS. It
+returns the checked values of the ``Settings`` attributes, or raises one
+``ConfigurationError`` with every problem found.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from ._fields import DEFAULTS, RENAMED, TCHAR, check_fields, string_list
+from ._problems import Report
+from ._remote import JWKSOptions, is_loopback_url
+from ._rules import HTTP_METHODS, Rule, rule_methods
+from .errors import ConfigurationError
+from .keyfiles import load_keys
+from .keys import ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, SUPPORTED_ALGORITHMS, StaticKeys
+from .paths import PathMatcher, compile_patterns
+
+__all__ = ["validate"]
+
+logger = logging.getLogger("jwtgate")
+
+TOKEN_SOURCES = ("header", "cookie", "query")
+STORE_SCHEMES = ("memory", "sqlite", "redis", "rediss")
+# The jwks_* settings that become JWKSOptions fields of the same name, less the prefix.
+_OPTIONS = (
+    "cache_ttl",
+    "cache_ttl_min",
+    "cache_ttl_max",
+    "refetch_interval",
+    "fetch_timeout",
+    "max_stale",
+    "max_bytes",
+    "redirects",
+)
+_MISSING = object()
+
+
+def validate(data: object, name: str) -> dict[str, Any]:
+    """The checked value of every ``Settings`` attribute, or raise ``ConfigurationError``."""
+    checks = _Checks(data, name)
+    checks.check_unknown_keys()
+    algorithms = checks.check_algorithms()
+    keys, signing_key = StaticKeys(()), None
+    if algorithms is None:  # keys cannot be judged without knowing the algorithms
+        algorithms = ()
+    else:
+        keys, signing_key, problems = load_keys(checks.raw, algorithms, name=name)
+        checks.problems.extend(problems)
+    v = checks.values = check_fields(checks, checks.raw)
+    v["issuer"] = checks.optional_strings("issuer")
+    v["audience"] = checks.optional_strings("audience")
+    v["token_sources"] = checks.check_token_sources()
+    v["public_paths"] = checks.check_patterns("public_paths")
+    v["rules"] = checks.check_rules()
+    v["store"] = checks.check_store()
+    if v["check_revocation"] and v["store"] is None:
+        checks.add(
+            "E022",
+            "check_revocation",
+            f"{checks.ref('check_revocation')} is on but no store is configured.",
+            f"Set {checks.ref('store')}, e.g. 'sqlite:///jwtgate.db'.",
+        )
+    v["store_key_prefix"] = checks.check_key_prefix()
+    v["jwks_url"], v["jwks_options"] = checks.check_remote_jwks(algorithms, v["issuer"])
+    if checks.problems:
+        raise ConfigurationError(checks.problems)
+    for warning in checks.warnings:
+        logger.warning("jwtgate: %s", warning)
+    v.update(algorithms=algorithms, keys=keys, signing_key=signing_key)
+    v.update(key_id=checks.raw.get("key_id"), source=dict(checks.raw))
+    v.update(name=name, warnings=tuple(checks.warnings))
+    return v
+
+
+class _Checks(Report):
+    """The custom checks, each adding its problems to the report."""
+
+    def __init__(self, data: object, name: str) -> None:
+        self.raw: dict[str, Any] = {}
+        super().__init__(self.raw, name)
+        self.values: dict[str, Any] = {}
+        if not isinstance(data, Mapping):
+            self.add("E003", "", f"{name} should be a dict, not {type(data).__name__}.")
+            data = {}
+        for key, value in data.items():
+            if not isinstance(key, str):  # a dict from YAML or TOML can have any keys
+                self.add("E003", repr(key), "settings keys should be strings.")
+                continue
+            lower = key.lower()
+            if lower in self.raw:
+                self.add(
+                    "E030",
+                    key,
+                    f"{self.ref(key)} is given twice, in different cases.",
+                    "Keep one spelling.",
+                )
+            self.raw[lower] = value
+
+    def check_remote_jwks(
+        self, algorithms: tuple[str, ...], issuer: tuple[str, ...] | None
+    ) -> tuple[str | None, JWKSOptions | None]:
+        """Validate ``jwks_url`` and its tuning keys (ids E040-E049)."""
+        url = self.raw.get("jwks_url")
+        options = {key: self.values.pop(f"jwks_{key}") for key in _OPTIONS}
+        discovery = self.values.pop("jwks_discovery")
+        insecure = self.values.pop("allow_insecure_jwks_url")
+        allow_hmac = self.values.pop("allow_hmac_jwks")
+        ttl_min, ttl_max = options["cache_ttl_min"], options["cache_ttl_max"]
+        if ttl_min > ttl_max:
+            self.add(
+                "E042",
+                "jwks_cache_ttl_min",
+                f"{self.ref('jwks_cache_ttl_min')} ({ttl_min}) is larger than "
+                f"{self.ref('jwks_cache_ttl_max')} ({ttl_max}).",
+            )
+        if url is None and not discovery:
+            return None, None
+        if url is not None:
+            if discovery:
+                self.add(
+                    "E048",
+                    "jwks_discovery",
+                    f"{self.ref('jwks_discovery')} and {self.ref('jwks_url')} are both set.",
+                    "Give the JWKS URL, or let discovery find it from ISSUER; not both.",
+                )
+            self.check_url("jwks_url", url, insecure)
+        else:
+            if issuer is None or len(issuer) != 1:
+                self.add(
+                    "E048",
+                    "jwks_discovery",
+                    f"{self.ref('jwks_discovery')} needs exactly one {self.ref('issuer')} "
+                    "to find /.well-known/openid-configuration under.",
+                    "Set ISSUER to the provider's issuer URL.",
+                )
+            else:
+                self.check_url("issuer", issuer[0], insecure)
+        hmac_algs = HMAC_ALGORITHMS.intersection(algorithms)
+        if hmac_algs and not allow_hmac:
+            self.add(
+                "E047",
+                "allow_hmac_jwks",
+                f"{self.ref('algorithms')} has {', '.join(sorted(hmac_algs))} but shared "
+                "(oct) keys from a remote JWKS are refused: whoever can serve that URL "
+                "could mint tokens.",
+                f"Use asymmetric algorithms, or set {self.ref('allow_hmac_jwks')} = True.",
+            )
+        remote = JWKSOptions(
+            **options, allow_insecure_url=insecure, allow_hmac=allow_hmac, discovery=url is None
+        )
+        return (url if isinstance(url, str) else None), remote
+
+    def check_url(self, key: str, url: object, insecure: bool) -> None:
+        try:
+            parts = urlsplit(url) if isinstance(url, str) else None
+            if parts is not None:
+                parts.port  # noqa: B018 - raises ValueError for a port out of range
+        except ValueError:  # an unbalanced IPv6 bracket, a bad port
+            parts = None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            self.add(
+                "E040",
+                key,
+                f"{self.ref(key)} should be an absolute http(s) URL.",
+                "Example: 'https://example.eu.auth0.com/.well-known/jwks.json'.",
+            )
+        elif parts.scheme == "http" and not insecure and not is_loopback_url(str(url)):
+            self.add(
+                "E041",
+                key,
+                f"{self.ref(key)} is a plain http:// URL; keys fetched without TLS can "
+                "be replaced by anyone on the path.",
+                f"Use https://, or set {self.ref('allow_insecure_jwks_url')} = True.",
+            )
+
+    def check_unknown_keys(self) -> None:
+        for key in list(self.raw):
+            if key in DEFAULTS:
+                continue
+            del self.raw[key]
+            if key in RENAMED:
+                self.add(
+                    "E002",
+                    key,
+                    f"{self.ref(key)} is not a jwtgate setting.",
+                    f"Use {self.ref(RENAMED[key].split(' ')[0])} instead ({RENAMED[key]}).",
+                )
+                continue
+            close = difflib.get_close_matches(key, list(DEFAULTS), n=1)
+            hint = (
+                f"Did you mean {self.ref(close[0])}?"
+                if close
+                else ("See docs/settings.md for the list of settings.")
+            )
+            self.add("E001", key, f"{self.ref(key)} is not a jwtgate setting.", hint)
+
+    def check_algorithms(self) -> tuple[str, ...] | None:
+        algorithms = string_list(self, "algorithms", self.get("algorithms"), allow_empty=False)
+        if algorithms is None:
+            return None
+        result = []
+        for alg in algorithms:
+            if alg.lower() == "none":
+                self.add(
+                    "E004",
+                    "algorithms",
+                    f"{self.ref('algorithms')} includes 'none': "
+                    "unsigned tokens are never accepted.",
+                    "Remove 'none'.",
+                )
+            elif alg not in SUPPORTED_ALGORITHMS:
+                close = difflib.get_close_matches(alg, sorted(SUPPORTED_ALGORITHMS), n=1)
+                hint = (
+                    f"Did you mean {close[0]!r}?"
+                    if close
+                    else (f"Supported: {', '.join(sorted(SUPPORTED_ALGORITHMS))}.")
+                )
+                self.add(
+                    "E005",
+                    "algorithms",
+                    f"{self.ref('algorithms')} includes {alg!r}, which jwtgate does not support.",
+                    hint,
+                )
+            elif alg not in result:
+                result.append(alg)
+        hmac = HMAC_ALGORITHMS.intersection(result)
+        if hmac and ASYMMETRIC_ALGORITHMS.intersection(result):
+            families = ", ".join(sorted(hmac))
+            self.add(
+                "E006",
+                "algorithms",
+                f"{self.ref('algorithms')} mixes HMAC ({families}) "
+                "with public-key algorithms; one key would be read two ways (RFC 8725 §2.1).",
+                "Pick one family: HS* with a secret, or RS*/PS*/ES*/EdDSA with public keys.",
+            )
+        return tuple(result)
+
+    def optional_strings(self, key: str) -> tuple[str, ...] | None:
+        value = self.raw.get(key)
+        if value is None:
+            return None
+        if isinstance(value, str) and value:
+            return (value,)
+        if (
+            isinstance(value, list | tuple)
+            and value
+            and all(isinstance(v, str) and v for v in value)
+        ):
+            return tuple(value)
+        self.add(
+            "E027",
+            key,
+            f"{self.ref(key)} should be a non-empty string or a non-empty list "
+            "of strings (matched exactly).",
+        )
+        return None
+
+    def check_token_sources(self) -> tuple[str, ...]:
+        sources = string_list(self, "token_sources", self.get("token_sources"), allow_empty=False)
+        if sources is None:
+            return tuple(DEFAULTS["token_sources"])
+        bad = [s for s in sources if s not in TOKEN_SOURCES]
+        if bad or len(set(sources)) != len(sources):
+            self.add(
+                "E017",
+                "token_sources",
+                f"{self.ref('token_sources')} should list distinct "
+                f"values among {list(TOKEN_SOURCES)}; got {list(sources)}.",
+            )
+            return tuple(DEFAULTS["token_sources"])
+        return sources
+
+    def check_patterns(self, key: str, value: Any = _MISSING) -> PathMatcher:
+        patterns = string_list(self, key, self.get(key)) if value is _MISSING else value
+        if patterns is None:
+            return PathMatcher(())
+        try:
+            return compile_patterns(patterns)
+        except ValueError as exc:
+            self.add(
+                "E018",
+                key,
+                f"{self.ref(key)} has a pattern that does not compile: {exc}.",
+                "Patterns are globs like '/health' or '/public/*', or 're:<regex>'.",
+            )
+            return PathMatcher(())
+
+    def check_rules(self) -> tuple[Rule, ...]:
+        value = self.get("rules")
+        if not isinstance(value, list | tuple):
+            self.type_error("rules", "a list of dicts")
+            return ()
+        rules = []
+        for index, item in enumerate(value):
+            where = f"{self.ref('rules')}[{index}]"
+            if (
+                not isinstance(item, Mapping)
+                or set(item) - {"path", "methods", "scopes"}
+                or not (isinstance(item.get("path"), str) and item["path"])
+            ):
+                self.add(
+                    "E019",
+                    "rules",
+                    f"{where} should be a dict with 'path', 'scopes' and optionally 'methods'.",
+                    "Example: {'path': '/admin/*', 'methods': ['POST'], 'scopes': ['admin']}",
+                )
+                continue
+            scopes = item.get("scopes")
+            methods = item.get("methods")
+            if (
+                isinstance(scopes, str)
+                or not isinstance(scopes, list | tuple)
+                or not scopes
+                or not all(isinstance(s, str) and s and " " not in s for s in scopes)
+            ):
+                self.add(
+                    "E019", "rules", f"{where}['scopes'] should be a non-empty list of scope names."
+                )
+                continue
+            if methods is not None and (
+                isinstance(methods, str)
+                or not isinstance(methods, list | tuple)
+                or not methods
+                or not all(isinstance(m, str) and TCHAR.match(m) for m in methods)
+            ):
+                self.add("E019", "rules", f"{where}['methods'] should be a list of HTTP methods.")
+                continue
+            unknown = sorted({m.upper() for m in methods or ()} - HTTP_METHODS)
+            if unknown:
+                self.add(
+                    "E035",
+                    "rules",
+                    f"{where}['methods'] names {', '.join(map(repr, unknown))}, "
+                    "which is not an HTTP method, so the rule would never apply.",
+                    "Use method names such as 'GET', 'POST', 'PUT', 'PATCH', 'DELETE'.",
+                )
+                continue
+            try:
+                matcher = compile_patterns([item["path"]])
+            except ValueError as exc:
+                self.add("E018", "rules", f"{where}['path'] does not compile: {exc}.")
+                continue
+            rules.append(
+                Rule(
+                    path=item["path"],
+                    scopes=frozenset(scopes),
+                    methods=rule_methods(methods) if methods else None,
+                    matcher=matcher,
+                )
+            )
+        return tuple(rules)
+
+    def check_key_prefix(self) -> str:
+        value = self.get("store_key_prefix")
+        if not isinstance(value, str) or not re.fullmatch(r"[!-z|~]{1,64}", value):
+            # No braces: they would change the Redis Cluster hash tag of every key.
+            self.add(
+                "E061",
+                "store_key_prefix",
+                f"{self.ref('store_key_prefix')} should be 1 to 64 printable characters "
+                "without spaces or braces.",
+                "Example: 'myapp:jwtgate:'.",
+            )
+            return str(DEFAULTS["store_key_prefix"])
+        return value
+
+    def check_store(self) -> str | None:
+        value = self.raw.get("store")
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            self.type_error("store", "a URL string")
+            return None
+        scheme = urlsplit(value).scheme
+        if scheme not in STORE_SCHEMES or (
+            scheme == "sqlite"
+            and (not value.startswith("sqlite:///") or not value[10:].split("?", 1)[0])
+        ):
+            self.add(
+                "E020",
+                "store",
+                f"{self.ref('store')} is not a store URL jwtgate knows.",
+                "Use 'memory://', 'sqlite:////abs/path/file.db' or 'redis://host:6379/0'.",
+            )
+            return None
+        if scheme == "sqlite":
+            return self.check_sqlite_path(value)
+        return value
+
+    def check_sqlite_path(self, url: str) -> str:
+        """The SQLite URL with its path made absolute, once (ids W001, E063).
+
+        Three slashes and a relative path mean "relative to the working directory":
+        a process started elsewhere (the jwtgate CLI, a cron job) would open
+        another file and its revocations would be lost to the app.
+        """
+        path_part, sep, query = url[len("sqlite:///") :].partition("?")
+        path = Path(path_part)
+        resolved = path.resolve()
+        if not path.is_absolute():
+            self.warn(
+                "W001",
+                "store",
+                f"{self.ref('store')} names the relative path {path_part!r}, resolved "
+                f"against the working directory to {str(resolved)!r}; a process started "
+                "elsewhere (the jwtgate CLI, another service) would open another file.",
+                f"Use four slashes for an absolute path: 'sqlite:///{resolved}'.",
+            )
+        read_only = "mode=ro" in query.split("&")
+        directory = resolved.parent
+        writable = os.access(resolved, os.W_OK) if resolved.exists() else True
+        if not directory.is_dir() or (
+            not read_only and not (writable and os.access(directory, os.W_OK | os.X_OK))
+        ):
+            self.add(
+                "E063",
+                "store",
+                f"{self.ref('store')}: the directory {str(directory)!r} does not exist or "
+                "the SQLite file cannot be written there (WAL mode also writes "
+                "'-wal' and '-shm' files beside it).",
+                "Create the directory and give the app's user write access, or add "
+                "'?mode=ro' for a read-only store.",
+            )
+        return f"sqlite:///{resolved}{sep}{query}"
+
+    def get(self, key: str) -> Any:
+        return self.raw.get(key, DEFAULTS[key])
