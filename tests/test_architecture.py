@@ -131,7 +131,6 @@ def test_no_import_cycle_in_src() -> None:
 TO_SPLIT = {
     "jwtgate.endpoints": "item 7: typed steps, shared sync/async logic",
     "jwtgate.stores.redis": "item 7: one logic for the sync and async stores",
-    "jwtgate.verify": "item 2: key-source construction moves out with the settings",
 }
 
 

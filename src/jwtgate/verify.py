@@ -34,8 +34,6 @@ the one the source serves. Failures are never cached.
 from __future__ import annotations
 
 import binascii
-import json
-import math
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -48,6 +46,17 @@ from jwt.api_jws import PyJWS
 from jwt.warnings import InsecureKeyLengthWarning
 
 from ._cache import SecondChance
+from ._compact import (
+    ALPHABET,
+    MAX_HEADER_SEGMENT,
+    NUMERIC_DATES,
+    STRING_CLAIMS,
+    b64decode,
+    is_canonical,
+    is_numeric_date,
+    load_json_object,
+    validity,
+)
 from ._keysource import key_source_for
 from .config import Settings
 from .errors import (
@@ -65,92 +74,12 @@ from .errors import (
     UnsupportedCriticalHeader,
     WrongTokenType,
 )
-from .identity import FrozenDict, Identity, parse_scopes
+from .identity import Identity, parse_scopes
 from .keys import KeySource, StaticKeys, VerificationKey
 
 __all__ = ["Clock", "Verifier"]
 
 Clock = Callable[[], float]
-
-_NUMERIC_DATES = ("exp", "nbf", "iat")
-_STRING_CLAIMS = ("iss", "sub", "jti")
-_MAX_HEADER_SEGMENT = 2048
-# The whole compact JWS checked in one C-speed pass: deleting the base64url
-# alphabet must leave exactly the two dots (three segments, no padding).
-_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-_URLSAFE = bytes.maketrans(b"-_", b"+/")
-# RFC 4648 §3.5: the unused low bits of the last character must be zero, so that
-# every byte string has exactly one encoding (a token cannot be varied in place).
-_CANONICAL_LAST = {2: frozenset(b"AQgw"), 3: frozenset(b"AEIMQUYcgkosw048")}
-
-
-def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # RFC 7515 §5.2 and RFC 7519 §7.2: duplicate member names must be rejected or
-    # only the last taken; two parsers that disagree on which is a classic bypass.
-    # Read-only from the start: an Identity's claims need no second copy.
-    result = FrozenDict(pairs)
-    if len(result) != len(pairs):
-        raise ValueError("duplicate member")
-    return result
-
-
-def _reject_constant(name: str) -> Any:
-    # NaN and Infinity are Python's extensions, not JSON (RFC 8259 §6).
-    raise ValueError(f"{name} is not JSON")
-
-
-def _is_canonical(segment: bytes) -> bool:
-    """Whether a segment in the base64url alphabet is a canonical, unpadded encoding."""
-    rem = len(segment) & 3
-    return not rem or (rem != 1 and segment[-1] in _CANONICAL_LAST[rem])
-
-
-def _b64decode(segment: bytes) -> bytes:
-    """Decode a segment already known to be in the base64url alphabet; canonical only."""
-    if not _is_canonical(segment):
-        raise ValueError("not canonical base64url")
-    return binascii.a2b_base64(segment.translate(_URLSAFE) + b"=" * (-len(segment) & 3))
-
-
-def _load_json_object(data: bytes) -> dict[str, Any]:
-    try:
-        value = json.loads(
-            data, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant
-        )
-    except (ValueError, RecursionError, UnicodeDecodeError) as exc:
-        raise MalformedToken() from exc
-    if not isinstance(value, dict):
-        raise MalformedToken()
-    return value
-
-
-def _is_numeric_date(value: object) -> bool:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:  # an int too large for a float (10**400) is no date either
-        return False
-
-
-def _validity(
-    leeway: float, exp: float | None, nbf: float | None, iat: float | None
-) -> tuple[float, float]:
-    """The times ``[start, end)`` during which the time claims hold, leeway included.
-
-    One rule for full verifications and cache hits alike, so they cannot drift:
-    RFC 7519 §4.1.4, the current time MUST be before ``exp``; §4.1.5, not before
-    ``nbf``; and a token issued in the future (``iat``) is not valid yet either.
-    """
-    start, end = -math.inf, math.inf
-    if exp is not None:
-        end = exp + leeway
-    if nbf is not None:
-        start = nbf - leeway
-    if iat is not None:
-        start = max(start, iat - leeway)
-    return start, end
-
 
 _MAX_PREPARED = 64
 
@@ -170,7 +99,7 @@ def _algorithm_objects(names: tuple[str, ...]) -> dict[str, Algorithm]:
 class _Entry:
     """A verified token: its identity, the key that verified it, and when it may be served.
 
-    ``[start, end)`` is the token's validity window (:func:`_validity`) cut to the
+    ``[start, end)`` is the token's validity window (:func:`validity`) cut to the
     entry's own life, from when it was stored to ``verify_cache_max_age`` later.
     ``used`` is the cache's mark of a hit (:class:`~jwtgate._cache.SecondChance`).
     """
@@ -378,21 +307,21 @@ class Verifier:
         if len(raw) > self._max_bytes:
             raise TokenTooLarge()
         # Also refuses JWE (five segments), unsecured two-segment forms and padding.
-        if raw.translate(None, _ALPHABET) != b"..":
+        if raw.translate(None, ALPHABET) != b"..":
             raise MalformedToken()
         segments = tuple(raw.split(b"."))
-        if not segments[0] or len(segments[0]) > _MAX_HEADER_SEGMENT:
+        if not segments[0] or len(segments[0]) > MAX_HEADER_SEGMENT:
             raise MalformedToken()
         # PyJWT decodes the payload and signature leniently ("=" padding passes), which
         # would give one token several spellings: a deny-list keyed by the token
         # string would miss "<token>=". Only the canonical form is accepted.
-        if not (_is_canonical(segments[1]) and _is_canonical(segments[2])):
+        if not (is_canonical(segments[1]) and is_canonical(segments[2])):
             raise MalformedToken()
         try:
-            header_bytes = _b64decode(segments[0])
+            header_bytes = b64decode(segments[0])
         except (ValueError, binascii.Error) as exc:
             raise MalformedToken() from exc
-        header = _load_json_object(header_bytes)
+        header = load_json_object(header_bytes)
         alg = header.get("alg")
         if not isinstance(alg, str):
             raise MalformedToken()
@@ -446,14 +375,14 @@ class Verifier:
         # The signature first, and only then the work of decoding a payload of any size
         # (its encoding was checked with the whole token in _parse).
         try:
-            signature = _b64decode(segments[2])
+            signature = b64decode(segments[2])
         except (ValueError, binascii.Error) as exc:
             raise MalformedToken() from exc
         signing_input = raw[: len(segments[0]) + len(segments[1]) + 1]
         if not algorithm.verify(signing_input, prepared, signature):
             raise InvalidSignature()
         # In the alphabet and canonical (checked in _parse): decoding cannot fail.
-        claims = _load_json_object(_b64decode(segments[1]))
+        claims = load_json_object(b64decode(segments[1]))
         self._check_claims(claims)
         subject = claims.get(self._identity_claim)
         if not isinstance(subject, str) or not subject:
@@ -475,7 +404,7 @@ class Verifier:
         )
         if self._cache is not None:
             stored = self.clock()
-            start, end = _validity(
+            start, end = validity(
                 self._leeway, claims.get("exp"), claims.get("nbf"), claims.get("iat")
             )
             window = max(start, stored), min(end, stored + self._max_age)
@@ -486,10 +415,10 @@ class Verifier:
         for name in self._required:
             if claims.get(name) is None:
                 raise MissingClaim(name)
-        for name in _NUMERIC_DATES:
-            if name in claims and not _is_numeric_date(claims[name]):
+        for name in NUMERIC_DATES:
+            if name in claims and not is_numeric_date(claims[name]):
                 raise InvalidClaim(name)
-        for name in _STRING_CLAIMS:
+        for name in STRING_CLAIMS:
             if name in claims and not isinstance(claims[name], str):
                 raise InvalidClaim(name)
 
@@ -505,9 +434,7 @@ class Verifier:
         ):
             raise WrongTokenType()
 
-        start, end = _validity(
-            self._leeway, claims.get("exp"), claims.get("nbf"), claims.get("iat")
-        )
+        start, end = validity(self._leeway, claims.get("exp"), claims.get("nbf"), claims.get("iat"))
         now = self.clock()
         if now >= end:
             raise ExpiredToken()
