@@ -162,3 +162,15 @@ def test_parse_challenge_handles_escapes_and_tokens() -> None:
     scheme, params = parse_challenge('Bearer realm="a \\"b\\"", error=invalid_token, scope="x y"')
     assert scheme == "Bearer"
     assert params == {"realm": 'a "b"', "error": "invalid_token", "scope": "x y"}
+
+
+def test_token_factory_takes_a_settings_dict() -> None:
+    """TokenFactory({...}) works like everything else in jwtgate that takes settings (#15):
+    a plain dict is validated into Settings, and its tokens verify."""
+    from jwtgate import Verifier
+    from jwtgate.testing import TokenFactory
+
+    settings = {"secret": "a-test-secret-that-is-long-enough-0123456789", "scopes_claim": "scp"}
+    factory = TokenFactory(settings)
+    identity = Verifier(settings).verify(factory("erin", scopes="read"))
+    assert (identity.subject, identity.scopes) == ("erin", frozenset({"read"}))

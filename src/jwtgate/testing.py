@@ -75,7 +75,12 @@ class FrozenClock:
 class TokenFactory:
     """Mints tokens for tests from settings, relative to ``clock`` (default: real time)."""
 
-    def __init__(self, settings: Settings, clock: FrozenClock | None = None) -> None:
+    def __init__(
+        self, settings: Settings | Mapping[str, Any], clock: FrozenClock | None = None
+    ) -> None:
+        # A plain dict too, as everywhere else in jwtgate.
+        if not isinstance(settings, Settings):
+            settings = Settings.from_dict(settings)
         self.settings = settings
         self.clock = clock
         self._issuer = Issuer(settings, clock=clock or time.time)
