@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -708,3 +709,31 @@ def test_csrf_secret_option(settings: Settings) -> None:
     assert not csrf_valid(key, "sid-2", csrf_token(key, "sid-1"))
     with Sessions(settings) as sessions, pytest.raises(ValueError, match="at least 32 bytes"):
         Endpoints(sessions, authenticate, cookie=True, csrf_secret="short")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        pytest.param({"cookies": True}, "unexpected endpoint option(s) 'cookies'", id="misspelt"),
+        pytest.param({"secure": "false"}, "'secure' cannot be a str", id="a string for a flag"),
+        pytest.param({"prefix": None}, "'prefix' cannot be a NoneType", id="none-prefix"),
+    ],
+)
+def test_a_misspelt_or_mistyped_option_fails_at_construction(
+    options: dict[str, Any], message: str
+) -> None:
+    """Options are validated keyword arguments (#14 item 7): `cookies=True` or
+    `secure="false"` used to be ignored or taken as truthy; now each is a TypeError
+    naming the option, for the sync and async cores and both apps."""
+    from jwtgate.endpoints import asgi_app, wsgi_app
+
+    settings = make_settings(store="memory://options")
+    builders = [
+        lambda: Endpoints(Sessions(settings), authenticate, **options),
+        lambda: AsyncEndpoints(AsyncSessions(settings), authenticate, **options),
+        lambda: asgi_app(settings, authenticate, **options),
+        lambda: wsgi_app(settings, authenticate, **options),
+    ]
+    for build in builders:
+        with pytest.raises(TypeError, match=re.escape(message)):
+            build()

@@ -58,7 +58,7 @@ import json
 import secrets
 from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict
 
 import anyio.to_thread
 from cryptography.hazmat.primitives import hashes, serialization
@@ -78,8 +78,12 @@ from .revocation import question
 from .sessions import AsyncSessions, Sessions, TokenPair
 from .stores import AsyncStore, Store
 
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
 __all__ = [
     "AsyncEndpoints",
+    "EndpointOptions",
     "EndpointRequest",
     "EndpointResponse",
     "Endpoints",
@@ -137,10 +141,49 @@ _REASONS = {
 
 _NO_STORE = (("cache-control", "no-store"), ("pragma", "no-cache"))
 
-# One step of a flow: the name of an I/O operation and its arguments. Flows are
-# generators that yield steps and receive results, so the sync and async
-# drivers share every decision and differ only in how they perform the I/O.
-_Step = tuple[str, tuple[Any, ...]]
+# The steps of a flow: each I/O operation a flow needs, as a value. Flows are
+# generators that yield steps and receive results, so the sync and async drivers
+# share every decision and differ only in how they perform the I/O.
+
+
+@dataclass(frozen=True)
+class _Authenticate:
+    username: str
+    password: str
+
+
+@dataclass(frozen=True)
+class _Login:
+    subject: str
+    claims: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True)
+class _Verify:
+    token: str
+
+
+@dataclass(frozen=True)
+class _Refresh:
+    token: str
+
+
+@dataclass(frozen=True)
+class _Logout:
+    token: str
+
+
+@dataclass(frozen=True)
+class _LogoutAll:
+    subject: str
+
+
+@dataclass(frozen=True)
+class _IsRevoked:
+    identity: Identity
+
+
+_Step = _Authenticate | _Login | _Verify | _Refresh | _Logout | _LogoutAll | _IsRevoked
 _Flow = Generator[_Step, Any, EndpointResponse]
 
 
@@ -211,14 +254,14 @@ class _Core:
         username, password = body.get("username"), body.get("password")
         if not isinstance(username, str) or not isinstance(password, str) or not username:
             raise _oauth_error(400, "invalid_request", "username and password are required")
-        result = yield ("authenticate", (username, password))
+        result = yield _Authenticate(username, password)
         if isinstance(result, tuple):
             subject, claims = result
         else:
             subject, claims = result, None
         if not subject:
             raise _oauth_error(400, "invalid_grant", "invalid username or password")
-        pair = yield ("login", (subject, claims))
+        pair = yield _Login(subject, claims)
         return self.issued(pair)
 
     def refresh(self, request: EndpointRequest, body: Mapping[str, Any]) -> _Flow:
@@ -227,8 +270,8 @@ class _Core:
             raise _oauth_error(400, "invalid_request", "refresh_token is required")
         try:
             if from_cookie:  # ambient: prove the page sent it before anything changes
-                self.check_csrf(request, (yield ("verify", (token,))))
-            pair = yield ("refresh", (token,))
+                self.check_csrf(request, (yield _Verify(token)))
+            pair = yield _Refresh(token)
         except AuthenticationError as error:
             # A dead refresh cookie is useless to the browser: drop it.
             raise _oauth_error(400, "invalid_grant", error.description, *self.clear()) from None
@@ -249,7 +292,7 @@ class _Core:
         if token is None:
             raise _oauth_error(400, "invalid_request", "a refresh or access token is required")
         try:
-            identity: Identity = yield ("verify", (token,))
+            identity: Identity = yield _Verify(token)
             if from_cookie:
                 self.check_csrf(request, identity)
             if everywhere:
@@ -258,12 +301,12 @@ class _Core:
                 # /refresh, so a used one is a replay (its family ends, 400), not a
                 # way for whoever kept it to log the user out everywhere.
                 if identity.claims.get("token_use") == "refresh":
-                    yield ("refresh", (token,))
-                elif (yield ("is_revoked", (identity,))):
+                    yield _Refresh(token)
+                elif (yield _IsRevoked(identity)):
                     raise RevokedToken()
-                yield ("logout_all", (str(identity.subject),))
+                yield _LogoutAll(str(identity.subject))
             else:
-                yield ("logout", (token,))
+                yield _Logout(token)
         except AuthenticationError as error:
             if access is not None:
                 return self.rendered(error)
@@ -422,16 +465,62 @@ def csrf_valid(key: bytes, session_id: str, value: str) -> bool:
     return bool(nonce) and hmac.compare_digest(mac.encode(), expected.encode())
 
 
+class EndpointOptions(TypedDict, total=False):
+    """The keyword options of :class:`Endpoints`, :func:`asgi_app` and :func:`wsgi_app`."""
+
+    prefix: str
+    cookie: bool
+    cookie_name: str
+    csrf_cookie_name: str
+    csrf_header: str
+    csrf_secret: str | bytes | None
+    secure: bool
+
+
+_OPTION_DEFAULTS: EndpointOptions = {
+    "prefix": "/auth",
+    "cookie": False,
+    "cookie_name": "jwtgate_refresh",
+    "csrf_cookie_name": "jwtgate_csrf",
+    "csrf_header": "X-CSRF-Token",
+    "csrf_secret": None,
+    "secure": True,
+}
+_OPTION_TYPES: dict[str, type | tuple[type, ...]] = {
+    "prefix": str,
+    "cookie": bool,
+    "cookie_name": str,
+    "csrf_cookie_name": str,
+    "csrf_header": str,
+    "csrf_secret": (str, bytes, type(None)),
+    "secure": bool,
+}
+
+
 def _core(settings: Settings, options: Mapping[str, Any]) -> _Core:
+    """The endpoint core for ``options``: a misspelt or mistyped option is a TypeError
+    at construction (silently ignoring ``secure=False`` or ``cookies=True`` would
+    leave the endpoints doing something else than asked)."""
+    unknown = sorted(set(options) - set(_OPTION_TYPES))
+    if unknown:
+        raise TypeError(
+            f"unexpected endpoint option(s) {', '.join(map(repr, unknown))}; "
+            f"the options are {', '.join(_OPTION_TYPES)}"
+        )
+    for name, value in options.items():
+        if not isinstance(value, _OPTION_TYPES[name]):
+            kind = type(value).__name__
+            raise TypeError(f"endpoint option {name!r} cannot be a {kind} (see Endpoints)")
+    given = {**_OPTION_DEFAULTS, **options}
     return _Core(
         settings,
-        prefix=options.get("prefix", "/auth"),
-        cookie=options.get("cookie", False),
-        cookie_name=options.get("cookie_name", "jwtgate_refresh"),
-        csrf_cookie_name=options.get("csrf_cookie_name", "jwtgate_csrf"),
-        csrf_header=options.get("csrf_header", "X-CSRF-Token"),
-        secure=options.get("secure", True),
-        csrf_secret=options.get("csrf_secret"),
+        prefix=given["prefix"],
+        cookie=given["cookie"],
+        cookie_name=given["cookie_name"],
+        csrf_cookie_name=given["csrf_cookie_name"],
+        csrf_header=given["csrf_header"],
+        secure=given["secure"],
+        csrf_secret=given["csrf_secret"],
     )
 
 
@@ -447,7 +536,10 @@ class Endpoints:
     """
 
     def __init__(
-        self, sessions: Sessions, authenticate: Callable[[str, str], Any], **options: Any
+        self,
+        sessions: Sessions,
+        authenticate: Callable[[str, str], Any],
+        **options: Unpack[EndpointOptions],
     ) -> None:
         self.sessions = sessions
         self.authenticate = authenticate
@@ -460,7 +552,7 @@ class Endpoints:
             step = next(flow)
             while True:
                 try:
-                    result = self._do(*step)
+                    result = self._do(step)
                 except RequestError as error:
                     step = flow.throw(error)
                 else:
@@ -469,20 +561,33 @@ class Endpoints:
             response: EndpointResponse = stop.value
             return response
 
-    def _do(self, name: str, args: tuple[Any, ...]) -> Any:
+    def _do(self, step: _Step) -> Any:
         sessions = self.sessions
-        if name == "authenticate":
-            return self.authenticate(*args)
-        if name == "is_revoked":
-            return sessions.store.is_revoked(*question(args[0]))
-        return getattr(sessions, name)(*args)
+        match step:
+            case _Authenticate(username, password):
+                return self.authenticate(username, password)
+            case _Login(subject, claims):
+                return sessions.login(subject, claims)
+            case _Verify(token):
+                return sessions.verify(token)
+            case _Refresh(token):
+                return sessions.refresh(token)
+            case _Logout(token):
+                return sessions.logout(token)
+            case _LogoutAll(subject):
+                return sessions.logout_all(subject)
+            case _IsRevoked(identity):
+                return sessions.store.is_revoked(*question(identity))
 
 
 class AsyncEndpoints:
     """The async endpoint core, over :class:`~jwtgate.AsyncSessions`; see :class:`Endpoints`."""
 
     def __init__(
-        self, sessions: AsyncSessions, authenticate: Callable[[str, str], Any], **options: Any
+        self,
+        sessions: AsyncSessions,
+        authenticate: Callable[[str, str], Any],
+        **options: Unpack[EndpointOptions],
     ) -> None:
         self.sessions = sessions
         self.authenticate = authenticate
@@ -495,7 +600,7 @@ class AsyncEndpoints:
             step = next(flow)
             while True:
                 try:
-                    result = await self._do(*step)
+                    result = await self._do(step)
                 except RequestError as error:
                     step = flow.throw(error)
                 else:
@@ -504,16 +609,26 @@ class AsyncEndpoints:
             response: EndpointResponse = stop.value
             return response
 
-    async def _do(self, name: str, args: tuple[Any, ...]) -> Any:
+    async def _do(self, step: _Step) -> Any:
         sessions = self.sessions
-        if name == "authenticate":
-            if inspect.iscoroutinefunction(self.authenticate):
-                return await self.authenticate(*args)
-            result = await anyio.to_thread.run_sync(self.authenticate, *args)
-            return await result if inspect.isawaitable(result) else result
-        if name == "is_revoked":
-            return await sessions.store.is_revoked(*question(args[0]))
-        return await getattr(sessions, name)(*args)
+        match step:
+            case _Authenticate(username, password):
+                if inspect.iscoroutinefunction(self.authenticate):
+                    return await self.authenticate(username, password)
+                result = await anyio.to_thread.run_sync(self.authenticate, username, password)
+                return await result if inspect.isawaitable(result) else result
+            case _Login(subject, claims):
+                return await sessions.login(subject, claims)
+            case _Verify(token):
+                return await sessions.verify(token)
+            case _Refresh(token):
+                return await sessions.refresh(token)
+            case _Logout(token):
+                return await sessions.logout(token)
+            case _LogoutAll(subject):
+                return await sessions.logout_all(subject)
+            case _IsRevoked(identity):
+                return await sessions.store.is_revoked(*question(identity))
 
 
 # -- raw ASGI and WSGI apps ------------------------------------------------------------
@@ -617,7 +732,7 @@ def asgi_app(
     authenticate: Callable[[str, str], Any],
     *,
     store: AsyncStore | str | None = None,
-    **options: Any,
+    **options: Unpack[EndpointOptions],
 ) -> Any:
     """A raw ASGI app serving the token endpoints (options: see :class:`Endpoints`).
 
@@ -631,7 +746,7 @@ def wsgi_app(
     authenticate: Callable[[str, str], Any],
     *,
     store: Store | str | None = None,
-    **options: Any,
+    **options: Unpack[EndpointOptions],
 ) -> Any:
     """A WSGI app serving the token endpoints (options: see :class:`Endpoints`).
 
