@@ -50,32 +50,37 @@ or call the framework-neutral core yourself: :class:`Endpoints` (sync) and
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import inspect
-import json
-import secrets
-from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict
 
 import anyio.to_thread
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from . import _bearer
+from ._endpoint_core import (
+    _REASONS,
+    MAX_BODY,
+    EndpointRequest,
+    EndpointResponse,
+    _Authenticate,
+    _Core,
+    _IsRevoked,
+    _Login,
+    _Logout,
+    _LogoutAll,
+    _Refresh,
+    _Step,
+    _Verify,
+)
+from ._endpoint_core import ROUTES as ROUTES
+from ._endpoint_core import csrf_key as csrf_key
+from ._endpoint_core import csrf_token as csrf_token
+from ._endpoint_core import csrf_valid as csrf_valid
 from .config import Settings
 from .errors import (
-    AuthenticationError,
     RequestError,
-    RevokedToken,
-    ServiceUnavailable,
 )
-from .http import render
-from .identity import Identity
 from .revocation import question
-from .sessions import AsyncSessions, Sessions, TokenPair
+from .sessions import AsyncSessions, Sessions
 from .stores import AsyncStore, Store
 
 if TYPE_CHECKING:
@@ -93,376 +98,6 @@ __all__ = [
 
 AuthResult: TypeAlias = "str | tuple[str, Mapping[str, Any]] | None"
 Authenticate: TypeAlias = Callable[[str, str], "AuthResult | Awaitable[AuthResult]"]
-
-MAX_BODY = 16_384
-ROUTES = ("token", "refresh", "logout", "logout-all")
-
-
-@dataclass(frozen=True)
-class EndpointRequest:
-    """What the endpoints need from a request; header names in lower case."""
-
-    method: str
-    path: str
-    body: bytes = b""
-    headers: Mapping[str, str] | None = None
-    authorization: tuple[str, ...] = ()
-
-    def header(self, name: str) -> str | None:
-        """One header's value, or None."""
-        return (self.headers or {}).get(name)
-
-
-@dataclass(frozen=True)
-class EndpointResponse:
-    """Status, header pairs (``Set-Cookie`` may repeat) and body bytes."""
-
-    status: int
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
-
-    def json(self) -> Any:
-        """The body, decoded (None when empty)."""
-        return json.loads(self.body) if self.body else None
-
-
-_REASONS = {
-    200: "OK",
-    204: "No Content",
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    413: "Content Too Large",
-    415: "Unsupported Media Type",
-    503: "Service Unavailable",
-}
-
-_NO_STORE = (("cache-control", "no-store"), ("pragma", "no-cache"))
-
-# The steps of a flow: each I/O operation a flow needs, as a value. Flows are
-# generators that yield steps and receive results, so the sync and async drivers
-# share every decision and differ only in how they perform the I/O.
-
-
-@dataclass(frozen=True)
-class _Authenticate:
-    username: str
-    password: str
-
-
-@dataclass(frozen=True)
-class _Login:
-    subject: str
-    claims: Mapping[str, Any] | None
-
-
-@dataclass(frozen=True)
-class _Verify:
-    token: str
-
-
-@dataclass(frozen=True)
-class _Refresh:
-    token: str
-
-
-@dataclass(frozen=True)
-class _Logout:
-    token: str
-
-
-@dataclass(frozen=True)
-class _LogoutAll:
-    subject: str
-
-
-@dataclass(frozen=True)
-class _IsRevoked:
-    identity: Identity
-
-
-_Step = _Authenticate | _Login | _Verify | _Refresh | _Logout | _LogoutAll | _IsRevoked
-_Flow = Generator[_Step, Any, EndpointResponse]
-
-
-class _Answer(Exception):
-    """Ends a flow early with a ready response."""
-
-    def __init__(self, response: EndpointResponse) -> None:
-        self.response = response
-
-
-def _json(status: int, body: Mapping[str, Any] | None, *cookies: str) -> EndpointResponse:
-    data = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
-    headers = [*_NO_STORE, *(("set-cookie", c) for c in cookies)]
-    if body is not None:
-        headers.insert(0, ("content-type", "application/json"))
-    headers.append(("content-length", str(len(data))))
-    return EndpointResponse(status, tuple(headers), data)
-
-
-def _oauth_error(status: int, error: str, description: str, *cookies: str) -> _Answer:
-    return _Answer(_json(status, {"error": error, "error_description": description}, *cookies))
-
-
-class _Core:
-    """Routing, parsing, cookies and the flows; no I/O."""
-
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        prefix: str,
-        cookie: bool,
-        cookie_name: str,
-        csrf_cookie_name: str,
-        csrf_header: str,
-        secure: bool,
-        csrf_secret: str | bytes | None = None,
-    ) -> None:
-        if not prefix.startswith("/") or prefix.endswith("/"):
-            raise ValueError("prefix must start with '/' and not end with one, e.g. '/auth'")
-        self.settings = settings
-        self.prefix = prefix
-        self.cookie = cookie
-        self.cookie_name = cookie_name
-        self.csrf_cookie_name = csrf_cookie_name
-        self.csrf_header = csrf_header.lower()
-        self.secure = secure
-        self._csrf_key = csrf_key(settings, csrf_secret) if cookie else b""
-
-    # -- the flows ------------------------------------------------------------------
-
-    def flow(self, request: EndpointRequest) -> _Flow:
-        """Answer ``request``, yielding the I/O steps it needs."""
-        try:
-            route = self.route(request)
-            body = self.body(request)
-            if route == "token":
-                return (yield from self.login(body))
-            if route == "refresh":
-                return (yield from self.refresh(request, body))
-            return (yield from self.logout(request, body, everywhere=route == "logout-all"))
-        except _Answer as answer:
-            return answer.response
-        except ServiceUnavailable as error:
-            return self.rendered(error)
-
-    def login(self, body: Mapping[str, Any]) -> _Flow:
-        username, password = body.get("username"), body.get("password")
-        if not isinstance(username, str) or not isinstance(password, str) or not username:
-            raise _oauth_error(400, "invalid_request", "username and password are required")
-        result = yield _Authenticate(username, password)
-        if isinstance(result, tuple):
-            subject, claims = result
-        else:
-            subject, claims = result, None
-        if not subject:
-            raise _oauth_error(400, "invalid_grant", "invalid username or password")
-        pair = yield _Login(subject, claims)
-        return self.issued(pair)
-
-    def refresh(self, request: EndpointRequest, body: Mapping[str, Any]) -> _Flow:
-        token, from_cookie = self.refresh_token(request, body)
-        if token is None:
-            raise _oauth_error(400, "invalid_request", "refresh_token is required")
-        try:
-            if from_cookie:  # ambient: prove the page sent it before anything changes
-                self.check_csrf(request, (yield _Verify(token)))
-            pair = yield _Refresh(token)
-        except AuthenticationError as error:
-            # A dead refresh cookie is useless to the browser: drop it.
-            raise _oauth_error(400, "invalid_grant", error.description, *self.clear()) from None
-        return self.issued(pair)
-
-    def logout(
-        self, request: EndpointRequest, body: Mapping[str, Any], *, everywhere: bool
-    ) -> _Flow:
-        try:
-            access = _bearer.from_header(
-                request.authorization, self.settings.header_scheme, self.settings.max_token_bytes
-            )
-        except RequestError as error:
-            return self.rendered(error)
-        token, from_cookie = (
-            (access, False) if access is not None else self.refresh_token(request, body)
-        )
-        if token is None:
-            raise _oauth_error(400, "invalid_request", "a refresh or access token is required")
-        try:
-            identity: Identity = yield _Verify(token)
-            if from_cookie:
-                self.check_csrf(request, identity)
-            if everywhere:
-                # Only a live session may end all others, and a refresh token only
-                # while it is its family's current one: it is consumed like on
-                # /refresh, so a used one is a replay (its family ends, 400), not a
-                # way for whoever kept it to log the user out everywhere.
-                if identity.claims.get("token_use") == "refresh":
-                    yield _Refresh(token)
-                elif (yield _IsRevoked(identity)):
-                    raise RevokedToken()
-                yield _LogoutAll(str(identity.subject))
-            else:
-                yield _Logout(token)
-        except AuthenticationError as error:
-            if access is not None:
-                return self.rendered(error)
-            raise _oauth_error(400, "invalid_grant", error.description) from None
-        return _json(204, None, *self.clear())
-
-    # -- parsing ---------------------------------------------------------------------
-
-    def route(self, request: EndpointRequest) -> str:
-        head, _, name = request.path.rpartition("/")
-        if head != self.prefix or name not in ROUTES:
-            raise _oauth_error(404, "not_found", "no such endpoint")
-        if request.method != "POST":
-            response = _json(405, {"error": "method_not_allowed"})
-            raise _Answer(
-                EndpointResponse(405, (("allow", "POST"), *response.headers), response.body)
-            )
-        return name
-
-    def body(self, request: EndpointRequest) -> Mapping[str, Any]:
-        if not request.body.strip():
-            return {}
-        if len(request.body) > MAX_BODY:
-            raise _oauth_error(413, "invalid_request", "request body too large")
-        content_type = (request.header("content-type") or "").split(";")[0].strip().lower()
-        if content_type != "application/json":
-            raise _oauth_error(415, "invalid_request", "send application/json")
-        try:
-            data = json.loads(request.body)
-        except (ValueError, RecursionError):
-            raise _oauth_error(400, "invalid_request", "malformed JSON body") from None
-        if not isinstance(data, dict):
-            raise _oauth_error(400, "invalid_request", "the body must be a JSON object")
-        return data
-
-    def refresh_token(
-        self, request: EndpointRequest, body: Mapping[str, Any]
-    ) -> tuple[str | None, bool]:
-        """The refresh token of the body, else of the cookie; and whether it came from
-        the cookie (then the request must pass :meth:`check_csrf`)."""
-        token = body.get("refresh_token")
-        if token is not None:
-            if not isinstance(token, str) or not token:
-                raise _oauth_error(400, "invalid_request", "refresh_token must be a string")
-            return token, False
-        if not self.cookie:
-            return None, False
-        try:
-            token = _bearer.from_cookie(
-                request.header("cookie"), self.cookie_name, self.settings.max_token_bytes
-            )
-        except RequestError:
-            raise _oauth_error(400, "invalid_request", "malformed cookie") from None
-        return token, token is not None
-
-    def check_csrf(self, request: EndpointRequest, identity: Identity) -> None:
-        """Signed double-submit: the CSRF cookie and header agree, and the value is one
-        this server signed for the session of the verified refresh cookie."""
-        try:
-            cookie = _bearer.from_cookie(request.header("cookie"), self.csrf_cookie_name, 256)
-        except RequestError:
-            cookie = None
-        sent = request.header(self.csrf_header) or ""
-        sid = identity.claims.get("sid")
-        if (
-            not cookie
-            or not isinstance(sid, str)
-            or not hmac.compare_digest(sent.encode(), cookie.encode())
-            or not csrf_valid(self._csrf_key, sid, sent)
-        ):
-            raise _oauth_error(403, "access_denied", "CSRF token missing or invalid")
-
-    # -- answers ---------------------------------------------------------------------
-
-    def rendered(self, error: RequestError) -> EndpointResponse:
-        rejection = render(error, self.settings.realm)
-        extra = () if any(k == "cache-control" for k, _ in rejection.headers) else _NO_STORE
-        return EndpointResponse(rejection.status, (*rejection.headers, *extra), rejection.body)
-
-    def issued(self, pair: TokenPair) -> EndpointResponse:
-        body = pair.as_dict()
-        if not self.cookie:
-            return _json(200, body)
-        del body["refresh_token"]
-        age = pair.refresh_expires_in
-        body["csrf_token"] = csrf = csrf_token(self._csrf_key, pair.session_id)
-        return _json(
-            200,
-            body,
-            self.set_cookie(self.cookie_name, pair.refresh_token, self.prefix, age, True),
-            self.set_cookie(self.csrf_cookie_name, csrf, "/", age, False),
-        )
-
-    def set_cookie(self, name: str, value: str, path: str, age: int, http_only: bool) -> str:
-        parts = [f"{name}={value}", f"Path={path}", f"Max-Age={age}", "SameSite=Strict"]
-        if http_only:
-            parts.append("HttpOnly")
-        if self.secure:
-            parts.append("Secure")
-        return "; ".join(parts)
-
-    def clear(self) -> tuple[str, ...]:
-        if not self.cookie:
-            return ()
-        return (
-            self.set_cookie(self.cookie_name, "", self.prefix, 0, True),
-            self.set_cookie(self.csrf_cookie_name, "", "/", 0, False),
-        )
-
-
-# -- signed double-submit CSRF (OWASP) ----------------------------------------------
-
-CSRF_SECRET_MIN = 32
-
-
-def csrf_key(settings: Settings, secret: str | bytes | None = None) -> bytes:
-    """The HMAC key of the CSRF values: ``secret`` when given (at least 32 bytes),
-    else derived with HKDF-SHA256 from the signing key, under a label of its own so
-    it is never the signing key itself."""
-    if secret is not None:
-        material = secret.encode() if isinstance(secret, str) else secret
-        if len(material) < CSRF_SECRET_MIN:
-            raise ValueError(f"csrf_secret must be at least {CSRF_SECRET_MIN} bytes")
-    elif settings.signing_key is None:
-        raise ValueError("cookie mode needs a signing key (private_key or secret) or csrf_secret")
-    else:
-        key = settings.signing_key.material()
-        material = (
-            key
-            if isinstance(key, bytes)
-            else key.private_bytes(
-                serialization.Encoding.DER,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"jwtgate csrf v1")
-    return hkdf.derive(material)
-
-
-def _csrf_mac(key: bytes, session_id: str, nonce: str) -> str:
-    digest = hmac.new(key, f"{session_id}!{nonce}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
-def csrf_token(key: bytes, session_id: str) -> str:
-    """A fresh CSRF value for ``session_id``: ``<nonce>.<mac>``."""
-    nonce = secrets.token_urlsafe(18)
-    return f"{nonce}.{_csrf_mac(key, session_id, nonce)}"
-
-
-def csrf_valid(key: bytes, session_id: str, value: str) -> bool:
-    """Whether ``value`` is a CSRF value signed with ``key`` for ``session_id`` (constant time)."""
-    nonce, _, mac = value.partition(".")
-    expected = _csrf_mac(key, session_id, nonce)
-    return bool(nonce) and hmac.compare_digest(mac.encode(), expected.encode())
 
 
 class EndpointOptions(TypedDict, total=False):
