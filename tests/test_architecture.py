@@ -125,27 +125,13 @@ def test_no_import_cycle_in_src() -> None:
     assert cycles(graph) == []
 
 
-# Still over the bound, each with the #14 item that splits it. The list may only
-# shrink: a module that gets under the bound must leave it (strict), and no other
-# module may grow past it without stating why.
-TO_SPLIT = {
-    "jwtgate.stores.redis": "item 7: one logic for the sync and async stores",
-}
-
-
 def lines_of(name: str) -> int:
     return MODULES[name].read_text(encoding="utf-8").count("\n")
 
 
-@pytest.mark.parametrize("name", sorted(set(MODULES) - set(TO_SPLIT)))
+@pytest.mark.parametrize("name", sorted(MODULES))
 def test_a_long_module_says_why(name: str) -> None:
     """About 500 lines at most, or the module's docstring says why it is longer."""
     if lines_of(name) > MAX_LINES:
         docstring = ast.get_docstring(ast.parse(MODULES[name].read_text(encoding="utf-8")))
         assert REASON in (docstring or ""), f"{name}: {lines_of(name)} lines, no reason given"
-
-
-@pytest.mark.parametrize("name", sorted(TO_SPLIT))
-def test_the_modules_still_to_split_are_still_long(name: str) -> None:
-    """A module split below the bound leaves TO_SPLIT (so the list tells the truth)."""
-    assert lines_of(name) > MAX_LINES, f"{name} is split: remove it from TO_SPLIT"

@@ -1,0 +1,192 @@
+"""The Redis store's operations, without I/O: the key layout, the Lua scripts, the
+arguments of each call and how a reply reads.
+
+Both stores in :mod:`jwtgate.stores.redis` (sync and asyncio) build their calls
+here and interpret the replies here; they differ only in how they send a call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from ._contract import Rotation
+
+__all__ = ["RedisKeys", "deadline_margin", "split_url"]
+
+_ROTATE = """
+if redis.replicate_commands then redis.replicate_commands() end -- TIME, then writes (Redis < 5)
+local f = redis.call('HMGET', KEYS[1], 'cur', 'prev', 'rot', 'created', 'doubt')
+if not f[1] then return {'revoked'} end
+local logout = redis.call('GET', KEYS[2])
+if logout and tonumber(f[4]) < tonumber(logout) then
+  redis.call('DEL', KEYS[1])
+  return {'revoked'}
+end
+local late = '0'
+if ARGV[6] ~= '' then
+  local t = redis.call('TIME')
+  if tonumber(t[1]) + tonumber(t[2]) / 1000000 > tonumber(ARGV[6]) then late = '1' end
+end
+if f[1] == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'cur', ARGV[2], 'prev', ARGV[1], 'rot', ARGV[3], 'doubt', late)
+  redis.call('PEXPIRE', KEYS[1], ARGV[5])
+  return {'rotated', ARGV[2]}
+end
+if f[2] == ARGV[1] and (f[1] == ARGV[2] or f[5] == '1') then
+  redis.call('HSET', KEYS[1], 'doubt', late)
+  return {'rotated', f[1]}
+end
+local grace = tonumber(ARGV[4])
+if grace > 0 and f[2] == ARGV[1] and f[3]
+   and tonumber(ARGV[3]) - tonumber(f[3]) <= grace then
+  return {'grace', f[1]}
+end
+redis.call('DEL', KEYS[1])
+return {'reused'}
+"""
+
+_CREATE = """
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'cur', ARGV[1], 'created', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+"""
+
+_IS_REVOKED = """
+if ARGV[2] == '1' and redis.call('EXISTS', KEYS[2]) == 1 then return 1 end
+local logout = redis.call('GET', KEYS[3])
+if ARGV[1] == '1' then
+  local created = redis.call('HGET', KEYS[1], 'created')
+  if not created then return 1 end
+  if logout and tonumber(created) < tonumber(logout) then return 1 end
+  return 0
+end
+if logout and ARGV[3] ~= '' and tonumber(ARGV[3]) < tonumber(logout) then return 1 end
+return 0
+"""
+
+_REVOKE_JTI = """
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+end
+"""
+
+_REVOKE_SUBJECT = """
+local at = ARGV[1]
+local current = redis.call('GET', KEYS[1])
+if current and tonumber(current) > tonumber(at) then at = current end
+local ttl = tonumber(ARGV[2])
+local pttl = redis.call('PTTL', KEYS[1])
+if pttl > ttl then ttl = pttl end
+redis.call('SET', KEYS[1], at, 'PX', ttl)
+"""
+
+_Call = tuple[list[str], list[Any]]
+
+
+def _ms(ttl: float) -> int:
+    return max(1, int(ttl * 1000))
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else repr(float(value))
+
+
+def split_url(url: str, prefix: str) -> tuple[str, str]:
+    """The URL without jwtgate's own ``prefix`` query parameter, and the prefix to use."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    own = [v for k, v in query if k == "prefix"]
+    rest = [(k, v) for k, v in query if k != "prefix"]
+    if own:
+        prefix = own[-1]
+    if "{" in prefix or "}" in prefix:
+        raise ValueError("a Redis key prefix may not contain '{' or '}' (hash tags)")
+    return urlunsplit(parts._replace(query=urlencode(rest))), prefix
+
+
+class RedisKeys:
+    """Key names, with the subject's hash tag (one Redis Cluster slot per subject)."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def tag(self, subject: str) -> str:
+        digest = hashlib.sha256(subject.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        return f"{self.prefix}{{u:{digest}}}"
+
+    def family(self, subject: str, sid: str | None) -> str:
+        return f"{self.tag(subject)}:f:{sid or ''}"
+
+    def jti(self, subject: str, jti: str | None) -> str:
+        return f"{self.tag(subject)}:j:{jti or ''}"
+
+    def logout(self, subject: str) -> str:
+        return f"{self.tag(subject)}:all"
+
+    @property
+    def changes(self) -> str:
+        """The revocation counter key, and the channel revocations are announced on."""
+        return f"{self.prefix}revocations"
+
+    # Keys and arguments of each script, shared by the sync and async stores.
+
+    def create(self, subject: str, sid: str, jti: str, now: float, ttl: float) -> _Call:
+        return [self.family(subject, sid)], [jti, _num(now), _ms(ttl)]
+
+    def rotate(
+        self,
+        subject: str,
+        sid: str,
+        presented: str,
+        new: str,
+        now: float,
+        grace: float,
+        ttl: float,
+        deadline: float | None,
+    ) -> _Call:
+        keys = [self.family(subject, sid), self.logout(subject)]
+        return keys, [presented, new, _num(now), _num(grace), _ms(ttl), _num(deadline)]
+
+    def revoke_jti(self, subject: str, jti: str, ttl: float) -> _Call:
+        return [self.jti(subject, jti)], [_ms(ttl)]
+
+    def revoke_subject(self, subject: str, at: float, ttl: float) -> _Call:
+        return [self.logout(subject)], [_num(at), _ms(ttl)]
+
+    def check(
+        self, subject: str, sid: str | None, jti: str | None, issued_at: float | None
+    ) -> _Call:
+        keys = [self.family(subject, sid), self.jti(subject, jti), self.logout(subject)]
+        flags = ["1" if sid is not None else "0", "1" if jti is not None else "0"]
+        return keys, [*flags, _num(issued_at)]
+
+
+_REVOKING = frozenset({"reused", "revoked"})
+# The revocation counter expires like every other key; a feed that sees it vanish
+# just starts over (one flush), so any TTL is safe.
+_CHANGES_TTL = 86400
+
+
+def deadline_margin(timeout: float) -> float:
+    """How long before its caller gives up a rotation already counts as late.
+
+    The reply still has to travel back, and the two clocks may differ a little:
+    a quarter of the socket timeout, at most one second.
+    """
+    return min(1.0, timeout / 4)
+
+
+def _deadline(deadline: float | None, timeout: float | None) -> float | None:
+    """The caller's deadline, or this call's: now plus the socket timeout, less the margin."""
+    if deadline is not None or timeout is None:
+        return deadline
+    return time.time() + timeout - deadline_margin(timeout)
+
+
+def _rotation(reply: list[bytes]) -> Rotation:
+    outcome = reply[0].decode()
+    current = reply[1].decode() if len(reply) > 1 else None
+    return Rotation(outcome, current)  # type: ignore[arg-type]
