@@ -194,7 +194,29 @@ class RevocationCheck:
 
     def check(self, identity: Identity) -> None:
         """Raise RevokedToken if revoked; on a store failure, deny or allow as configured."""
-        store = self._store
+        if self._answered(self._store, identity):
+            return
+        try:
+            revoked = self.store.is_revoked(*question(identity), token=identity.token)
+        except StoreUnavailable as error:
+            self._trip(error)
+            return
+        self._settle(revoked)
+
+    async def check_async(self, identity: Identity) -> None:
+        """Like :meth:`check`, on the async store (never blocks the event loop)."""
+        if self._answered(self._async_store, identity):
+            return
+        try:
+            revoked = await self.async_store.is_revoked(*question(identity), token=identity.token)
+        except StoreUnavailable as error:
+            self._trip(error)
+            return
+        self._settle(revoked)
+
+    def _answered(self, store: CachedStore | AsyncCachedStore | None, identity: Identity) -> bool:
+        """Whether the check is over before the store is asked: the per-process view
+        knows (raising if revoked), or the breaker is open (on_store_error answers)."""
         view = store.view if store is not None else None
         token = identity.token
         if view is not None and token is not None:
@@ -202,40 +224,13 @@ class RevocationCheck:
             if answer is not None:
                 if answer:
                     raise RevokedToken()
-                return
+                return True
         if self._breaker_open():
             self._failed(StoreUnavailable())
-            return
-        try:
-            revoked = self.store.is_revoked(*question(identity), token=token)
-        except StoreUnavailable as error:
-            self._trip()
-            self._failed(error)
-            return
-        self._break = 0.0
-        if revoked:
-            raise RevokedToken()
+            return True
+        return False
 
-    async def check_async(self, identity: Identity) -> None:
-        """Like :meth:`check`, on the async store (never blocks the event loop)."""
-        store = self._async_store
-        view = store.view if store is not None else None
-        token = identity.token
-        if view is not None and token is not None:
-            answer = view.lookup(token)
-            if answer is not None:
-                if answer:
-                    raise RevokedToken()
-                return
-        if self._breaker_open():
-            self._failed(StoreUnavailable())
-            return
-        try:
-            revoked = await self.async_store.is_revoked(*question(identity), token=token)
-        except StoreUnavailable as error:
-            self._trip()
-            self._failed(error)
-            return
+    def _settle(self, revoked: bool) -> None:
         self._break = 0.0
         if revoked:
             raise RevokedToken()
@@ -249,13 +244,15 @@ class RevocationCheck:
     def _breaker_open(self) -> bool:
         return time.monotonic() < self._broken_until
 
-    def _trip(self) -> None:
+    def _trip(self, error: StoreUnavailable) -> None:
+        """Open the breaker for a growing while, then answer ``error`` as on_store_error says."""
         self._break = min(BREAK_MAX, max(BREAK_MIN, self._break * 2))
         self._broken_until = time.monotonic() + self._break
         logger.warning(
             "jwtgate: revocation store failing; answering from on_store_error for %.1fs",
             self._break,
         )
+        self._failed(error)
 
     @property
     def broken(self) -> bool:
