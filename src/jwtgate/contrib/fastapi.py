@@ -75,6 +75,11 @@ class _BearerDeclaration(HTTPBearer):
         return None
 
 
+# FastAPI 0.115 reads a callable object's annotations without its module's globals,
+# so the string this module's future import makes of them would stay unresolved
+# (and "connection" would become a query parameter): give it the class itself.
+_BearerDeclaration.__call__.__annotations__["connection"] = HTTPConnection
+
 bearer_scheme = _BearerDeclaration(
     scheme_name="jwtgate",
     bearerFormat="JWT",
