@@ -413,3 +413,14 @@ def test_verify_asks_the_store_when_the_settings_check_revocation(store_settings
     code, out = run("verify", "--settings", str(store_settings), pair.access_token)
     assert code == EXIT_FAILED
     assert "REFUSED: token revoked" in out
+
+
+def test_purge_with_the_store_down_exits_4(tmp_path: Path) -> None:
+    """`purge` against a Redis that cannot be reached is exit code 4, as documented; it
+    used to print "purged 0 expired entries" and exit 0 (#15)."""
+    from jwtgate.cli import EXIT_UNAVAILABLE
+
+    path = tmp_path / "down.json"
+    path.write_text(json.dumps({"SECRET": SECRET, "STORE": "redis://127.0.0.1:1/0"}))
+    code, out = run("purge", "--settings", str(path))
+    assert (code, out) == (EXIT_UNAVAILABLE, "")

@@ -314,7 +314,13 @@ class RedisStore(SyncContext):
         return bool(self._call(self._check, *call, write=False))
 
     def purge_expired(self) -> int:
-        """Nothing to do: every key carries its own TTL."""
+        """Nothing to purge (every key carries its own TTL), once Redis answers: a store
+        that cannot be reached is ``StoreUnavailable``, not "0 purged"."""
+        redis = _import_sync()
+        try:
+            self.writer.ping()
+        except redis.RedisError as exc:
+            raise unavailable("redis", exc) from exc
         return 0
 
     def close(self) -> None:
@@ -453,7 +459,12 @@ class AsyncRedisStore(AsyncContext):
         return bool(await self._call(self._check, *call, write=False))
 
     async def purge_expired(self) -> int:
-        """Nothing to do: every key carries its own TTL."""
+        """See :meth:`RedisStore.purge_expired`."""
+        redis = _import_async()
+        try:
+            await self.writer.ping()
+        except redis.RedisError as exc:
+            raise unavailable("redis", exc) from exc
         return 0
 
     async def aclose(self) -> None:
