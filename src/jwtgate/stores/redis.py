@@ -65,6 +65,7 @@ from ._redis_ops import (
     _rotation,
     split_url,
 )
+from ._redis_ops import deadline_margin as deadline_margin  # documented in docs/stores.md
 
 if TYPE_CHECKING:
     import redis as redis_sync
