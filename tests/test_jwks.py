@@ -1303,22 +1303,34 @@ def test_a_landing_wakes_every_waiter_registered_before_it_and_refuses_later_one
 
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
 def test_tasks_of_another_loop_wait_for_a_threads_fetch_and_share_it(
-    server: JWKSServer, backend: str
+    server: JWKSServer, backend: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A WSGI-style thread leads the fetch (the provider takes 0.3 s); twenty tasks on an
     event loop in another thread join that one flight instead of fetching, and are woken
-    by its landing: one fetch for all, every task gets the key."""
+    by its landing: one fetch for all, every task gets the key.
+
+    Woken, not polling and not timing out: ``anyio.sleep`` fails the test, and the
+    waiting limit is an hour, so a task that misses its wake-up hangs until the guard
+    below cancels it (and then finds no key). Both backends run on the anyio of every
+    tox corner (anyio 4.6 has no token for ``from_thread``)."""
     server.delay = 0.3
     keys = JWKSKeys(server.url, algorithms=ALGORITHMS)
+    keys._wait_limit = 3600.0
+
+    async def no_polling(delay: float) -> None:
+        raise AssertionError(f"a waiter polled (anyio.sleep({delay}))")
+
+    monkeypatch.setattr(anyio, "sleep", no_polling)
     leader = threading.Thread(target=keys.get, args=("RS256", "a"))
     leader.start()
     wait_for(lambda: keys.fetches == 1)
     found: list[Any] = []
 
     async def follow() -> None:
-        async with anyio.create_task_group() as group:
-            for _ in range(20):
-                group.start_soon(lambda: _append(found, keys.get_async("RS256", "a")))
+        with anyio.move_on_after(60):  # a hang guard, not a timing: the flight takes 0.3 s
+            async with anyio.create_task_group() as group:
+                for _ in range(20):
+                    group.start_soon(lambda: _append(found, keys.get_async("RS256", "a")))
 
     anyio.run(follow, backend=backend)
     leader.join()

@@ -13,8 +13,6 @@ import threading
 from collections.abc import Callable
 
 import anyio
-import anyio.from_thread
-import anyio.lowlevel
 
 __all__ = ["Flight", "waker"]
 
@@ -50,20 +48,17 @@ class Flight:
                 wake()
 
 
-def waker(event: anyio.Event) -> Callable[[], object] | None:
+def waker(event: anyio.Event) -> Callable[[], object]:
     """A thread-safe call that sets ``event`` on its own loop without blocking the
-    landing thread, or None where this anyio offers none (trio before anyio 4.11)."""
+    landing thread: ``call_soon_threadsafe`` on asyncio, the run's token on trio (the
+    only other loop anyio runs on). Both are the loops' own primitives, so this works
+    on every anyio the package supports (anyio's portable route, ``from_thread`` with
+    a token, needs anyio 4.11)."""
     try:
         loop = asyncio.get_running_loop()
-    except RuntimeError:  # another backend (trio): anyio's portable route, off-thread
-        current_token = getattr(anyio.lowlevel, "current_token", None)
-        if current_token is None:
-            return None
-        token = current_token()
+    except RuntimeError:
+        import trio.lowlevel
 
-        def set_from_thread() -> None:
-            with contextlib.suppress(RuntimeError):  # that loop has closed
-                anyio.from_thread.run_sync(event.set, token=token)
-
-        return threading.Thread(target=set_from_thread, daemon=True).start
+        token = trio.lowlevel.current_trio_token()
+        return lambda: token.run_sync_soon(event.set)
     return lambda: loop.call_soon_threadsafe(event.set)

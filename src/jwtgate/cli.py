@@ -362,7 +362,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("revoke", help="revoke a token or log a subject out everywhere")
     p.add_argument("--settings", required=True, help="settings file naming the store")
     p.add_argument("--subject", help="log this subject out everywhere (or, with --jti, whose)")
-    p.add_argument("--jti", help="revoke the token with this jti")
+    p.add_argument(
+        "--jti", help="revoke the token with this jti (write --jti=ID: an id may begin with -)"
+    )
     p.add_argument("--token", help="revoke this token (verified first)")
     p.set_defaults(func=cmd_revoke)
 

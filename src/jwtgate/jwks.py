@@ -64,8 +64,6 @@ from email.message import Message
 from typing import TYPE_CHECKING
 
 import anyio
-import anyio.from_thread
-import anyio.lowlevel
 import anyio.to_thread
 
 from ._flight import Flight, waker
@@ -354,10 +352,7 @@ class JWKSKeys:
             landed = anyio.Event()
             wake = waker(landed)
             with anyio.move_on_after(self._wait_limit):
-                if wake is None:  # no thread-safe wake-up here: look every 10 ms
-                    while not flight.done.is_set():
-                        await anyio.sleep(0.01)
-                elif flight.on_landing(wake):
+                if flight.on_landing(wake):
                     await landed.wait()
 
     def _refresh_in_background(self) -> None:
