@@ -25,7 +25,8 @@ from .config import Settings
 from .errors import AuthenticationError, RequestError, RevokedToken, ServiceUnavailable
 from .http import render
 from .identity import Identity
-from .sessions import TokenPair
+from .revocation import question
+from .sessions import AsyncSessions, Sessions, TokenPair
 
 MAX_BODY = 16_384
 ROUTES = ("token", "refresh", "logout", "logout-all")
@@ -85,38 +86,62 @@ class _Authenticate:
     password: str
 
 
+# A session step makes its call with ``on(sessions)``: on ``Sessions`` that is the
+# answer, on ``AsyncSessions`` an awaitable of it, so the two drivers differ only
+# in awaiting.
+
+
 @dataclass(frozen=True)
 class _Login:
     subject: str
     claims: Mapping[str, Any] | None
+
+    def on(self, sessions: Sessions | AsyncSessions) -> Any:
+        return sessions.login(self.subject, self.claims)
 
 
 @dataclass(frozen=True)
 class _Verify:
     token: str
 
+    def on(self, sessions: Sessions | AsyncSessions) -> Any:
+        return sessions.verify(self.token)
+
 
 @dataclass(frozen=True)
 class _Refresh:
     token: str
+
+    def on(self, sessions: Sessions | AsyncSessions) -> Any:
+        return sessions.refresh(self.token)
 
 
 @dataclass(frozen=True)
 class _Logout:
     token: str
 
+    def on(self, sessions: Sessions | AsyncSessions) -> Any:
+        return sessions.logout(self.token)
+
 
 @dataclass(frozen=True)
 class _LogoutAll:
     subject: str
+
+    def on(self, sessions: Sessions | AsyncSessions) -> Any:
+        return sessions.logout_all(self.subject)
 
 
 @dataclass(frozen=True)
 class _IsRevoked:
     identity: Identity
 
+    def on(self, sessions: Sessions | AsyncSessions) -> Any:
+        return sessions.store.is_revoked(*question(self.identity))
 
-_Step = _Authenticate | _Login | _Verify | _Refresh | _Logout | _LogoutAll | _IsRevoked
+
+_SessionStep = _Login | _Verify | _Refresh | _Logout | _LogoutAll | _IsRevoked
+_Step = _Authenticate | _SessionStep
 _Flow = Generator[_Step, Any, EndpointResponse]
 
 

@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypedDict, TypeVar
 
 import anyio.to_thread
 
@@ -63,23 +63,14 @@ from ._endpoint_core import (
     EndpointResponse,
     _Authenticate,
     _Core,
-    _IsRevoked,
-    _Login,
-    _Logout,
-    _LogoutAll,
-    _Refresh,
     _Step,
-    _Verify,
 )
 from ._endpoint_core import ROUTES as ROUTES
 from ._endpoint_core import csrf_key as csrf_key
 from ._endpoint_core import csrf_token as csrf_token
 from ._endpoint_core import csrf_valid as csrf_valid
+from ._sansio import arun, run
 from .config import Settings
-from .errors import (
-    RequestError,
-)
-from .revocation import question
 from .sessions import AsyncSessions, Sessions
 from .stores import AsyncStore, Store
 
@@ -95,6 +86,8 @@ __all__ = [
     "asgi_app",
     "wsgi_app",
 ]
+
+SessionsT = TypeVar("SessionsT", Sessions, AsyncSessions)
 
 AuthResult: TypeAlias = "str | tuple[str, Mapping[str, Any]] | None"
 Authenticate: TypeAlias = Callable[[str, str], "AuthResult | Awaitable[AuthResult]"]
@@ -159,7 +152,21 @@ def _core(settings: Settings, options: Mapping[str, Any]) -> _Core:
     )
 
 
-class Endpoints:
+class _Twin(Generic[SessionsT]):
+    """The constructor both endpoint classes share."""
+
+    def __init__(
+        self,
+        sessions: SessionsT,
+        authenticate: Callable[[str, str], Any],
+        **options: Unpack[EndpointOptions],
+    ) -> None:
+        self.sessions: SessionsT = sessions
+        self.authenticate = authenticate
+        self._core = _core(sessions.settings, options)
+
+
+class Endpoints(_Twin[Sessions]):
     """The sync endpoint core: ``handle(EndpointRequest) -> EndpointResponse``.
 
     Options: ``prefix`` (``"/auth"``), ``cookie`` (False), ``cookie_name``
@@ -170,100 +177,31 @@ class Endpoints:
     plain-HTTP development, since browsers drop ``Secure`` cookies there).
     """
 
-    def __init__(
-        self,
-        sessions: Sessions,
-        authenticate: Callable[[str, str], Any],
-        **options: Unpack[EndpointOptions],
-    ) -> None:
-        self.sessions = sessions
-        self.authenticate = authenticate
-        self._core = _core(sessions.settings, options)
-
     def handle(self, request: EndpointRequest) -> EndpointResponse:
         """The answer to ``request``."""
-        flow = self._core.flow(request)
-        try:
-            step = next(flow)
-            while True:
-                try:
-                    result = self._do(step)
-                except RequestError as error:
-                    step = flow.throw(error)
-                else:
-                    step = flow.send(result)
-        except StopIteration as stop:
-            response: EndpointResponse = stop.value
-            return response
+        return run(self._core.flow(request), self._do)
 
     def _do(self, step: _Step) -> Any:
-        sessions = self.sessions
-        match step:
-            case _Authenticate(username, password):
-                return self.authenticate(username, password)
-            case _Login(subject, claims):
-                return sessions.login(subject, claims)
-            case _Verify(token):
-                return sessions.verify(token)
-            case _Refresh(token):
-                return sessions.refresh(token)
-            case _Logout(token):
-                return sessions.logout(token)
-            case _LogoutAll(subject):
-                return sessions.logout_all(subject)
-            case _IsRevoked(identity):
-                return sessions.store.is_revoked(*question(identity))
+        if isinstance(step, _Authenticate):
+            return self.authenticate(step.username, step.password)
+        return step.on(self.sessions)
 
 
-class AsyncEndpoints:
+class AsyncEndpoints(_Twin[AsyncSessions]):
     """The async endpoint core, over :class:`~jwtgate.AsyncSessions`; see :class:`Endpoints`."""
-
-    def __init__(
-        self,
-        sessions: AsyncSessions,
-        authenticate: Callable[[str, str], Any],
-        **options: Unpack[EndpointOptions],
-    ) -> None:
-        self.sessions = sessions
-        self.authenticate = authenticate
-        self._core = _core(sessions.settings, options)
 
     async def handle(self, request: EndpointRequest) -> EndpointResponse:
         """The answer to ``request``."""
-        flow = self._core.flow(request)
-        try:
-            step = next(flow)
-            while True:
-                try:
-                    result = await self._do(step)
-                except RequestError as error:
-                    step = flow.throw(error)
-                else:
-                    step = flow.send(result)
-        except StopIteration as stop:
-            response: EndpointResponse = stop.value
-            return response
+        return await arun(self._core.flow(request), self._do)
 
     async def _do(self, step: _Step) -> Any:
-        sessions = self.sessions
-        match step:
-            case _Authenticate(username, password):
-                if inspect.iscoroutinefunction(self.authenticate):
-                    return await self.authenticate(username, password)
-                result = await anyio.to_thread.run_sync(self.authenticate, username, password)
-                return await result if inspect.isawaitable(result) else result
-            case _Login(subject, claims):
-                return await sessions.login(subject, claims)
-            case _Verify(token):
-                return await sessions.verify(token)
-            case _Refresh(token):
-                return await sessions.refresh(token)
-            case _Logout(token):
-                return await sessions.logout(token)
-            case _LogoutAll(subject):
-                return await sessions.logout_all(subject)
-            case _IsRevoked(identity):
-                return await sessions.store.is_revoked(*question(identity))
+        if not isinstance(step, _Authenticate):
+            return await step.on(self.sessions)
+        authenticate, username, password = self.authenticate, step.username, step.password
+        if inspect.iscoroutinefunction(authenticate):
+            return await authenticate(username, password)
+        result = await anyio.to_thread.run_sync(authenticate, username, password)
+        return await result if inspect.isawaitable(result) else result
 
 
 # -- raw ASGI and WSGI apps ------------------------------------------------------------

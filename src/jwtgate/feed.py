@@ -38,16 +38,19 @@ import threading
 import weakref
 from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import anyio.to_thread
 
 from ._cache import LRU
 from .stores._base import AsyncContext, SyncContext
+from .stores._contract import AsyncStore, Store
 from .stores._feed import ChangeFeed
 
 if TYPE_CHECKING:
-    from .stores import AsyncStore, Rotation, Store
+    from .stores import Rotation
+
+StoreT = TypeVar("StoreT", Store, AsyncStore)
 
 __all__ = [
     "ANSWER_MAX_AGE",
@@ -133,7 +136,29 @@ class RevocationView:
         self.feed.close()
 
 
-class CachedStore(SyncContext):
+class _Layer(Generic[StoreT]):
+    """What both cache layers share: the store, the view, and how an answer is
+    recalled from the view or kept in it."""
+
+    def __init__(self, store: StoreT, view: RevocationView | None = None) -> None:
+        self.store: StoreT = store
+        self.view = view
+
+    def _recall(self, token: str | None) -> tuple[bool | None, int]:
+        """The view's answer for ``token`` (None: ask the store), and the generation
+        to keep the store's answer under (-1: do not keep it)."""
+        view = self.view
+        if view is None or token is None:
+            return None, -1
+        return view.ask(token)
+
+    def _keep(self, token: str | None, generation: int, revoked: bool) -> bool:
+        if generation >= 0 and self.view is not None and token is not None:
+            self.view.remember(token, generation, revoked)
+        return revoked
+
+
+class CachedStore(_Layer[Store], SyncContext):
     """A :class:`~jwtgate.stores.Store` whose revocation answers ``view`` remembers.
 
     ``is_revoked(..., token=t)`` answers from the view when it can and remembers
@@ -143,10 +168,6 @@ class CachedStore(SyncContext):
     remembered, but writes are still announced: wrap a store that writes
     (``Sessions`` does) so that a Gate in the same process sees them at once.
     """
-
-    def __init__(self, store: Store, view: RevocationView | None = None) -> None:
-        self.store = store
-        self.view = view
 
     def is_revoked(
         self,
@@ -158,14 +179,10 @@ class CachedStore(SyncContext):
         token: str | None = None,
     ) -> bool:
         """See :meth:`jwtgate.stores.Store.is_revoked`; ``token``: the token asked about."""
-        view = self.view
-        if view is None or token is None:
-            return self.store.is_revoked(subject, sid, jti, issued_at)
-        answer, generation = view.ask(token)
-        if answer is None:
-            answer = self.store.is_revoked(subject, sid, jti, issued_at)
-            view.remember(token, generation, answer)
-        return answer
+        answer, generation = self._recall(token)
+        if answer is not None:
+            return answer
+        return self._keep(token, generation, self.store.is_revoked(subject, sid, jti, issued_at))
 
     def create_session(self, subject: str, sid: str, jti: str, **options: Any) -> None:
         """See :meth:`jwtgate.stores.Store.create_session` (a new family revokes nothing)."""
@@ -203,15 +220,11 @@ class CachedStore(SyncContext):
         self.store.close()
 
 
-class AsyncCachedStore(AsyncContext):
+class AsyncCachedStore(_Layer[AsyncStore], AsyncContext):
     """The async twin of :class:`CachedStore`, over an :class:`~jwtgate.stores.AsyncStore`.
 
     The view is the same kind (a lookup never waits), so one view may serve both.
     """
-
-    def __init__(self, store: AsyncStore, view: RevocationView | None = None) -> None:
-        self.store = store
-        self.view = view
 
     async def is_revoked(
         self,
@@ -223,14 +236,11 @@ class AsyncCachedStore(AsyncContext):
         token: str | None = None,
     ) -> bool:
         """See :meth:`CachedStore.is_revoked`."""
-        view = self.view
-        if view is None or token is None:
-            return await self.store.is_revoked(subject, sid, jti, issued_at)
-        answer, generation = view.ask(token)
-        if answer is None:
-            answer = await self.store.is_revoked(subject, sid, jti, issued_at)
-            view.remember(token, generation, answer)
-        return answer
+        answer, generation = self._recall(token)
+        if answer is not None:
+            return answer
+        revoked = await self.store.is_revoked(subject, sid, jti, issued_at)
+        return self._keep(token, generation, revoked)
 
     async def create_session(self, subject: str, sid: str, jti: str, **options: Any) -> None:
         """See :meth:`CachedStore.create_session`."""

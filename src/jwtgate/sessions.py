@@ -35,10 +35,11 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Generic, TypeVar
 
+from ._sansio import Op
 from .config import Settings
 from .errors import (
     ConfigurationError,
@@ -67,6 +68,9 @@ __all__ = [
 logger = logging.getLogger("jwtgate")
 
 SESSION_CLAIMS = frozenset({"sid", "token_use"})
+
+R = TypeVar("R")
+StoreT = TypeVar("StoreT", Store, AsyncStore)
 
 
 @dataclass(frozen=True)
@@ -239,34 +243,78 @@ class _Core:
             return float(self.family_ttl)
         return max(1.0, float(exp) + self.settings.leeway - self.clock())
 
+    # -- the operations, as store calls to make and answers to read ----------------
 
-class Sessions:
+    def login(self, subject: str, claims: Mapping[str, Any] | None) -> Op[TokenPair]:
+        extra = self.check_claims(claims)
+        sid, jti, now, ttl = new_jti(), new_jti(), self.clock(), self.family_ttl
+        pair = self.pair(subject, extra, sid, jti, grace=False)
+        return Op(
+            lambda store: store.create_session(subject, sid, jti, now=now, ttl=ttl), _is(pair)
+        )
+
+    def refresh(self, identity: Identity) -> Op[TokenPair]:
+        token = self.parse_refresh(identity)
+        new, now, grace, ttl = new_jti(), self.clock(), self.grace, self.family_ttl
+        return Op(
+            lambda store: store.rotate(
+                token.subject, token.sid, token.jti, new, now=now, grace=grace, ttl=ttl
+            ),
+            lambda rotation: self.after_rotation(token, rotation, new),
+        )
+
+    def logout(self, identity: Identity) -> Op[bool]:
+        subject, sid = str(identity.subject), session_id(identity)
+        if sid is None:
+            return self.revoke_jti(identity)
+        return Op(lambda store: store.revoke_session(subject, sid), bool)
+
+    def logout_all(self, subject: str) -> Op[None]:
+        at, ttl = self.clock(), self.family_ttl
+        return Op(lambda store: store.revoke_subject(subject, at=at, ttl=ttl), _is(None))
+
+    def revoke_jti(self, identity: Identity) -> Op[bool]:
+        jti = identity.claims.get("jti")
+        if not isinstance(jti, str):
+            return Op(None, _is(False))
+        subject, ttl = str(identity.subject), self.jti_ttl(identity)
+        return Op(lambda store: store.revoke_jti(subject, jti, ttl=ttl), _is(True))
+
+
+def _is(value: R) -> Callable[[object], R]:
+    return lambda _answer: value
+
+
+class _Twin(Generic[StoreT]):
+    """The constructor both classes share; their methods differ only in awaiting."""
+
+    _is_async: ClassVar[bool]
+
+    def __init__(
+        self,
+        settings: Settings | Mapping[str, Any],
+        store: StoreT | str | None = None,
+        *,
+        clock: Clock = time.time,
+    ) -> None:
+        self._core = core = _Core(settings, clock)
+        self.settings = core.settings
+        self.store: StoreT
+        self.store, self._owns_store = core.resolve_store(store, want_async=self._is_async)
+
+
+class Sessions(_Twin[Store]):
     """Login, refresh, logout and logout-all over a sync :class:`~jwtgate.stores.Store`.
 
     ``store`` is a store object or a URL; by default the ``store`` setting is
     opened (and closed by :meth:`close`).
     """
 
-    def __init__(
-        self,
-        settings: Settings | Mapping[str, Any],
-        store: Store | str | None = None,
-        *,
-        clock: Clock = time.time,
-    ) -> None:
-        self._core = core = _Core(settings, clock)
-        self.settings = core.settings
-        self.store: Store
-        self.store, self._owns_store = core.resolve_store(store, want_async=False)
+    _is_async = False
 
     def login(self, subject: str, claims: Mapping[str, Any] | None = None) -> TokenPair:
         """Start a session for ``subject``; ``claims`` go into both tokens."""
-        core = self._core
-        extra = core.check_claims(claims)
-        sid, jti, now = new_jti(), new_jti(), core.clock()
-        pair = core.pair(subject, extra, sid, jti, grace=False)
-        self.store.create_session(subject, sid, jti, now=now, ttl=core.family_ttl)
-        return pair
+        return self._run(self._core.login(subject, claims))
 
     def refresh(self, refresh_token: str) -> TokenPair:
         """Consume ``refresh_token`` and return the session's next pair.
@@ -276,18 +324,7 @@ class Sessions:
         for an ended session, any ``InvalidToken`` for a bad token.
         """
         core = self._core
-        token = core.parse_refresh(core.refreshing.verify(refresh_token))
-        new = new_jti()
-        rotation = self.store.rotate(
-            token.subject,
-            token.sid,
-            token.jti,
-            new,
-            now=core.clock(),
-            grace=core.grace,
-            ttl=core.family_ttl,
-        )
-        return core.after_rotation(token, rotation, new)
+        return self._run(core.refresh(core.refreshing.verify(refresh_token)))
 
     def verify(self, token: str) -> Identity:
         """An access or refresh token of these settings, verified (signature, time, claims)."""
@@ -301,25 +338,18 @@ class Sessions:
 
         A token without a session id has its ``jti`` revoked instead.
         """
-        identity = self.verify(token)
-        subject = str(identity.subject)
-        sid = session_id(identity)
-        if sid is not None:
-            return self.store.revoke_session(subject, sid)
-        return self.revoke_jti(identity)
+        return self._run(self._core.logout(self.verify(token)))
 
     def logout_all(self, subject: str) -> None:
         """End every session of ``subject`` and refuse every token issued to it until now."""
-        self.store.revoke_subject(subject, at=self._core.clock(), ttl=self._core.family_ttl)
+        self._run(self._core.logout_all(subject))
 
     def revoke_jti(self, identity: Identity) -> bool:
         """Revoke one token by its ``jti``, remembered until the token expires."""
-        jti = identity.claims.get("jti")
-        if not isinstance(jti, str):
-            return False
-        ttl = self._core.jti_ttl(identity)
-        self.store.revoke_jti(str(identity.subject), jti, ttl=ttl)
-        return True
+        return self._run(self._core.revoke_jti(identity))
+
+    def _run(self, op: Op[R]) -> R:
+        return op.read(None if op.call is None else op.call(self.store))
 
     def close(self) -> None:
         """Close the store if these Sessions opened it."""
@@ -333,45 +363,19 @@ class Sessions:
         self.close()
 
 
-class AsyncSessions:
+class AsyncSessions(_Twin[AsyncStore]):
     """The async twin of :class:`Sessions`, over an :class:`~jwtgate.stores.AsyncStore`."""
 
-    def __init__(
-        self,
-        settings: Settings | Mapping[str, Any],
-        store: AsyncStore | str | None = None,
-        *,
-        clock: Clock = time.time,
-    ) -> None:
-        self._core = core = _Core(settings, clock)
-        self.settings = core.settings
-        self.store: AsyncStore
-        self.store, self._owns_store = core.resolve_store(store, want_async=True)
+    _is_async = True
 
     async def login(self, subject: str, claims: Mapping[str, Any] | None = None) -> TokenPair:
         """See :meth:`Sessions.login`."""
-        core = self._core
-        extra = core.check_claims(claims)
-        sid, jti, now = new_jti(), new_jti(), core.clock()
-        pair = core.pair(subject, extra, sid, jti, grace=False)
-        await self.store.create_session(subject, sid, jti, now=now, ttl=core.family_ttl)
-        return pair
+        return await self._run(self._core.login(subject, claims))
 
     async def refresh(self, refresh_token: str) -> TokenPair:
         """See :meth:`Sessions.refresh`."""
         core = self._core
-        token = core.parse_refresh(await core.refreshing.verify_async(refresh_token))
-        new = new_jti()
-        rotation = await self.store.rotate(
-            token.subject,
-            token.sid,
-            token.jti,
-            new,
-            now=core.clock(),
-            grace=core.grace,
-            ttl=core.family_ttl,
-        )
-        return core.after_rotation(token, rotation, new)
+        return await self._run(core.refresh(await core.refreshing.verify_async(refresh_token)))
 
     async def verify(self, token: str) -> Identity:
         """See :meth:`Sessions.verify`."""
@@ -382,24 +386,18 @@ class AsyncSessions:
 
     async def logout(self, token: str) -> bool:
         """See :meth:`Sessions.logout`."""
-        identity = await self.verify(token)
-        subject = str(identity.subject)
-        sid = session_id(identity)
-        if sid is not None:
-            return await self.store.revoke_session(subject, sid)
-        return await self.revoke_jti(identity)
+        return await self._run(self._core.logout(await self.verify(token)))
 
     async def logout_all(self, subject: str) -> None:
         """See :meth:`Sessions.logout_all`."""
-        await self.store.revoke_subject(subject, at=self._core.clock(), ttl=self._core.family_ttl)
+        await self._run(self._core.logout_all(subject))
 
     async def revoke_jti(self, identity: Identity) -> bool:
         """See :meth:`Sessions.revoke_jti`."""
-        jti = identity.claims.get("jti")
-        if not isinstance(jti, str):
-            return False
-        await self.store.revoke_jti(str(identity.subject), jti, ttl=self._core.jti_ttl(identity))
-        return True
+        return await self._run(self._core.revoke_jti(identity))
+
+    async def _run(self, op: Op[R]) -> R:
+        return op.read(None if op.call is None else await op.call(self.store))
 
     async def aclose(self) -> None:
         """Close the store if these sessions opened it."""

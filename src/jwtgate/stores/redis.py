@@ -45,9 +45,13 @@ nothing here imports it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
+
+from jwtgate._sansio import Op
 
 from ._base import AsyncContext, SyncContext
 from ._contract import Rotation, logger, unavailable
@@ -70,6 +74,9 @@ from ._redis_ops import deadline_margin as deadline_margin  # documented in docs
 if TYPE_CHECKING:
     import redis as redis_sync
     import redis.asyncio as redis_async
+
+R = TypeVar("R")
+_Timing = tuple[float, float, float, "float | None"]  # now, grace, ttl, deadline
 
 __all__ = ["AsyncRedisStore", "RedisFeed", "RedisKeys", "RedisStore", "persistence"]
 
@@ -193,7 +200,115 @@ def _announce_failed(exc: BaseException) -> None:
     )
 
 
-class RedisStore(SyncContext):
+@contextmanager
+def _unavailable_on(error: type[Exception]) -> Iterator[None]:
+    try:
+        yield
+    except error as exc:
+        raise unavailable("redis", exc) from exc
+
+
+class _RedisBase:
+    """What both Redis stores share: the clients, the key layout, the registered
+    scripts, and every operation as an :class:`~jwtgate._sansio.Op` (the call to send,
+    how to read the reply, whether it is announced). The stores only send."""
+
+    client: Any
+    writer: Any
+
+    def __init__(self, client: Any, *, prefix: str = "jwtgate:", writer: Any = None) -> None:
+        self.client = client
+        self.writer = writer if writer is not None else client
+        self._socket_timeout = _socket_timeout(self.writer)
+        self.keys = RedisKeys(prefix)
+        self._rotate = client.register_script(_ROTATE)
+        self._create = client.register_script(_CREATE)
+        self._check = client.register_script(_IS_REVOKED)
+        self._revoke_jti = client.register_script(_REVOKE_JTI)
+        self._revoke_subject = client.register_script(_REVOKE_SUBJECT)
+
+    def _script(self, script: Any, call: tuple[list[str], list[Any]], *, write: bool = True) -> Any:
+        keys, args = call
+        return lambda _store: script(
+            keys=keys, args=args, client=self.writer if write else self.client
+        )
+
+    def _create_op(self, subject: str, sid: str, jti: str, now: float, ttl: float) -> Op[None]:
+        return Op(self._script(self._create, self.keys.create(subject, sid, jti, now, ttl)), _none)
+
+    def _rotate_op(
+        self, subject: str, sid: str, presented: str, new: str, timing: _Timing
+    ) -> Op[Rotation]:
+        now, grace, ttl, deadline = timing
+        due = _deadline(deadline, self._socket_timeout)
+        call = self.keys.rotate(subject, sid, presented, new, now, grace, ttl, due)
+        return Op(self._script(self._rotate, call), _rotation, _revokes)
+
+    def _revoke_session_op(self, subject: str, sid: str) -> Op[bool]:
+        family = self.keys.family(subject, sid)
+        return Op(lambda _store: self.writer.delete(family), bool, _always)
+
+    def _revoke_jti_op(self, subject: str, jti: str, ttl: float) -> Op[None]:
+        call = self._script(self._revoke_jti, self.keys.revoke_jti(subject, jti, ttl))
+        return Op(call, _none, _always)
+
+    def _revoke_subject_op(self, subject: str, at: float, ttl: float) -> Op[None]:
+        call = self._script(self._revoke_subject, self.keys.revoke_subject(subject, at, ttl))
+        return Op(call, _none, _always)
+
+    def _check_op(
+        self, subject: str, sid: str | None, jti: str | None, issued_at: float | None
+    ) -> Op[bool]:
+        call = self.keys.check(subject, sid, jti, issued_at)
+        return Op(self._script(self._check, call, write=False), bool)
+
+    def _ping_op(self) -> Op[int]:
+        # Nothing to purge (every key carries its own TTL), once Redis answers: a store
+        # that cannot be reached is StoreUnavailable, not "0 purged".
+        return Op(lambda _store: self.writer.ping(), lambda _reply: 0)
+
+    def _announcement(self) -> Any:
+        """The pipeline that announces a revoking write (the counter and the channel)."""
+        pipe = self.writer.pipeline(transaction=False)
+        pipe.incr(self.keys.changes)
+        pipe.expire(self.keys.changes, _CHANGES_TTL)
+        pipe.publish(self.keys.changes, b"1")
+        return pipe
+
+
+def _none(_reply: object) -> None:
+    return None
+
+
+def _always(_result: object) -> bool:
+    return True
+
+
+def _revokes(rotation: Rotation) -> bool:
+    return rotation.outcome in _REVOKING
+
+
+def _clients(redis: Any, factory: Any, retry: Any, url: str, timeout: float) -> tuple[Any, Any]:
+    """A reader that retries a dropped connection once, and a writer that never retries
+    (a write re-sent after a timeout would run twice once a frozen server wakes)."""
+
+    def client(retries: int) -> Any:
+        backoff = redis.backoff.ExponentialBackoff(cap=0.1, base=0.01)
+        return factory.from_url(
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=retry(
+                backoff if retries else redis.backoff.NoBackoff(),
+                retries,
+                supported_errors=(redis.ConnectionError,),  # a timeout is not retried
+            ),
+        )
+
+    return client(1), client(0)
+
+
+class RedisStore(_RedisBase, SyncContext):
     """A :class:`~jwtgate.stores.Store` on a Redis server (or a Redis Cluster client).
 
     ``client`` answers reads; ``writer`` (default: ``client``) sends every write,
@@ -202,54 +317,28 @@ class RedisStore(SyncContext):
     the server wakes up.
     """
 
-    def __init__(
-        self,
-        client: redis_sync.Redis,
-        *,
-        prefix: str = "jwtgate:",
-        writer: redis_sync.Redis | None = None,
-    ) -> None:
-        self.client = client
-        self.writer = writer if writer is not None else client
-        self._timeout = _socket_timeout(self.writer)
-        self.keys = RedisKeys(prefix)
-        self._rotate = client.register_script(_ROTATE)
-        self._create = client.register_script(_CREATE)
-        self._check = client.register_script(_IS_REVOKED)
-        self._revoke_jti = client.register_script(_REVOKE_JTI)
-        self._revoke_subject = client.register_script(_REVOKE_SUBJECT)
+    client: redis_sync.Redis
+    writer: redis_sync.Redis
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "jwtgate:", timeout: float = 5.0) -> RedisStore:
         """The store for ``redis://…`` / ``rediss://…`` (``?prefix=`` sets the key prefix)."""
         redis = _import_sync()
         clean, prefix = split_url(url, prefix)
+        reader, writer = _clients(redis, redis.Redis, redis.retry.Retry, clean, timeout)
+        return cls(reader, prefix=prefix, writer=writer)
 
-        def client(retries: int) -> Any:
-            backoff = redis.backoff.ExponentialBackoff(cap=0.1, base=0.01)
-            return redis.Redis.from_url(
-                clean,
-                socket_timeout=timeout,
-                socket_connect_timeout=timeout,
-                retry=redis.retry.Retry(
-                    backoff if retries else redis.backoff.NoBackoff(),
-                    retries,
-                    supported_errors=(redis.ConnectionError,),  # a timeout is not retried
-                ),
-            )
-
-        return cls(client(1), prefix=prefix, writer=client(0))
-
-    def _call(self, script: Any, keys: list[str], args: list[Any], *, write: bool = True) -> Any:
-        redis = _import_sync()
-        try:
-            return script(keys=keys, args=args, client=self.writer if write else self.client)
-        except redis.RedisError as exc:
-            raise unavailable("redis", exc) from exc
+    def _run(self, op: Op[R]) -> R:
+        with _unavailable_on(_import_sync().RedisError):
+            reply = op.call(self) if op.call is not None else None
+        result = op.read(reply)
+        if op.follow_up(result):
+            self._announce()
+        return result
 
     def create_session(self, subject: str, sid: str, jti: str, *, now: float, ttl: float) -> None:
         """See :meth:`jwtgate.stores.Store.create_session`."""
-        self._call(self._create, *self.keys.create(subject, sid, jti, now, ttl))
+        self._run(self._create_op(subject, sid, jti, now, ttl))
 
     def rotate(
         self,
@@ -264,43 +353,24 @@ class RedisStore(SyncContext):
         deadline: float | None = None,
     ) -> Rotation:
         """See :meth:`jwtgate.stores.Store.rotate` (``deadline``: by default the socket timeout)."""
-        due = _deadline(deadline, self._timeout)
-        call = self.keys.rotate(subject, sid, presented, new, now, grace, ttl, due)
-        rotation = _rotation(self._call(self._rotate, *call))
-        if rotation.outcome in _REVOKING:
-            self._announce()
-        return rotation
+        return self._run(self._rotate_op(subject, sid, presented, new, (now, grace, ttl, deadline)))
 
     def revoke_session(self, subject: str, sid: str) -> bool:
         """See :meth:`jwtgate.stores.Store.revoke_session`."""
-        redis = _import_sync()
-        try:
-            deleted = bool(self.writer.delete(self.keys.family(subject, sid)))
-        except redis.RedisError as exc:
-            raise unavailable("redis", exc) from exc
-        self._announce()
-        return deleted
+        return self._run(self._revoke_session_op(subject, sid))
 
     def revoke_jti(self, subject: str, jti: str, *, ttl: float) -> None:
         """See :meth:`jwtgate.stores.Store.revoke_jti`."""
-        self._call(self._revoke_jti, *self.keys.revoke_jti(subject, jti, ttl))
-        self._announce()
+        self._run(self._revoke_jti_op(subject, jti, ttl))
 
     def revoke_subject(self, subject: str, *, at: float, ttl: float) -> None:
         """See :meth:`jwtgate.stores.Store.revoke_subject`."""
-        self._call(self._revoke_subject, *self.keys.revoke_subject(subject, at, ttl))
-        self._announce()
+        self._run(self._revoke_subject_op(subject, at, ttl))
 
     def _announce(self) -> None:
-        """Announce a revoking write on the change feed (the counter and the channel)."""
-        redis = _import_sync()
         try:
-            pipe = self.writer.pipeline(transaction=False)
-            pipe.incr(self.keys.changes)
-            pipe.expire(self.keys.changes, _CHANGES_TTL)
-            pipe.publish(self.keys.changes, b"1")
-            pipe.execute()
-        except redis.RedisError as exc:
+            self._announcement().execute()
+        except _import_sync().RedisError as exc:
             _announce_failed(exc)
 
     def change_feed(self, interval: float) -> RedisFeed:
@@ -311,18 +381,12 @@ class RedisStore(SyncContext):
         self, subject: str, sid: str | None, jti: str | None, issued_at: float | None
     ) -> bool:
         """See :meth:`jwtgate.stores.Store.is_revoked` (one script, one round trip)."""
-        call = self.keys.check(subject, sid, jti, issued_at)
-        return bool(self._call(self._check, *call, write=False))
+        return self._run(self._check_op(subject, sid, jti, issued_at))
 
     def purge_expired(self) -> int:
         """Nothing to purge (every key carries its own TTL), once Redis answers: a store
         that cannot be reached is ``StoreUnavailable``, not "0 purged"."""
-        redis = _import_sync()
-        try:
-            self.writer.ping()
-        except redis.RedisError as exc:
-            raise unavailable("redis", exc) from exc
-        return 0
+        return self._run(self._ping_op())
 
     def close(self) -> None:
         """Close the connection pools."""
@@ -331,27 +395,14 @@ class RedisStore(SyncContext):
             self.writer.close()
 
 
-class AsyncRedisStore(AsyncContext):
+class AsyncRedisStore(_RedisBase, AsyncContext):
     """An :class:`~jwtgate.stores.AsyncStore` on redis-py's asyncio client."""
 
-    def __init__(
-        self,
-        client: redis_async.Redis,
-        *,
-        prefix: str = "jwtgate:",
-        writer: redis_async.Redis | None = None,
-    ) -> None:
-        self.client = client
-        self.writer = writer if writer is not None else client
-        self._socket_timeout = _socket_timeout(self.writer)
-        self.keys = RedisKeys(prefix)
-        self._url: str | None = None  # set by from_url: the feed opens a sync client
-        self._timeout = 5.0
-        self._rotate = client.register_script(_ROTATE)
-        self._create = client.register_script(_CREATE)
-        self._check = client.register_script(_IS_REVOKED)
-        self._revoke_jti = client.register_script(_REVOKE_JTI)
-        self._revoke_subject = client.register_script(_REVOKE_SUBJECT)
+    client: redis_async.Redis
+    writer: redis_async.Redis
+
+    _url: str | None = None  # set by from_url: the feed opens a sync client
+    _timeout = 5.0
 
     @classmethod
     def from_url(
@@ -360,38 +411,25 @@ class AsyncRedisStore(AsyncContext):
         """The store for ``redis://…`` / ``rediss://…`` (``?prefix=`` sets the key prefix)."""
         redis = _import_async()
         clean, prefix = split_url(url, prefix)
-
-        def client(retries: int) -> Any:
-            backoff = redis.backoff.ExponentialBackoff(cap=0.1, base=0.01)
-            return redis.asyncio.Redis.from_url(
-                clean,
-                socket_timeout=timeout,
-                socket_connect_timeout=timeout,
-                retry=redis.asyncio.retry.Retry(
-                    backoff if retries else redis.backoff.NoBackoff(),
-                    retries,
-                    supported_errors=(redis.ConnectionError,),  # a timeout is not retried
-                ),
-            )
-
-        store = cls(client(1), prefix=prefix, writer=client(0))
+        factory, retry = redis.asyncio.Redis, redis.asyncio.retry.Retry
+        reader, writer = _clients(redis, factory, retry, clean, timeout)
+        store = cls(reader, prefix=prefix, writer=writer)
         store._url, store._timeout = clean, timeout
         return store
 
-    async def _call(
-        self, script: Any, keys: list[str], args: list[Any], *, write: bool = True
-    ) -> Any:
-        redis = _import_async()
-        try:
-            return await script(keys=keys, args=args, client=self.writer if write else self.client)
-        except redis.RedisError as exc:
-            raise unavailable("redis", exc) from exc
+    async def _run(self, op: Op[R]) -> R:
+        with _unavailable_on(_import_async().RedisError):
+            reply = await op.call(self) if op.call is not None else None
+        result = op.read(reply)
+        if op.follow_up(result):
+            await self._announce()
+        return result
 
     async def create_session(
         self, subject: str, sid: str, jti: str, *, now: float, ttl: float
     ) -> None:
         """See :meth:`jwtgate.stores.Store.create_session`."""
-        await self._call(self._create, *self.keys.create(subject, sid, jti, now, ttl))
+        await self._run(self._create_op(subject, sid, jti, now, ttl))
 
     async def rotate(
         self,
@@ -406,43 +444,25 @@ class AsyncRedisStore(AsyncContext):
         deadline: float | None = None,
     ) -> Rotation:
         """See :meth:`jwtgate.stores.Store.rotate` (``deadline``: by default the socket timeout)."""
-        due = _deadline(deadline, self._socket_timeout)
-        call = self.keys.rotate(subject, sid, presented, new, now, grace, ttl, due)
-        rotation = _rotation(await self._call(self._rotate, *call))
-        if rotation.outcome in _REVOKING:
-            await self._announce()
-        return rotation
+        timing = (now, grace, ttl, deadline)
+        return await self._run(self._rotate_op(subject, sid, presented, new, timing))
 
     async def revoke_session(self, subject: str, sid: str) -> bool:
         """See :meth:`jwtgate.stores.Store.revoke_session`."""
-        redis = _import_async()
-        try:
-            deleted = bool(await self.writer.delete(self.keys.family(subject, sid)))
-        except redis.RedisError as exc:
-            raise unavailable("redis", exc) from exc
-        await self._announce()
-        return deleted
+        return await self._run(self._revoke_session_op(subject, sid))
 
     async def revoke_jti(self, subject: str, jti: str, *, ttl: float) -> None:
         """See :meth:`jwtgate.stores.Store.revoke_jti`."""
-        await self._call(self._revoke_jti, *self.keys.revoke_jti(subject, jti, ttl))
-        await self._announce()
+        await self._run(self._revoke_jti_op(subject, jti, ttl))
 
     async def revoke_subject(self, subject: str, *, at: float, ttl: float) -> None:
         """See :meth:`jwtgate.stores.Store.revoke_subject`."""
-        await self._call(self._revoke_subject, *self.keys.revoke_subject(subject, at, ttl))
-        await self._announce()
+        await self._run(self._revoke_subject_op(subject, at, ttl))
 
     async def _announce(self) -> None:
-        """Like :meth:`RedisStore._announce`."""
-        redis = _import_async()
         try:
-            pipe = self.writer.pipeline(transaction=False)
-            pipe.incr(self.keys.changes)
-            pipe.expire(self.keys.changes, _CHANGES_TTL)
-            pipe.publish(self.keys.changes, b"1")
-            await pipe.execute()
-        except redis.RedisError as exc:
+            await self._announcement().execute()
+        except _import_async().RedisError as exc:
             _announce_failed(exc)
 
     def change_feed(self, interval: float) -> RedisFeed | None:
@@ -456,17 +476,11 @@ class AsyncRedisStore(AsyncContext):
         self, subject: str, sid: str | None, jti: str | None, issued_at: float | None
     ) -> bool:
         """See :meth:`jwtgate.stores.Store.is_revoked` (one script, one round trip)."""
-        call = self.keys.check(subject, sid, jti, issued_at)
-        return bool(await self._call(self._check, *call, write=False))
+        return await self._run(self._check_op(subject, sid, jti, issued_at))
 
     async def purge_expired(self) -> int:
         """See :meth:`RedisStore.purge_expired`."""
-        redis = _import_async()
-        try:
-            await self.writer.ping()
-        except redis.RedisError as exc:
-            raise unavailable("redis", exc) from exc
-        return 0
+        return await self._run(self._ping_op())
 
     async def aclose(self) -> None:
         """Close the connection pool (shielded: a cancelled shutdown still closes it)."""
