@@ -47,6 +47,37 @@ def test_defaults_come_from_the_table() -> None:
             assert getattr(settings, spec.name) == spec.default, spec.name
 
 
+def test_no_default_is_written_twice() -> None:
+    """The remote-key options and the Settings' cache fields take their defaults from
+    the table, so a default changed there changes everywhere."""
+    import dataclasses
+    import inspect
+
+    from jwtgate._remote import JWKSOptions
+    from jwtgate.stores import open_feed
+
+    options = JWKSOptions()
+    pairs = {
+        "cache_ttl": "jwks_cache_ttl",
+        "cache_ttl_min": "jwks_cache_ttl_min",
+        "cache_ttl_max": "jwks_cache_ttl_max",
+        "refetch_interval": "jwks_refetch_interval",
+        "fetch_timeout": "jwks_fetch_timeout",
+        "max_stale": "jwks_max_stale",
+        "max_bytes": "jwks_max_bytes",
+        "allow_insecure_url": "allow_insecure_jwks_url",
+        "allow_hmac": "allow_hmac_jwks",
+        "redirects": "jwks_redirects",
+    }
+    for option, setting in pairs.items():
+        assert getattr(options, option) == DEFAULTS[setting], option
+    for field in dataclasses.fields(Settings):
+        if field.name in DEFAULTS and field.default is not dataclasses.MISSING:
+            assert field.default == DEFAULTS[field.name], field.name
+    interval = inspect.signature(open_feed).parameters["interval"].default
+    assert interval == DEFAULTS["revocation_poll_interval"]
+
+
 def test_every_field_has_a_doc_line_and_a_known_kind() -> None:
     kinds = {"bool", "int", "number", "str", "list", "choice", "custom"}
     for spec in FIELDS:

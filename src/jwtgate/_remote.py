@@ -12,6 +12,8 @@ import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from ._fields import DEFAULTS
+
 __all__ = ["JWKSOptions", "is_loopback_host", "is_loopback_url"]
 
 
@@ -19,17 +21,18 @@ __all__ = ["JWKSOptions", "is_loopback_host", "is_loopback_url"]
 class JWKSOptions:
     """How a remote JWKS is fetched and cached (the ``jwks_*`` settings, validated)."""
 
-    cache_ttl: float = 300
-    cache_ttl_min: float = 60
-    cache_ttl_max: float = 86400
-    refetch_interval: float = 30
-    fetch_timeout: float = 5
-    max_stale: float = 21600
-    max_bytes: int = 262144
-    allow_insecure_url: bool = False
-    allow_hmac: bool = False
-    discovery: bool = False
-    redirects: str = "same-host"  # or "none", "any" (jwks_redirects)
+    # The defaults are the settings' own, from the one field table.
+    cache_ttl: float = DEFAULTS["jwks_cache_ttl"]
+    cache_ttl_min: float = DEFAULTS["jwks_cache_ttl_min"]
+    cache_ttl_max: float = DEFAULTS["jwks_cache_ttl_max"]
+    refetch_interval: float = DEFAULTS["jwks_refetch_interval"]
+    fetch_timeout: float = DEFAULTS["jwks_fetch_timeout"]
+    max_stale: float = DEFAULTS["jwks_max_stale"]
+    max_bytes: int = DEFAULTS["jwks_max_bytes"]
+    allow_insecure_url: bool = DEFAULTS["allow_insecure_jwks_url"]
+    allow_hmac: bool = DEFAULTS["allow_hmac_jwks"]
+    discovery: bool = False  # set when keys come from discovery (no jwks_url)
+    redirects: str = DEFAULTS["jwks_redirects"]  # "same-host", "none" or "any"
 
 
 def is_loopback_host(host: str) -> bool:

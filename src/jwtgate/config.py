@@ -78,10 +78,10 @@ class Settings:
     # source itself is built by whoever verifies (see ``key_source``).
     jwks_options: JWKSOptions | None = None
     # The hot path (issue 9): verified-token cache and the revocation view.
-    verify_cache_size: int = 1024
-    verify_cache_max_age: float = 60
-    revocation_cache_size: int = 4096
-    revocation_poll_interval: float = 0.05
+    verify_cache_size: int = DEFAULTS["verify_cache_size"]
+    verify_cache_max_age: float = DEFAULTS["verify_cache_max_age"]
+    revocation_cache_size: int = DEFAULTS["revocation_cache_size"]
+    revocation_poll_interval: float = DEFAULTS["revocation_poll_interval"]
     # The key source once built (jwtgate._keysource), for this object only: a copy
     # made by ``replace`` builds its own.
     built_sources: dict[str, KeySource] = field(

@@ -34,6 +34,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from jwtgate._fields import DEFAULTS
 from jwtgate.errors import StoreUnavailable
 
 from ._contract import AsyncStore, Outcome, Rotation, Store
@@ -106,7 +107,9 @@ def open_async_store(url: str, *, prefix: str = "jwtgate:", timeout: float = 5.0
     return AsyncRedisStore.from_url(url, prefix=prefix, timeout=timeout)
 
 
-def open_feed(url: str, *, prefix: str = "jwtgate:", interval: float = 0.05) -> ChangeFeed | None:
+def open_feed(
+    url: str, *, prefix: str = "jwtgate:", interval: float = DEFAULTS["revocation_poll_interval"]
+) -> ChangeFeed | None:
     """The change feed for the store at ``url`` (None for ``memory://``: nothing to watch)."""
     scheme = _scheme(url)
     if scheme == "memory":
