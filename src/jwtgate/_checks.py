@@ -11,15 +11,16 @@ returns the checked values of the ``Settings`` attributes, or raises one
 from __future__ import annotations
 
 import difflib
+import importlib
 import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
-from ._fields import DEFAULTS, RENAMED, TCHAR, check_fields, string_list
+from ._fields import DEFAULTS, RENAMED, TCHAR, TTL_MAX, check_fields, string_list
 from ._problems import Report
 from ._remote import JWKSOptions, is_loopback_url
 from ._rules import HTTP_METHODS, Rule, rule_methods
@@ -65,6 +66,7 @@ def validate(data: object, name: str) -> dict[str, Any]:
     v["token_sources"] = checks.check_token_sources()
     v["public_paths"] = checks.check_patterns("public_paths")
     v["rules"] = checks.check_rules()
+    v["error_handler"] = checks.check_error_handler()
     v["store"] = checks.check_store()
     if v["check_revocation"] and v["store"] is None:
         checks.add(
@@ -308,26 +310,41 @@ class _Checks(Report):
             where = f"{self.ref('rules')}[{index}]"
             if (
                 not isinstance(item, Mapping)
-                or set(item) - {"path", "methods", "scopes"}
+                or set(item) - {"path", "methods", "scopes", "max_age"}
                 or not (isinstance(item.get("path"), str) and item["path"])
+                or ("scopes" not in item and "max_age" not in item)
             ):
                 self.add(
                     "E019",
                     "rules",
-                    f"{where} should be a dict with 'path', 'scopes' and optionally 'methods'.",
+                    f"{where} should be a dict with 'path', 'scopes' and/or 'max_age', "
+                    "and optionally 'methods'.",
                     "Example: {'path': '/admin/*', 'methods': ['POST'], 'scopes': ['admin']}",
                 )
                 continue
-            scopes = item.get("scopes")
+            scopes = item.get("scopes", [])
             methods = item.get("methods")
+            max_age = item.get("max_age")
             if (
                 isinstance(scopes, str)
                 or not isinstance(scopes, list | tuple)
-                or not scopes
+                or ("max_age" not in item and not scopes)
                 or not all(isinstance(s, str) and s and " " not in s for s in scopes)
             ):
                 self.add(
                     "E019", "rules", f"{where}['scopes'] should be a non-empty list of scope names."
+                )
+                continue
+            if max_age is not None and (
+                isinstance(max_age, bool)
+                or not isinstance(max_age, int)
+                or not 0 < max_age <= TTL_MAX
+            ):
+                self.add(
+                    "E019",
+                    "rules",
+                    f"{where}['max_age'] should be a whole number of seconds, 1 to {TTL_MAX}: "
+                    "the oldest login (the token's auth_time) the path accepts.",
                 )
                 continue
             if methods is not None and (
@@ -359,9 +376,39 @@ class _Checks(Report):
                     scopes=frozenset(scopes),
                     methods=rule_methods(methods) if methods else None,
                     matcher=matcher,
+                    max_age=max_age,
                 )
             )
         return tuple(rules)
+
+    def check_error_handler(self) -> Callable[[Any], Any] | None:
+        """A callable, or one named ``"package.module:function"`` (imported now, so a typo
+        fails at startup, not at the first refusal)."""
+        value: object = self.get("error_handler")
+        if value is None:
+            return None
+        if callable(value):
+            return cast("Callable[[Any], Any]", value)
+        hint = "Give a function (rejection) -> Rejection, or 'package.module:function'."
+        if not isinstance(value, str):
+            self.add("E037", "error_handler", f"{self.ref('error_handler')} is not callable.", hint)
+            return None
+        module, _, name = value.partition(":")
+        try:
+            target = getattr(importlib.import_module(module), name) if module and name else None
+        except (ImportError, AttributeError) as exc:
+            detail = f"{type(exc).__name__}: {exc}"
+        else:
+            if callable(target):
+                return cast("Callable[[Any], Any]", target)
+            detail = "no callable of that name" if name else "no ':function' part"
+        self.add(
+            "E037",
+            "error_handler",
+            f"{self.ref('error_handler')} = {value!r} names no function ({detail}).",
+            hint,
+        )
+        return None
 
     def check_key_prefix(self) -> str:
         value = self.get("store_key_prefix")

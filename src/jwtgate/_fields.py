@@ -175,7 +175,7 @@ FIELDS: tuple[Field, ...] = (
         "'answer' (the default): jwtgate answers CORS preflights itself and the app never "
         "runs; 'forward' only when a CORS layer between jwtgate and the app answers them.",
     ),
-    _custom("rules", "list of dicts", "Scope requirements per path and method.", []),
+    _custom("rules", "list of dicts", "Requirements per path and method.", []),
     _whole(
         "max_token_bytes",
         8192,
@@ -193,6 +193,11 @@ FIELDS: tuple[Field, ...] = (
         doc="The `realm` of the `WWW-Authenticate: Bearer` challenge.",
         pattern=REALM_CHARS,
         what="realm",
+    ),
+    _custom(
+        "error_handler",
+        'a function, or `"module:function"`',
+        "Reshapes every refusal a door sends (the body, extra headers).",
     ),
     # -- sessions and stores
     _whole(

@@ -1,4 +1,4 @@
-"""Scope rules: a path pattern, optional methods, the scopes a request there needs (a leaf)."""
+"""Rules: a path pattern, optional methods, and the scopes and login age a request there needs."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ HTTP_METHODS = frozenset(
 
 @dataclass(frozen=True)
 class Rule:
-    """A scope requirement: requests matching ``path`` (and ``methods``) need all ``scopes``.
+    """A requirement: requests matching ``path`` (and ``methods``) need all ``scopes``,
+    and, with ``max_age``, a login (``auth_time``) at most that many seconds old.
 
     ``methods`` are upper-case, and hold ``HEAD`` whenever they hold ``GET``
     (frameworks answer HEAD with the GET handler).
@@ -29,6 +30,7 @@ class Rule:
     scopes: frozenset[str]
     methods: frozenset[str] | None = None
     matcher: PathMatcher = field(repr=False, compare=False, default_factory=lambda: PathMatcher(()))
+    max_age: int | None = None
 
     def applies(self, method: str, path: str) -> bool:
         """Whether this rule covers a request with this (upper-case) method and canonical path.

@@ -11,9 +11,9 @@ The ids are documented in ``docs/settings.md``; they never change meaning.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._checks import validate
 from ._fields import DEFAULTS, RENAMED
@@ -22,6 +22,9 @@ from ._rules import Rule
 from .errors import ConfigurationError, Problem
 from .keys import HMAC_ALGORITHMS, KeySource, SigningKey, StaticKeys
 from .paths import PathMatcher
+
+if TYPE_CHECKING:
+    from .http import Rejection
 
 __all__ = ["DEFAULTS", "RENAMED", "Rule", "Settings", "check_settings"]
 
@@ -54,6 +57,7 @@ class Settings:
     credentials_required: bool
     public_paths: PathMatcher
     rules: tuple[Rule, ...]
+    error_handler: Callable[[Rejection], Rejection] | None = field(repr=False)
     cors_preflight: Literal["answer", "forward"]
     max_token_bytes: int
     access_token_ttl: int

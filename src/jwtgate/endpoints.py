@@ -71,7 +71,7 @@ from ._endpoint_core import csrf_token as csrf_token
 from ._endpoint_core import csrf_valid as csrf_valid
 from ._sansio import arun, run
 from .config import Settings
-from .sessions import AsyncSessions, Sessions
+from .sessions import AsyncSessions, ClaimsHook, Sessions
 from .stores import AsyncStore, Store
 
 if TYPE_CHECKING:
@@ -305,13 +305,16 @@ def asgi_app(
     authenticate: Callable[[str, str], Any],
     *,
     store: AsyncStore | str | None = None,
+    claims: ClaimsHook | None = None,
     **options: Unpack[EndpointOptions],
 ) -> Any:
     """A raw ASGI app serving the token endpoints (options: see :class:`Endpoints`).
 
-    The store (the ``store`` setting by default) is closed at lifespan shutdown.
+    The store (the ``store`` setting by default) is closed at lifespan shutdown;
+    ``claims`` is the sessions' claims hook (see :class:`~jwtgate.Sessions`).
     """
-    return _ASGIApp(AsyncEndpoints(AsyncSessions(settings, store), authenticate, **options))
+    sessions = AsyncSessions(settings, store, claims=claims)
+    return _ASGIApp(AsyncEndpoints(sessions, authenticate, **options))
 
 
 def wsgi_app(
@@ -319,10 +322,12 @@ def wsgi_app(
     authenticate: Callable[[str, str], Any],
     *,
     store: Store | str | None = None,
+    claims: ClaimsHook | None = None,
     **options: Unpack[EndpointOptions],
 ) -> Any:
     """A WSGI app serving the token endpoints (options: see :class:`Endpoints`).
 
-    Its ``close()`` closes the store it opened.
+    Its ``close()`` closes the store it opened; ``claims`` is the sessions' claims
+    hook (see :class:`~jwtgate.Sessions`).
     """
-    return _WSGIApp(Endpoints(Sessions(settings, store), authenticate, **options))
+    return _WSGIApp(Endpoints(Sessions(settings, store, claims=claims), authenticate, **options))

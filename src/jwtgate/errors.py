@@ -48,6 +48,7 @@ __all__ = [
     "ExpiredToken",
     "ImmatureToken",
     "InsufficientScope",
+    "InsufficientUserAuthentication",
     "InvalidAudience",
     "InvalidClaim",
     "InvalidIssuer",
@@ -267,6 +268,19 @@ class InsufficientScope(AuthenticationError):
 
     def __init__(self, required: Sequence[str]) -> None:
         self.required: tuple[str, ...] = tuple(required)
+        super().__init__()
+
+
+class InsufficientUserAuthentication(AuthenticationError):
+    """Raised when a rule's ``max_age`` wants a more recent login than the token's
+    ``auth_time`` (401, RFC 9470 step-up: the challenge carries ``max_age``)."""
+
+    status = 401
+    error = "insufficient_user_authentication"
+    description = "a more recent authentication is required"
+
+    def __init__(self, max_age: int) -> None:
+        self.max_age = max_age
         super().__init__()
 
 

@@ -21,6 +21,7 @@ from . import _bearer
 from .config import Settings
 from .errors import (
     InsufficientScope,
+    InsufficientUserAuthentication,
     InvalidRequest,
     MissingToken,
     NonCanonicalPath,
@@ -38,7 +39,10 @@ from .verify import Clock, Verifier
 __all__ = ["Gate", "Reads", "RequestFields", "RequestInfo", "reads_everything", "resolve_gate"]
 
 
-def _scopes_of(error: RequestError) -> tuple[str, ...]:
+def _scopes_of(error: RequestError) -> tuple[str, ...] | int:
+    """What besides its class and text makes the rendered answer of ``error``."""
+    if isinstance(error, InsufficientUserAuthentication):
+        return error.max_age
     return tuple(error.required) if isinstance(error, InsufficientScope) else ()
 
 
@@ -386,10 +390,31 @@ class Gate:
                     raise MissingToken()
                 if not rule.scopes <= identity.scopes:
                     raise InsufficientScope(sorted(rule.scopes))
+                if rule.max_age is not None and not self._fresh(identity, rule.max_age):
+                    raise InsufficientUserAuthentication(rule.max_age)
+
+    def _fresh(self, identity: Identity, max_age: int) -> bool:
+        """Whether the token's ``auth_time`` (when its user logged in) is at most ``max_age``
+        seconds ago, give or take the leeway. A token without one is never fresh."""
+        auth_time = identity.claims.get("auth_time")
+        if isinstance(auth_time, bool) or not isinstance(auth_time, int | float):
+            return False
+        return self.verifier.clock() - auth_time <= max_age + self.settings.leeway
 
     def reject(self, error: RequestError) -> Rejection:
-        """The HTTP answer for ``error``, logged without any token material."""
+        """The HTTP answer for ``error``, logged without any token material, and reshaped
+        by the ``error_handler`` setting when there is one."""
         logger.debug("jwtgate: refused (%s: %s)", type(error).__name__, error.description)
+        rejection = self._render(error)
+        handler = self.settings.error_handler
+        if handler is None or isinstance(error, PreflightAnswered):
+            return rejection
+        reshaped = handler(rejection)
+        if not isinstance(reshaped, Rejection):  # a bug in the handler: a 500, not a pass
+            raise TypeError(f"error_handler returned {type(reshaped).__name__}, not a Rejection")
+        return reshaped
+
+    def _render(self, error: RequestError) -> Rejection:
         if isinstance(error, ServiceUnavailable):  # Retry-After varies: never reused
             return render(error, self._realm)
         # The vocabulary is fixed, so each refusal is rendered once (a flood of forged

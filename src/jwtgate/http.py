@@ -10,9 +10,17 @@ RFC 6750 calls for them: a request without credentials gets a bare
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from .errors import InsufficientScope, PreflightAnswered, RequestError, ServiceUnavailable
+from .errors import (
+    InsufficientScope,
+    InsufficientUserAuthentication,
+    PreflightAnswered,
+    RequestError,
+    ServiceUnavailable,
+)
 
 __all__ = ["Rejection", "challenge", "quote", "render"]
 
@@ -36,6 +44,21 @@ class Rejection:
         """The status line's reason phrase."""
         return _REASONS[self.status]
 
+    def with_body(
+        self,
+        body: Mapping[str, Any] | bytes,
+        content_type: str = "application/json",
+        *,
+        headers: Iterable[tuple[str, str]] = (),
+    ) -> Rejection:
+        """This refusal with another body (a mapping is sent as JSON) and ``headers``
+        added; the status, ``WWW-Authenticate``, ``Retry-After`` and
+        ``Cache-Control`` stay. For the ``error_handler`` setting."""
+        data = body if isinstance(body, bytes) else json.dumps(dict(body)).encode()
+        kept = [(k, v) for k, v in self.headers if k not in ("content-type", "content-length")]
+        kept += [("content-type", content_type), *headers, ("content-length", str(len(data)))]
+        return Rejection(self.status, tuple(kept), data, self.error)
+
 
 _REASONS = {
     204: "No Content",
@@ -54,6 +77,8 @@ def challenge(error: RequestError, realm: str) -> str:
         params.append(f"error_description={quote(error.description)}")
     if isinstance(error, InsufficientScope) and error.required:
         params.append(f"scope={quote(' '.join(error.required))}")
+    if isinstance(error, InsufficientUserAuthentication):
+        params.append(f"max_age={quote(str(error.max_age))}")  # RFC 9470 §3
     return "Bearer " + ", ".join(params)
 
 

@@ -36,7 +36,7 @@ import inspect
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Generic, TypeVar
 
 from ._sansio import Op
@@ -67,7 +67,8 @@ __all__ = [
 
 logger = logging.getLogger("jwtgate")
 
-SESSION_CLAIMS = frozenset({"sid", "token_use"})
+SESSION_CLAIMS = frozenset({"sid", "token_use", "auth_time"})
+ClaimsHook = Callable[[str, Mapping[str, Any]], Any]
 
 R = TypeVar("R")
 StoreT = TypeVar("StoreT", Store, AsyncStore)
@@ -109,7 +110,8 @@ class _Refresh:
     subject: str
     sid: str
     jti: str
-    claims: dict[str, Any]
+    claims: Mapping[str, Any]
+    auth_time: int | None  # when the session's user logged in; None for older tokens
 
 
 def store_url(settings: Settings) -> str:
@@ -184,20 +186,34 @@ class _Core:
         return store, False
 
     def check_claims(self, claims: Mapping[str, Any] | None) -> dict[str, Any]:
+        if claims is not None and not isinstance(claims, Mapping):
+            raise TypeError(f"claims must be a mapping, not {type(claims).__name__}")
         extra = dict(claims or {})
         clash = sorted(SESSION_CLAIMS.intersection(extra))
         if clash:
             raise ValueError(f"claims may not override session claims: {', '.join(clash)}")
         return extra
 
+    def with_claims(self, token: _Refresh, claims: Mapping[str, Any] | None) -> _Refresh:
+        """``token`` carrying ``claims`` (what the claims hook answered) into the next pair."""
+        return replace(token, claims=self.check_claims(claims))
+
     def pair(
-        self, subject: str, claims: Mapping[str, Any], sid: str, refresh_jti: str, *, grace: bool
+        self,
+        subject: str,
+        claims: Mapping[str, Any],
+        sid: str,
+        refresh_jti: str,
+        *,
+        grace: bool,
+        auth_time: int | None,
     ) -> TokenPair:
         settings = self.settings
+        session = {"sid": sid} if auth_time is None else {"sid": sid, "auth_time": auth_time}
         access = self.issuer.claims_for(subject, claims, settings.access_token_ttl)
-        access.update(sid=sid, token_use="access")
+        access.update(session, token_use="access")
         refresh = self.issuer.claims_for(subject, claims, settings.refresh_token_ttl)
-        refresh.update(jti=refresh_jti, sid=sid, token_use="refresh")
+        refresh.update(session, jti=refresh_jti, token_use="refresh")
         return TokenPair(
             access_token=self.issuer.encode(access),
             refresh_token=self.issuer.encode(refresh),
@@ -218,16 +234,19 @@ class _Core:
             if not isinstance(value, str) or not value:
                 raise InvalidClaim(name)
         extra = {k: v for k, v in claims.items() if k not in self._skip}
-        return _Refresh(str(identity.subject), claims["sid"], claims["jti"], extra)
+        auth_time = claims.get("auth_time")
+        if isinstance(auth_time, bool) or not isinstance(auth_time, int):
+            auth_time = None
+        return _Refresh(str(identity.subject), claims["sid"], claims["jti"], extra, auth_time)
 
     def after_rotation(self, token: _Refresh, rotation: Rotation, new: str) -> TokenPair:
         if rotation.outcome == "rotated":
             # The successor the store recorded: ``new``, or the one a rotation in
             # doubt already chose (this request retries it).
             successor = rotation.current if rotation.current is not None else new
-            return self.pair(token.subject, token.claims, token.sid, successor, grace=False)
+            return self.next_pair(token, successor, grace=False)
         if rotation.outcome == "grace" and rotation.current is not None:
-            return self.pair(token.subject, token.claims, token.sid, rotation.current, grace=True)
+            return self.next_pair(token, rotation.current, grace=True)
         if rotation.outcome == "reused":
             # Worth an alert: either a client bug or a stolen refresh token.
             logger.warning(
@@ -237,6 +256,10 @@ class _Core:
             raise ReusedToken()
         raise RevokedToken()
 
+    def next_pair(self, token: _Refresh, refresh_jti: str, *, grace: bool) -> TokenPair:
+        subject, claims, sid, auth_time = token.subject, token.claims, token.sid, token.auth_time
+        return self.pair(subject, claims, sid, refresh_jti, grace=grace, auth_time=auth_time)
+
     def jti_ttl(self, identity: Identity) -> float:
         exp = identity.claims.get("exp")
         if exp is None:
@@ -245,16 +268,14 @@ class _Core:
 
     # -- the operations, as store calls to make and answers to read ----------------
 
-    def login(self, subject: str, claims: Mapping[str, Any] | None) -> Op[TokenPair]:
-        extra = self.check_claims(claims)
+    def login(self, subject: str, claims: Mapping[str, Any]) -> Op[TokenPair]:
         sid, jti, now, ttl = new_jti(), new_jti(), self.clock(), self.family_ttl
-        pair = self.pair(subject, extra, sid, jti, grace=False)
+        pair = self.pair(subject, claims, sid, jti, grace=False, auth_time=int(now))
         return Op(
             lambda store: store.create_session(subject, sid, jti, now=now, ttl=ttl), _is(pair)
         )
 
-    def refresh(self, identity: Identity) -> Op[TokenPair]:
-        token = self.parse_refresh(identity)
+    def refresh(self, token: _Refresh) -> Op[TokenPair]:
         new, now, grace, ttl = new_jti(), self.clock(), self.grace, self.family_ttl
         return Op(
             lambda store: store.rotate(
@@ -296,9 +317,13 @@ class _Twin(Generic[StoreT]):
         store: StoreT | str | None = None,
         *,
         clock: Clock = time.time,
+        claims: ClaimsHook | None = None,
     ) -> None:
+        if claims is not None and not callable(claims):
+            raise TypeError("claims must be a function (subject, claims) -> claims, or None")
         self._core = core = _Core(settings, clock)
         self.settings = core.settings
+        self.claims_hook = claims
         self.store: StoreT
         self.store, self._owns_store = core.resolve_store(store, want_async=self._is_async)
 
@@ -313,18 +338,29 @@ class Sessions(_Twin[Store]):
     _is_async = False
 
     def login(self, subject: str, claims: Mapping[str, Any] | None = None) -> TokenPair:
-        """Start a session for ``subject``; ``claims`` go into both tokens."""
-        return self._run(self._core.login(subject, claims))
+        """Start a session for ``subject``; ``claims`` (after the claims hook) go into both
+        tokens, with ``auth_time``, the time of this login."""
+        core = self._core
+        return self._run(core.login(subject, core.check_claims(self._hook(subject, claims))))
 
     def refresh(self, refresh_token: str) -> TokenPair:
         """Consume ``refresh_token`` and return the session's next pair.
 
-        Raises ``WrongTokenType`` for an access token, ``ReusedToken`` when a
-        consumed token comes back (the session is then revoked), ``RevokedToken``
-        for an ended session, any ``InvalidToken`` for a bad token.
+        The claims the refresh token carries go through the claims hook again, so a
+        changed role reaches the next access token. Raises ``WrongTokenType`` for an
+        access token, ``ReusedToken`` when a consumed token comes back (the session
+        is then revoked), ``RevokedToken`` for an ended session, any
+        ``InvalidToken`` for a bad token.
         """
         core = self._core
-        return self._run(core.refresh(core.refreshing.verify(refresh_token)))
+        token = core.parse_refresh(core.refreshing.verify(refresh_token))
+        return self._run(
+            core.refresh(core.with_claims(token, self._hook(token.subject, token.claims)))
+        )
+
+    def _hook(self, subject: str, claims: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+        hook = self.claims_hook
+        return claims if hook is None else hook(subject, dict(claims or {}))
 
     def verify(self, token: str) -> Identity:
         """An access or refresh token of these settings, verified (signature, time, claims)."""
@@ -369,13 +405,27 @@ class AsyncSessions(_Twin[AsyncStore]):
     _is_async = True
 
     async def login(self, subject: str, claims: Mapping[str, Any] | None = None) -> TokenPair:
-        """See :meth:`Sessions.login`."""
-        return await self._run(self._core.login(subject, claims))
+        """See :meth:`Sessions.login` (the claims hook may be async)."""
+        core = self._core
+        extra = core.check_claims(await self._hook(subject, claims))
+        return await self._run(core.login(subject, extra))
 
     async def refresh(self, refresh_token: str) -> TokenPair:
         """See :meth:`Sessions.refresh`."""
         core = self._core
-        return await self._run(core.refresh(await core.refreshing.verify_async(refresh_token)))
+        token = core.parse_refresh(await core.refreshing.verify_async(refresh_token))
+        hooked = core.with_claims(token, await self._hook(token.subject, token.claims))
+        return await self._run(core.refresh(hooked))
+
+    async def _hook(
+        self, subject: str, claims: Mapping[str, Any] | None
+    ) -> Mapping[str, Any] | None:
+        hook = self.claims_hook
+        if hook is None:
+            return claims
+        answer = hook(subject, dict(claims or {}))
+        hooked: Mapping[str, Any] | None = await answer if inspect.isawaitable(answer) else answer
+        return hooked
 
     async def verify(self, token: str) -> Identity:
         """See :meth:`Sessions.verify`."""

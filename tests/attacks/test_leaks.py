@@ -99,8 +99,14 @@ def test_descriptions_are_literals() -> None:
         name = call.func.id if isinstance(call.func, ast.Name) else call.func.attr  # type: ignore[attr-defined]
         for arg in [*call.args, *(k.value for k in call.keywords)]:
             literal = isinstance(arg, ast.Constant)
-            # Claim and scope names come from the code and the settings, not the token.
-            claim_name = name in {"InvalidClaim", "MissingClaim", "InsufficientScope"}
+            # Claim and scope names, and a rule's max_age, come from the code and the
+            # settings, not the token.
+            claim_name = name in {
+                "InvalidClaim",
+                "MissingClaim",
+                "InsufficientScope",
+                "InsufficientUserAuthentication",
+            }
             retry = name.endswith("Unavailable")
             assert literal or claim_name or retry, f"{where}: {name}() with a computed argument"
 
