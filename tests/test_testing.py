@@ -174,3 +174,20 @@ def test_token_factory_takes_a_settings_dict() -> None:
     factory = TokenFactory(settings)
     identity = Verifier(settings).verify(factory("erin", scopes="read"))
     assert (identity.subject, identity.scopes) == ("erin", frozenset({"read"}))
+
+
+def test_the_jwks_server_answers_openid_discovery_and_moves_its_jwks() -> None:
+    """``JWKSServer`` serves discovery (issuer and JWKS URL) and its JWKS where ``path``
+    says, so settings with ``jwks_discovery`` or a provider's JWKS path can be tested."""
+    import json
+    import urllib.request
+
+    from jwtgate.testing import JWKSServer
+
+    with JWKSServer({"keys": []}) as server:
+        url = server.base + "/.well-known/openid-configuration"
+        found = json.load(urllib.request.urlopen(url, timeout=5))
+        assert found == {"issuer": server.issuer, "jwks_uri": server.url}
+        server.path = "/realms/shop/protocol/openid-connect/certs"
+        assert json.load(urllib.request.urlopen(server.url, timeout=5)) == {"keys": []}
+        assert server.url.endswith("/realms/shop/protocol/openid-connect/certs")

@@ -245,8 +245,10 @@ def assert_rfc6750(
 class JWKSServer:
     """Serves a JWKS document on 127.0.0.1 (a free port) until :meth:`stop`.
 
-    Change ``document`` at any time to rotate keys; ``requests`` counts fetches.
-    Use as a context manager.
+    Change ``document`` at any time to rotate keys, or ``path`` to serve it where a
+    provider does; ``requests`` counts fetches. It also answers OpenID discovery
+    (``/.well-known/openid-configuration``: :attr:`issuer` and the JWKS URL), for
+    settings with ``jwks_discovery``. Use as a context manager.
     """
 
     def __init__(self, document: Mapping[str, Any], path: str = "/.well-known/jwks.json") -> None:
@@ -258,10 +260,14 @@ class JWKSServer:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 server.requests += 1
-                if self.path != server.path:
+                if self.path == "/.well-known/openid-configuration":
+                    document: Mapping[str, Any] = {"issuer": server.issuer, "jwks_uri": server.url}
+                elif self.path == server.path:
+                    document = server.document
+                else:
                     self.send_error(404)
                     return
-                body = json.dumps(server.document).encode()
+                body = json.dumps(document).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -276,10 +282,20 @@ class JWKSServer:
         self._thread.start()
 
     @property
+    def base(self) -> str:
+        """``http://127.0.0.1:PORT``, without a trailing slash."""
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
     def url(self) -> str:
         """The JWKS URL."""
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}{self.path}"
+        return self.base + self.path
+
+    @property
+    def issuer(self) -> str:
+        """The issuer its discovery document names: :attr:`base` with a slash."""
+        return self.base + "/"
 
     def stop(self) -> None:
         """Stop serving and free the port."""
