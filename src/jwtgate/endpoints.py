@@ -131,16 +131,7 @@ def _core(settings: Settings, options: Mapping[str, Any]) -> _Core:
     """The endpoint core for ``options``: a misspelt or mistyped option is a TypeError
     at construction (silently ignoring ``secure=False`` or ``cookies=True`` would
     leave the endpoints doing something else than asked)."""
-    unknown = sorted(set(options) - set(_OPTION_TYPES))
-    if unknown:
-        raise TypeError(
-            f"unexpected endpoint option(s) {', '.join(map(repr, unknown))}; "
-            f"the options are {', '.join(_OPTION_TYPES)}"
-        )
-    for name, value in options.items():
-        if not isinstance(value, _OPTION_TYPES[name]):
-            kind = type(value).__name__
-            raise TypeError(f"endpoint option {name!r} cannot be a {kind} (see Endpoints)")
+    _check_options(options)
     given = {**_OPTION_DEFAULTS, **options}
     return _Core(
         settings,
@@ -152,6 +143,20 @@ def _core(settings: Settings, options: Mapping[str, Any]) -> _Core:
         secure=given["secure"],
         csrf_secret=given["csrf_secret"],
     )
+
+
+def _check_options(options: Mapping[str, Any]) -> None:
+    """Raise TypeError for an unknown or mistyped endpoint option (see :class:`Endpoints`)."""
+    unknown = sorted(set(options) - set(_OPTION_TYPES))
+    if unknown:
+        raise TypeError(
+            f"unexpected endpoint option(s) {', '.join(map(repr, unknown))}; "
+            f"the options are {', '.join(_OPTION_TYPES)}"
+        )
+    for name, value in options.items():
+        if not isinstance(value, _OPTION_TYPES[name]):
+            kind = type(value).__name__
+            raise TypeError(f"endpoint option {name!r} cannot be a {kind} (see Endpoints)")
 
 
 class _Twin(Generic[SessionsT]):
