@@ -5,12 +5,17 @@ through Django's test client in the test project (tests/django_project)."""
 from __future__ import annotations
 
 import json
+import re
+import sys
+import types
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.test import AsyncClient, Client, override_settings
+from django.urls import path
 
 from django_project import settings as project_settings
 from frameworks import assert_refused, bearer, refusal, scope_refusal
@@ -195,7 +200,7 @@ def anyio_backend() -> str:
 # -- @optional and @requires_scopes ---------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/maybe", "/async-maybe"])
+@pytest.mark.parametrize("path", ["/maybe", "/async-maybe", "/optional-class"])
 def test_optional_view_runs_without_a_token(client: Client, calls: list[str], path: str) -> None:
     """@optional: no token is the anonymous identity, a valid one is read, a bad one is 401;
     a view without the mark still needs a token."""
@@ -271,7 +276,10 @@ def test_a_plain_post_view_behind_bearer_auth_hits_djangos_csrf_check(calls: lis
         assert b"CSRF" in refused.content
         assert client.post("/post/exempt", headers=headers).status_code == 200
         assert client.post("/post/scoped", headers=headers).status_code == 200
-    assert calls == ["exempt-post", "scoped-post"]
+        assert client.post("/post/scoped-class", headers=headers).status_code == 200
+        denied = client.post("/post/scoped-class", headers=bearer({"scope": "read"}))
+        assert_refused(denied, scope_refusal("write"))
+    assert calls == ["exempt-post", "scoped-post", "scoped-class"]
 
 
 def test_requires_scopes_keeps_the_csrf_check_for_a_cookie_token(calls: list[str]) -> None:
@@ -283,3 +291,42 @@ def test_requires_scopes_keeps_the_csrf_check_for_a_cookie_token(calls: list[str
         assert client.post("/post/scoped").status_code == 403
         assert client.get("/").status_code == 200  # the cookie authenticates
     assert calls == ["whoami"]
+
+
+# -- docs/django.md's examples, as written ---------------------------------------------
+
+DJANGO_DOC = Path(__file__).resolve().parents[2] / "docs" / "django.md"
+
+
+def doc_block(section: str, index: int = 0) -> str:
+    """The ``index``-th python block of the docs/django.md section headed ``section``."""
+    text = DJANGO_DOC.read_text(encoding="utf-8")
+    part = text.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
+    blocks: list[str] = re.findall(r"```python\n(.*?)```", part, re.DOTALL)
+    return blocks[index]
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("jwtgate", "alice")
+def test_the_docs_examples_run(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The per-view block and both URLconf blocks of docs/django.md work as written."""
+    module = types.ModuleType("django_doc_urls")
+    monkeypatch.setitem(sys.modules, "django_doc_urls", module)
+    exec(doc_block("Per view: `optional` and `requires_scopes`"), module.__dict__)
+    exec(doc_block("Token views: `jwtgate.contrib.django_views`", 0), module.__dict__)
+    first = module.urlpatterns
+    exec(doc_block("Token views: `jwtgate.contrib.django_views`", 1), module.__dict__)
+    module.urlpatterns = [
+        *first,
+        *module.urlpatterns,
+        path("welcome", module.welcome),
+        path("doc-reports", module.reports),  # /reports/* has a rule in the project,
+    ]
+    with override_settings(ROOT_URLCONF="django_doc_urls"):
+        assert client.get("/welcome").json() == {"welcome": "guest"}
+        assert_refused(client.get("/doc-reports", headers=bearer()), scope_refusal("reports:read"))
+        ok = client.get("/doc-reports", headers=bearer({"scope": "reports:read"}))
+        assert ok.json() == {"reports": [], "for": "alice"}
+        assert login(client).status_code == 200
+        cookie_login = login(client, "/api/session/")
+        assert cookie_login.cookies["jwtgate_refresh"]["path"] == "/api/session"

@@ -24,6 +24,8 @@ urlpatterns = [
     path("post/plain", views.plain_post),
     path("post/exempt", views.exempt_post),
     path("post/scoped", views.scoped_post),
+    path("post/scoped-class", views.ScopedClassView.as_view()),
+    path("optional-class", views.OptionalClassView.as_view()),
     path("auth/", include("jwtgate.contrib.django_urls")),  # not a public path: @optional
     path("v2/session/", include(token_urls(views.check_password, cookie=True, secure=False))),
 ]

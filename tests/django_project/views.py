@@ -7,6 +7,8 @@ import os
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
+from django.utils.decorators import method_decorator
+from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -122,3 +124,17 @@ def scoped_post(request: HttpRequest) -> JsonResponse:
 def check_password(request: HttpRequest, username: str, password: str) -> Any:
     """The cookie-mode mount's own check: a subject and claims, no user table."""
     return (username, {"scope": "read"}) if password == "wonderland" else None
+
+
+@method_decorator(jwtgate_django.requires_scopes("write"), name="dispatch")
+class ScopedClassView(View):
+    def post(self, request: HttpRequest) -> JsonResponse:
+        ran("scoped-class")
+        return JsonResponse(identity(request))
+
+
+@jwtgate_django.optional
+class OptionalClassView(View):
+    def get(self, request: HttpRequest) -> JsonResponse:
+        ran("optional-class")
+        return JsonResponse(identity(request))
