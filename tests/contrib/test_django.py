@@ -264,3 +264,16 @@ async def test_a_repeated_token_takes_the_fast_path_async(
         assert json.loads(response.content) == {"subject": "alice", "scopes": ["x"]}
     assert calls == ["async"] * 3
     assert counting.calls == 1
+
+
+def test_system_check_wants_a_store_for_the_token_views() -> None:
+    """The project mounts the token views: a JWTGATE without STORE is jwtgate.E062 in
+    `manage.py check`, not a 500 at the first login; without the views it is fine."""
+    storeless = {k: v for k, v in project_settings.JWTGATE.items() if k != "STORE"}
+    with override_settings(JWTGATE=storeless):
+        assert jwtgate_check_ids() == ["jwtgate.E062"]
+        with pytest.raises(SystemCheckError) as failed:
+            call_command("check", verbosity=0)
+        assert "HINT: Set JWTGATE['STORE']" in str(failed.value)
+        with override_settings(ROOT_URLCONF="django_project.api_urls"):
+            assert jwtgate_check_ids() == []

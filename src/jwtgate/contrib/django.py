@@ -35,16 +35,17 @@ no-token requests for it with the anonymous identity instead of 401), and
 those scopes (401 without one, 403 ``insufficient_scope`` without a scope). Both
 work without the middleware too.
 
-``JWTGateConfig`` registers the system checks: ``manage.py check`` reports
-every problem in ``settings.JWTGATE`` with the same ids as
-:class:`~jwtgate.ConfigurationError` (``jwtgate.E001`` …), and the middleware
-placed before ``AuthenticationMiddleware`` with ``LOAD_USER`` on (``jwtgate.E090``).
+``JWTGateConfig`` registers the system checks (:mod:`jwtgate.contrib.django_checks`):
+``manage.py check`` reports every problem in ``settings.JWTGATE`` with the same
+ids as :class:`~jwtgate.ConfigurationError` (``jwtgate.E001`` …), and the
+middleware placed before ``AuthenticationMiddleware`` with ``LOAD_USER`` on
+(``jwtgate.E090``). The token views are in :mod:`jwtgate.contrib.django_views`.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
@@ -56,9 +57,15 @@ from django.core.signals import setting_changed
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, get_resolver
 from django.utils.functional import SimpleLazyObject
-from django.utils.module_loading import import_string
 
-from jwtgate.config import Settings, check_settings
+from jwtgate.config import Settings
+from jwtgate.contrib.django_checks import (
+    CSRF_MIDDLEWARE,
+    SETTING,
+    check_jwtgate_settings,
+    check_middleware_order,
+    middleware_position,
+)
 from jwtgate.errors import InvalidToken, MissingToken
 from jwtgate.gate import Gate, RequestFields
 from jwtgate.http import Rejection
@@ -88,7 +95,6 @@ __all__ = [
     "requires_scopes",
 ]
 
-SETTING = "JWTGATE"
 V = TypeVar("V", bound=Callable[..., Any])
 
 
@@ -371,7 +377,8 @@ def _csrf_refusal(request: HttpRequest) -> HttpResponse | None:
 
 
 def _csrf_middleware_installed() -> bool:
-    return _position(list(getattr(django_settings, "MIDDLEWARE", None) or ()), _CSRF) is not None
+    middleware = list(getattr(django_settings, "MIDDLEWARE", None) or ())
+    return middleware_position(middleware, CSRF_MIDDLEWARE) is not None
 
 
 def requires_scopes(*scopes: str) -> Callable[[V], V]:
@@ -406,69 +413,6 @@ def requires_scopes(*scopes: str) -> Callable[[V], V]:
         return cast(V, wrapper)
 
     return decorator
-
-
-# -- system checks -----------------------------------------------------------------
-
-_AUTH = "django.contrib.auth.middleware.AuthenticationMiddleware"
-_CSRF = "django.middleware.csrf.CsrfViewMiddleware"
-_OURS = "jwtgate.contrib.django.JWTGateMiddleware"
-
-
-def _position(middleware: list[str], wanted: str | type) -> int | None:
-    """The index of the first entry that is ``wanted`` or a subclass of it."""
-    try:
-        cls = import_string(wanted) if isinstance(wanted, str) else wanted
-    except ImportError:
-        return None
-    for index, path in enumerate(middleware):
-        if path == wanted:
-            return index
-        try:
-            found = import_string(path)
-        except ImportError:
-            continue
-        if isinstance(found, type) and issubclass(found, cls):
-            return index
-    return None
-
-
-def check_middleware_order(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """Django system check: with ``LOAD_USER`` on, jwtgate's middleware must come after
-    ``AuthenticationMiddleware``, which would otherwise replace ``request.user``."""
-    raw = getattr(django_settings, SETTING, None)
-    if not isinstance(raw, Mapping) or not any(
-        isinstance(key, str) and key.lower() == "load_user" and value is True
-        for key, value in raw.items()
-    ):
-        return []
-    middleware = list(getattr(django_settings, "MIDDLEWARE", None) or ())
-    ours, auth = _position(middleware, JWTGateMiddleware), _position(middleware, _AUTH)
-    if ours is None or auth is None or ours > auth:
-        return []
-    return [
-        checks.Error(
-            f"{middleware[ours]!r} comes before {middleware[auth]!r} in MIDDLEWARE while "
-            f"{SETTING}['LOAD_USER'] is on: AuthenticationMiddleware then replaces "
-            "request.user, so a valid token's user is lost (the request looks anonymous).",
-            hint=f"Move {_OURS!r} after {_AUTH!r} in MIDDLEWARE.",
-            id="jwtgate.E090",
-        )
-    ]
-
-
-# -- system checks: settings ---------------------------------------------------------
-
-
-def check_jwtgate_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """Django system check: every problem in ``settings.JWTGATE``, with jwtgate's ids."""
-    problems = check_settings(getattr(django_settings, SETTING, None), name=SETTING, warnings=True)
-    return [
-        (checks.Warning if problem.id.startswith("jwtgate.W") else checks.Error)(
-            problem.message, hint=problem.hint or None, id=problem.id
-        )
-        for problem in problems
-    ]
 
 
 class JWTGateConfig(AppConfig):

@@ -41,6 +41,7 @@ from django.views.decorators.csrf import csrf_exempt
 from jwtgate._endpoint_core import _Authenticate, _Step
 from jwtgate._sansio import run
 from jwtgate.contrib.django import get_sessions, optional
+from jwtgate.contrib.django_checks import TOKEN_VIEW_ATTR
 from jwtgate.endpoints import ROUTES, EndpointRequest, EndpointResponse, Endpoints, _check_options
 from jwtgate.sessions import Sessions
 
@@ -134,6 +135,7 @@ class _Views:
             return self.endpoints().answer(request, route)
 
         view.__name__ = view.__qualname__ = f"jwtgate_{route.replace('-', '_')}"
+        setattr(view, TOKEN_VIEW_ATTR, True)  # for the STORE check (jwtgate.E062)
         exempt: Callable[[HttpRequest], HttpResponse] = csrf_exempt(view)
         return optional(exempt)
 
