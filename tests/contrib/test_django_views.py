@@ -240,6 +240,36 @@ def test_requires_scopes_without_a_token_is_401(
 
 
 @pytest.mark.parametrize("path", ["/scoped", "/async-scoped"])
+def test_requires_scopes_reads_the_token_on_a_public_path(client: Client, path: str) -> None:
+    """On a public path the middleware does not read the token; the decorator does."""
+    public = {**project_settings.JWTGATE, "PUBLIC_PATHS": ["/scoped", "/async-scoped"]}
+    with override_settings(JWTGATE=public):
+        ok = client.get(path, headers=bearer({"scope": "read reports"}))
+        assert ok.json()["subject"] == "alice"
+        assert_refused(
+            client.get(path, headers=bearer({"scope": "x"})),
+            scope_refusal("read reports" if path == "/scoped" else "reports"),
+        )
+
+
+@pytest.mark.anyio
+async def test_optional_view_under_the_async_client(async_client: AsyncClient) -> None:
+    """The async middleware passes a tokenless request to an @optional view as anonymous."""
+    response = await async_client.get("/async-maybe")
+    assert json.loads(response.content) == {"subject": None, "scopes": []}
+    refused = await async_client.get("/async")
+    assert refused.status_code == 401
+
+
+@pytest.mark.usefixtures("jwtgate")
+def test_a_form_read_before_the_token_view_is_a_415_not_a_500(client: Client) -> None:
+    """A multipart body whose stream was read already (request.POST) is not JSON: 415."""
+    with override_settings(MIDDLEWARE=["django_project.middleware.ReadsPost"]):
+        response = client.post("/auth/token", {"username": "alice", "password": "x"})
+    assert (response.status_code, response.json()["error"]) == (415, "invalid_request")
+
+
+@pytest.mark.parametrize("path", ["/scoped", "/async-scoped"])
 def test_requires_scopes_without_the_middleware(path: str) -> None:
     """Without JWTGateMiddleware the decorator verifies the token itself."""
     client = Client()

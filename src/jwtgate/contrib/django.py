@@ -331,9 +331,10 @@ def optional(view: V) -> V:
 
 
 def _identify(request: HttpRequest) -> Identity | Rejection:
-    """The identity the middleware found, or (without the middleware) the token's."""
+    """The identity the middleware found, else the token's: without the middleware,
+    and on a public path (where the middleware does not read the token)."""
     found = getattr(request, "jwt", None)
-    if isinstance(found, Identity):
+    if isinstance(found, Identity) and found.is_authenticated:
         return found
     outcome = django_decide(get_optional_gate(), request)
     if isinstance(outcome, Identity):
@@ -343,7 +344,7 @@ def _identify(request: HttpRequest) -> Identity | Rejection:
 
 async def _aidentify(request: HttpRequest) -> Identity | Rejection:
     found = getattr(request, "jwt", None)
-    if isinstance(found, Identity):
+    if isinstance(found, Identity) and found.is_authenticated:
         return found
     outcome = await django_decide_async(get_optional_gate(), request)
     if isinstance(outcome, Identity):
@@ -386,10 +387,11 @@ def requires_scopes(*scopes: str) -> Callable[[V], V]:
 
     No token (a public path, an ``@optional`` view): 401 with the bare challenge;
     a token without a scope: 403 ``insufficient_scope`` naming the scopes; a bad
-    token: its 401. It reads ``request.jwt`` when the middleware ran, and verifies
-    the token itself otherwise. The view is exempt from Django's CSRF check when
-    the token came in the ``Authorization`` header (it cannot be forged
-    cross-site); a token from a cookie keeps the check.
+    token: its 401. It reads ``request.jwt`` when the middleware authenticated the
+    request, and verifies the token itself otherwise (no middleware, a public
+    path). The view is exempt from Django's CSRF check when the token came in the
+    ``Authorization`` header (it cannot be forged cross-site); a token from a
+    cookie keeps the check.
     """
     required = tuple(sorted(set(scopes)))
 

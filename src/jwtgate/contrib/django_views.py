@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, RawPostDataException
 from django.urls import URLPattern, path
 from django.views.decorators.csrf import csrf_exempt
 
@@ -66,10 +66,16 @@ def endpoint_request(request: HttpRequest) -> EndpointRequest:
     """What the endpoint core needs from a Django request (the path with the script prefix)."""
     headers = {name.lower(): value for name, value in request.headers.items()}
     authorization = headers.pop("authorization", None)
+    try:
+        body = request.body
+    except RawPostDataException:
+        # Something read the stream as a form already (request.POST on a multipart
+        # body): not JSON, and the core says so (415) rather than Django a 500.
+        body = b"\0"
     return EndpointRequest(
         request.method or "GET",
         request.path,
-        request.body,
+        body,
         headers,
         (authorization,) if authorization is not None else (),
     )
