@@ -146,6 +146,14 @@ def test_cookie_mode_under_a_nested_mount_with_django_csrf_on() -> None:
         good = post(client, "/v2/session/refresh", **{"X-CSRF-Token": body["csrf_token"]})
         assert good.status_code == 200
         assert good.json()["csrf_token"] != body["csrf_token"]
+        # Behind a script prefix (SCRIPT_NAME) the cookie's Path is the full one.
+        prefixed = client.post(
+            "/v2/session/token",
+            json.dumps({"username": "alice", "password": "wonderland"}),
+            content_type="application/json",
+            SCRIPT_NAME="/app",
+        )
+        assert prefixed.cookies["jwtgate_refresh"]["path"] == "/app/v2/session"
 
 
 @pytest.mark.django_db
