@@ -105,6 +105,7 @@ API_MODULES = [
     "wsgi",
     "contrib/flask",
     "contrib/django",
+    "contrib/django_views",
     "contrib/drf",
     "contrib/starlette",
     "contrib/fastapi",

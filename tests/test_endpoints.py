@@ -258,6 +258,56 @@ def test_logout_all_with_the_current_refresh_token(endpoints: Endpoints) -> None
     assert refused.status == 400
 
 
+def test_verify_answers_whether_a_token_is_live(endpoints: Endpoints) -> None:
+    """/verify: 200 with the token's subject for a live access or refresh token; a
+    revoked, forged or missing token is refused as every other route refuses it."""
+    pair = login(endpoints)
+    for token, use in ((pair["access_token"], "access"), (pair["refresh_token"], "refresh")):
+        response = endpoints.handle(post("/auth/verify", {"token": token}))
+        assert response.status == 200
+        assert header(response, "cache-control") == ["no-store"]
+        body = response.json()
+        assert (body["active"], body["sub"], body["token_use"]) == (True, "alice", use)
+        assert isinstance(body["exp"], int)
+    assert (
+        endpoints.handle(post("/auth/verify", {"token": pair["access_token"]})).json()["scope"]
+        == "read"
+    )
+    assert endpoints.handle(post("/auth/logout", bearer=pair["access_token"])).status == 204
+    revoked = endpoints.handle(post("/auth/verify", {"token": pair["access_token"]}))
+    assert revoked.status == 401
+    assert header(revoked, "www-authenticate") == [
+        'Bearer realm="api", error="invalid_token", error_description="token revoked"'
+    ]
+    forged = endpoints.handle(post("/auth/verify", {"token": "not.a.token"}))
+    assert (forged.status, forged.json()["error"]) == (401, "invalid_token")
+    missing = endpoints.handle(post("/auth/verify", {}))
+    assert (missing.status, missing.json()["error"]) == (400, "invalid_request")
+    assert endpoints.handle(EndpointRequest("GET", "/auth/verify")).status == 405
+
+
+def test_a_routed_request_serves_under_any_mount(sessions: Sessions) -> None:
+    """handle(route=...) is for a framework that routed the request: any path serves,
+    and the refresh cookie's Path is the folder the routes were mounted at."""
+    endpoints = Endpoints(sessions, authenticate, cookie=True)
+    credentials = {"username": "alice", "password": "wonderland"}
+    assert endpoints.handle(post("/api/v1/session/token", credentials)).status == 404
+    response = endpoints.handle(post("/api/v1/session/token", credentials), route="token")
+    assert response.status == 200
+    refresh = cookies_of(response)["jwtgate_refresh"]
+    assert "; Path=/api/v1/session;" in refresh
+    csrf = response.json()["csrf_token"]
+    jar = f"jwtgate_refresh={value_of(refresh)}; jwtgate_csrf={csrf}"
+    out = endpoints.handle(
+        post("/api/v1/session/logout", headers={"cookie": jar, "x-csrf-token": csrf}),
+        route="logout",
+    )
+    assert out.status == 204
+    assert "; Path=/api/v1/session;" in cookies_of(out)["jwtgate_refresh"]
+    root = endpoints.handle(post("/token", credentials), route="token")
+    assert "; Path=/;" in cookies_of(root)["jwtgate_refresh"]
+
+
 def test_store_outage_is_503(tmp_path: Path) -> None:
     """An unusable store answers 503 with Retry-After on login."""
     directory = tmp_path / "gone"

@@ -29,7 +29,7 @@ from .revocation import question
 from .sessions import AsyncSessions, Sessions, TokenPair
 
 MAX_BODY = 16_384
-ROUTES = ("token", "refresh", "logout", "logout-all")
+ROUTES = ("token", "refresh", "logout", "logout-all", "verify")
 
 
 @dataclass(frozen=True)
@@ -193,22 +193,25 @@ class _Core:
 
     # -- the flows ------------------------------------------------------------------
 
-    def flow(self, request: EndpointRequest) -> _Flow:
-        """Answer ``request``, yielding the I/O steps it needs."""
+    def flow(self, request: EndpointRequest, route: str | None = None) -> _Flow:
+        """Answer ``request``, yielding the I/O steps it needs. ``route`` is the route's
+        name when a framework has routed the request already (then any path serves)."""
         try:
-            route = self.route(request)
+            route = self.route(request, route)
             body = self.body(request)
             if route == "token":
-                return (yield from self.login(body))
+                return (yield from self.login(request, body))
             if route == "refresh":
                 return (yield from self.refresh(request, body))
+            if route == "verify":
+                return (yield from self.verify(body))
             return (yield from self.logout(request, body, everywhere=route == "logout-all"))
         except _Answer as answer:
             return answer.response
         except ServiceUnavailable as error:
             return self.rendered(error)
 
-    def login(self, body: Mapping[str, Any]) -> _Flow:
+    def login(self, request: EndpointRequest, body: Mapping[str, Any]) -> _Flow:
         username, password = body.get("username"), body.get("password")
         if not isinstance(username, str) or not isinstance(password, str) or not username:
             raise _oauth_error(400, "invalid_request", "username and password are required")
@@ -220,7 +223,7 @@ class _Core:
         if not subject:
             raise _oauth_error(400, "invalid_grant", "invalid username or password")
         pair = yield _Login(subject, claims)
-        return self.issued(pair)
+        return self.issued(request, pair)
 
     def refresh(self, request: EndpointRequest, body: Mapping[str, Any]) -> _Flow:
         token, from_cookie = self.refresh_token(request, body)
@@ -232,8 +235,10 @@ class _Core:
             pair = yield _Refresh(token)
         except AuthenticationError as error:
             # A dead refresh cookie is useless to the browser: drop it.
-            raise _oauth_error(400, "invalid_grant", error.description, *self.clear()) from None
-        return self.issued(pair)
+            raise _oauth_error(
+                400, "invalid_grant", error.description, *self.clear(request)
+            ) from None
+        return self.issued(request, pair)
 
     def logout(
         self, request: EndpointRequest, body: Mapping[str, Any], *, everywhere: bool
@@ -269,13 +274,35 @@ class _Core:
             if access is not None:
                 return self.rendered(error)
             raise _oauth_error(400, "invalid_grant", error.description) from None
-        return _json(204, None, *self.clear())
+        return _json(204, None, *self.clear(request))
+
+    def verify(self, body: Mapping[str, Any]) -> _Flow:
+        """Whether ``body["token"]`` (access or refresh) is valid and not revoked now."""
+        token = body.get("token")
+        if not isinstance(token, str) or not token:
+            raise _oauth_error(400, "invalid_request", "token is required")
+        try:
+            identity: Identity = yield _Verify(token)
+            if (yield _IsRevoked(identity)):
+                raise RevokedToken()
+        except AuthenticationError as error:
+            return self.rendered(error)
+        claims = identity.claims
+        answer = {"active": True, "sub": identity.subject, "exp": claims.get("exp")}
+        answer["token_use"] = claims.get("token_use", "access")
+        if identity.scopes:
+            answer["scope"] = " ".join(sorted(identity.scopes))
+        return _json(200, answer)
 
     # -- parsing ---------------------------------------------------------------------
 
-    def route(self, request: EndpointRequest) -> str:
+    def route(self, request: EndpointRequest, given: str | None = None) -> str:
         head, _, name = request.path.rpartition("/")
-        if head != self.prefix or name not in ROUTES:
+        if given is not None:
+            name = given
+        elif head != self.prefix:
+            name = ""
+        if name not in ROUTES:
             raise _oauth_error(404, "not_found", "no such endpoint")
         if request.method != "POST":
             response = _json(405, {"error": "method_not_allowed"})
@@ -344,7 +371,13 @@ class _Core:
         extra = () if any(k == "cache-control" for k, _ in rejection.headers) else _NO_STORE
         return EndpointResponse(rejection.status, (*rejection.headers, *extra), rejection.body)
 
-    def issued(self, pair: TokenPair) -> EndpointResponse:
+    @staticmethod
+    def cookie_path(request: EndpointRequest) -> str:
+        """The refresh cookie's ``Path``: the folder the routes are served from (the
+        prefix, or wherever a framework mounted them)."""
+        return request.path.rpartition("/")[0] or "/"
+
+    def issued(self, request: EndpointRequest, pair: TokenPair) -> EndpointResponse:
         body = pair.as_dict()
         if not self.cookie:
             return _json(200, body)
@@ -354,7 +387,9 @@ class _Core:
         return _json(
             200,
             body,
-            self.set_cookie(self.cookie_name, pair.refresh_token, self.prefix, age, True),
+            self.set_cookie(
+                self.cookie_name, pair.refresh_token, self.cookie_path(request), age, True
+            ),
             self.set_cookie(self.csrf_cookie_name, csrf, "/", age, False),
         )
 
@@ -366,11 +401,11 @@ class _Core:
             parts.append("Secure")
         return "; ".join(parts)
 
-    def clear(self) -> tuple[str, ...]:
+    def clear(self, request: EndpointRequest) -> tuple[str, ...]:
         if not self.cookie:
             return ()
         return (
-            self.set_cookie(self.cookie_name, "", self.prefix, 0, True),
+            self.set_cookie(self.cookie_name, "", self.cookie_path(request), 0, True),
             self.set_cookie(self.csrf_cookie_name, "", "/", 0, False),
         )
 

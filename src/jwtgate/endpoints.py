@@ -1,6 +1,6 @@
-"""Ready-made token endpoints: login, refresh, logout, logout everywhere; for ASGI and WSGI.
+"""Ready-made token endpoints: login, refresh, logout, logout everywhere, verify; ASGI and WSGI.
 
-Four ``POST`` routes under a prefix (default ``/auth``), JSON in and out:
+Five ``POST`` routes under a prefix (default ``/auth``), JSON in and out:
 
 =====================  ==========================================  =====================
 route                  request                                     answer
@@ -10,6 +10,7 @@ route                  request                                     answer
 ``/auth/logout``       ``{"refresh_token": …}``, the cookie, or    204
                        ``Authorization: Bearer <access token>``
 ``/auth/logout-all``   the same credentials as logout              204
+``/auth/verify``       ``{"token": …}`` (access or refresh)        200 ``{"active": true, …}``
 =====================  ==========================================  =====================
 
 ``authenticate(username, password)`` is yours, sync or async: return the subject
@@ -19,7 +20,8 @@ a worker thread (password hashing and database calls must not block the loop).
 
 Errors follow RFC 6749 §5.2 for the grant routes: 400 ``invalid_request`` (bad
 JSON or fields), 400 ``invalid_grant`` (wrong password; a bad, expired, revoked or
-reused refresh token). A bad access token in ``Authorization`` is a 401 with
+reused refresh token). A bad access token in ``Authorization``, or a bad, expired
+or revoked token sent to ``/verify``, is a 401 with
 ``WWW-Authenticate`` (RFC 6750), an unreachable store a 503 with
 ``Retry-After``. Every answer carries ``Cache-Control: no-store``.
 
@@ -129,16 +131,7 @@ def _core(settings: Settings, options: Mapping[str, Any]) -> _Core:
     """The endpoint core for ``options``: a misspelt or mistyped option is a TypeError
     at construction (silently ignoring ``secure=False`` or ``cookies=True`` would
     leave the endpoints doing something else than asked)."""
-    unknown = sorted(set(options) - set(_OPTION_TYPES))
-    if unknown:
-        raise TypeError(
-            f"unexpected endpoint option(s) {', '.join(map(repr, unknown))}; "
-            f"the options are {', '.join(_OPTION_TYPES)}"
-        )
-    for name, value in options.items():
-        if not isinstance(value, _OPTION_TYPES[name]):
-            kind = type(value).__name__
-            raise TypeError(f"endpoint option {name!r} cannot be a {kind} (see Endpoints)")
+    _check_options(options)
     given = {**_OPTION_DEFAULTS, **options}
     return _Core(
         settings,
@@ -150,6 +143,20 @@ def _core(settings: Settings, options: Mapping[str, Any]) -> _Core:
         secure=given["secure"],
         csrf_secret=given["csrf_secret"],
     )
+
+
+def _check_options(options: Mapping[str, Any]) -> None:
+    """Raise TypeError for an unknown or mistyped endpoint option (see :class:`Endpoints`)."""
+    unknown = sorted(set(options) - set(_OPTION_TYPES))
+    if unknown:
+        raise TypeError(
+            f"unexpected endpoint option(s) {', '.join(map(repr, unknown))}; "
+            f"the options are {', '.join(_OPTION_TYPES)}"
+        )
+    for name, value in options.items():
+        if not isinstance(value, _OPTION_TYPES[name]):
+            kind = type(value).__name__
+            raise TypeError(f"endpoint option {name!r} cannot be a {kind} (see Endpoints)")
 
 
 class _Twin(Generic[SessionsT]):
@@ -177,9 +184,14 @@ class Endpoints(_Twin[Sessions]):
     plain-HTTP development, since browsers drop ``Secure`` cookies there).
     """
 
-    def handle(self, request: EndpointRequest) -> EndpointResponse:
-        """The answer to ``request``."""
-        return run(self._core.flow(request), self._do)
+    def handle(self, request: EndpointRequest, *, route: str | None = None) -> EndpointResponse:
+        """The answer to ``request``.
+
+        ``route`` (one of :data:`ROUTES`) is for a framework that has routed the
+        request itself: the path's prefix is then not checked, and its folder is
+        the refresh cookie's ``Path``.
+        """
+        return run(self._core.flow(request, route), self._do)
 
     def _do(self, step: _Step) -> Any:
         if isinstance(step, _Authenticate):
@@ -190,9 +202,11 @@ class Endpoints(_Twin[Sessions]):
 class AsyncEndpoints(_Twin[AsyncSessions]):
     """The async endpoint core, over :class:`~jwtgate.AsyncSessions`; see :class:`Endpoints`."""
 
-    async def handle(self, request: EndpointRequest) -> EndpointResponse:
-        """The answer to ``request``."""
-        return await arun(self._core.flow(request), self._do)
+    async def handle(
+        self, request: EndpointRequest, *, route: str | None = None
+    ) -> EndpointResponse:
+        """The answer to ``request``; see :meth:`Endpoints.handle`."""
+        return await arun(self._core.flow(request, route), self._do)
 
     async def _do(self, step: _Step) -> Any:
         if not isinstance(step, _Authenticate):

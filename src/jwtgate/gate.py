@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final, NamedTuple, Protocol
 
 from . import _bearer
@@ -400,6 +400,16 @@ class Gate:
         if isinstance(auth_time, bool) or not isinstance(auth_time, int | float):
             return False
         return self.verifier.clock() - auth_time <= max_age + self.settings.leeway
+
+    def scope_refusal(self, identity: Identity, scopes: Sequence[str]) -> Rejection | None:
+        """A view's scope requirement: None when ``identity`` has every one of ``scopes``,
+        else 401 (anonymous) or 403 ``insufficient_scope`` naming them (what the
+        frameworks' ``requires_scopes`` answer)."""
+        if not identity.is_authenticated:
+            return self.reject(MissingToken())
+        if identity.has_scopes(*scopes):
+            return None
+        return self.reject(InsufficientScope(sorted(set(scopes))))
 
     def reject(self, error: RequestError) -> Rejection:
         """The HTTP answer for ``error``, logged without any token material, and reshaped

@@ -207,6 +207,39 @@ def test_system_checks_use_configuration_error_ids(jwtgate: Any) -> None:
             get_gate()
 
 
+AUTH = "django.contrib.auth.middleware.AuthenticationMiddleware"
+OURS = "jwtgate.contrib.django.JWTGateMiddleware"
+SESSION = "django.contrib.sessions.middleware.SessionMiddleware"
+
+
+@pytest.mark.parametrize(
+    ("middleware", "load_user", "reported"),
+    [
+        pytest.param([SESSION, OURS, AUTH], True, True, id="before-auth"),
+        pytest.param([SESSION, AUTH, OURS], True, False, id="after-auth"),
+        pytest.param([SESSION, OURS, AUTH], False, False, id="no-load-user"),
+        pytest.param([OURS], True, False, id="no-auth-middleware"),
+    ],
+)
+def test_system_check_reports_the_middleware_before_authentication(
+    middleware: list[str], load_user: bool, reported: bool
+) -> None:
+    """With LOAD_USER, JWTGateMiddleware before AuthenticationMiddleware is jwtgate.E090 in
+    `manage.py check`, naming the fix (that order makes request.user anonymous)."""
+    jwtgate = {k: v for k, v in project_settings.JWTGATE.items() if k != "LOAD_USER"}
+    jwtgate["load_user"] = load_user  # keys in either case
+    with override_settings(MIDDLEWARE=middleware, JWTGATE=jwtgate):
+        assert jwtgate_check_ids() == (["jwtgate.E090"] if reported else [])
+        if not reported:
+            call_command("check", verbosity=0)
+            return
+        with pytest.raises(SystemCheckError) as failed:
+            call_command("check", verbosity=0)
+    text = str(failed.value)
+    assert f"(jwtgate.E090) '{OURS}' comes before '{AUTH}' in MIDDLEWARE" in text
+    assert f"HINT: Move '{OURS}' after '{AUTH}' in MIDDLEWARE." in text
+
+
 def test_a_repeated_token_takes_the_fast_path(
     client: Any, calls: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -231,3 +264,16 @@ async def test_a_repeated_token_takes_the_fast_path_async(
         assert json.loads(response.content) == {"subject": "alice", "scopes": ["x"]}
     assert calls == ["async"] * 3
     assert counting.calls == 1
+
+
+def test_system_check_wants_a_store_for_the_token_views() -> None:
+    """The project mounts the token views: a JWTGATE without STORE is jwtgate.E062 in
+    `manage.py check`, not a 500 at the first login; without the views it is fine."""
+    storeless = {k: v for k, v in project_settings.JWTGATE.items() if k != "STORE"}
+    with override_settings(JWTGATE=storeless):
+        assert jwtgate_check_ids() == ["jwtgate.E062"]
+        with pytest.raises(SystemCheckError) as failed:
+            call_command("check", verbosity=0)
+        assert "HINT: Set JWTGATE['STORE']" in str(failed.value)
+        with override_settings(ROOT_URLCONF="django_project.api_urls"):
+            assert jwtgate_check_ids() == []

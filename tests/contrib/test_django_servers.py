@@ -33,7 +33,7 @@ SEED = """
 from django.contrib.auth import get_user_model
 
 User = get_user_model()
-User.objects.create_user("alice", "alice@example.com")
+User.objects.create_user("alice", "alice@example.com", "wonderland")
 User.objects.create_user("carol", "carol@example.com", is_active=False)
 """
 
@@ -152,3 +152,25 @@ def test_drf_views(server: httpx.Client, views_ran: Path) -> None:
     denied = server.get("/api/admin", headers=bearer({"scope": "items:read"}))
     assert_refused(denied, scope_refusal("admin"))
     assert ran(views_ran) == ["api-items"]
+
+
+def test_token_views_and_decorators(server: httpx.Client, views_ran: Path) -> None:
+    """The token views log in through Django's authenticate (the migrated database),
+    refresh, verify and log out; @optional and @requires_scopes views answer as in
+    the test client."""
+    wrong = server.post("/auth/token", json={"username": "alice", "password": "guess"})
+    assert (wrong.status_code, wrong.json()["error"]) == (400, "invalid_grant")
+    pair = server.post("/auth/token", json={"username": "alice", "password": "wonderland"})
+    assert pair.status_code == 200, pair.text
+    auth = {"Authorization": f"Bearer {pair.json()['access_token']}"}
+    assert server.get("/async-user", headers=auth).json()["username"] == "alice"
+    assert server.get("/async-maybe").json() == {"subject": None, "scopes": []}
+    assert_refused(server.get("/async-scoped", headers=auth), scope_refusal("reports"))
+    refreshed = server.post("/auth/refresh", json={"refresh_token": pair.json()["refresh_token"]})
+    assert refreshed.status_code == 200
+    token = refreshed.json()["access_token"]
+    assert server.post("/auth/verify", json={"token": token}).json()["sub"] == "alice"
+    out = server.post("/auth/logout", headers={"Authorization": f"Bearer {token}"})
+    assert out.status_code == 204
+    assert server.post("/auth/verify", json={"token": token}).status_code == 401
+    assert ran(views_ran) == ["async-user", "async-maybe"]

@@ -39,6 +39,7 @@ JWTGATE = {
     "PUBLIC_PATHS": ["/health", "/api/*"],  # the API authenticates through DRF
     "RULES": [{"path": "/reports/*", "scopes": ["reports"]}],
     "LOAD_USER": True,
+    "STORE": "memory://django-project",  # the token views' sessions
 }
 
 if os.environ.get("JWTGATE_TEST_TYPO"):  # for the `django-admin check` test

@@ -7,11 +7,15 @@ import os
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from jwtgate.contrib import django as jwtgate_django
 from jwtgate.contrib.drf import HasScopes, requires_scopes
 
 CALLS: list[str] = []
@@ -74,3 +78,63 @@ class Admin(APIView):
     def get(self, request: Request) -> Response:
         ran("api-admin")
         return Response({"admin": request.auth.subject})
+
+
+@jwtgate_django.optional
+def maybe(request: HttpRequest) -> JsonResponse:
+    ran("maybe")
+    return JsonResponse(identity(request))
+
+
+@jwtgate_django.optional
+async def async_maybe(request: HttpRequest) -> JsonResponse:
+    ran("async-maybe")
+    return JsonResponse(identity(request))
+
+
+@jwtgate_django.requires_scopes("reports", "read")
+def scoped(request: HttpRequest) -> JsonResponse:
+    ran("scoped")
+    return JsonResponse(identity(request))
+
+
+@jwtgate_django.requires_scopes("reports")
+async def async_scoped(request: HttpRequest) -> JsonResponse:
+    ran("async-scoped")
+    return JsonResponse(identity(request))
+
+
+def plain_post(request: HttpRequest) -> JsonResponse:  # Django's CSRF check applies
+    ran("plain-post")
+    return JsonResponse(identity(request))
+
+
+@csrf_exempt  # bearer-only: no cookie authenticates it
+def exempt_post(request: HttpRequest) -> JsonResponse:
+    ran("exempt-post")
+    return JsonResponse(identity(request))
+
+
+@jwtgate_django.requires_scopes("write")
+def scoped_post(request: HttpRequest) -> JsonResponse:
+    ran("scoped-post")
+    return JsonResponse(identity(request))
+
+
+def check_password(request: HttpRequest, username: str, password: str) -> Any:
+    """The cookie-mode mount's own check: a subject and claims, no user table."""
+    return (username, {"scope": "read"}) if password == "wonderland" else None
+
+
+@method_decorator(jwtgate_django.requires_scopes("write"), name="dispatch")
+class ScopedClassView(View):
+    def post(self, request: HttpRequest) -> JsonResponse:
+        ran("scoped-class")
+        return JsonResponse(identity(request))
+
+
+@jwtgate_django.optional
+class OptionalClassView(View):
+    def get(self, request: HttpRequest) -> JsonResponse:
+        ran("optional-class")
+        return JsonResponse(identity(request))

@@ -215,3 +215,20 @@ def test_logout_ends_access_at_once(served: Served) -> None:
         assert response.headers["WWW-Authenticate"] == (
             'Bearer realm="api", error="invalid_token", error_description="token revoked"'
         )
+
+
+@pytest.mark.parametrize(
+    "served", [e for e in ALL if e.name == "django"], ids=["django"], indirect=True
+)
+def test_django_optional_and_scoped_views(served: Served, jwtgate_token: TokenFactory) -> None:
+    """The Django example's @optional view greets a guest, its @requires_scopes view
+    answers 403 insufficient_scope to a token without the scope and 200 with it."""
+    assert get(served, "/welcome").json() == {"welcome": "guest"}
+    assert get(served, "/welcome", jwtgate_token("alice")).json() == {"welcome": "alice"}
+    denied = get(served, "/reports", jwtgate_token("alice", scopes="read"))
+    assert assert_rfc6750(denied, 403, "insufficient_scope")["scope"] == "reports"
+    assert get(served, "/reports", jwtgate_token("alice", scopes="reports")).status_code == 200
+    verified = httpx.post(
+        served.base + "/auth/verify", json={"token": jwtgate_token("alice")}, timeout=10
+    )
+    assert verified.json()["sub"] == "alice"

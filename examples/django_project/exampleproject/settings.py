@@ -17,15 +17,17 @@ INSTALLED_APPS = [
     "rest_framework",
     "jwtgate.contrib.django.JWTGateConfig",  # `manage.py check` validates JWTGATE
 ]
-MIDDLEWARE = ["jwtgate.contrib.django.JWTGateMiddleware"]
+MIDDLEWARE = [
+    "django.middleware.csrf.CsrfViewMiddleware",  # the token views need no CSRF token
+    "jwtgate.contrib.django.JWTGateMiddleware",
+]
 
 # memory:// lives in this one process; use sqlite:///jwtgate.db or redis:// with
 # several worker processes (docs/deploying.md).
 JWTGATE = {
     "SECRET": "env:JWTGATE_SECRET",
     "STORE": "memory://example",
-    "CHECK_REVOCATION": True,
-    "PUBLIC_PATHS": ["/auth/*"],  # the login view checks its own credentials
+    "CHECK_REVOCATION": True,  # a logged-out session's tokens are refused
 }
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["jwtgate.contrib.drf.JWTGateAuthentication"],

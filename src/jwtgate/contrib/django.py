@@ -29,16 +29,24 @@ Place it after ``AuthenticationMiddleware`` when ``LOAD_USER`` is on (or it is
 overwritten), and after ``corsheaders`` (which answers preflights itself).
 The path rules see is ``request.path_info`` (without the script prefix).
 
-``JWTGateConfig`` registers the system checks: ``manage.py check`` reports
-every problem in ``settings.JWTGATE`` with the same ids as
-:class:`~jwtgate.ConfigurationError` (``jwtgate.E001`` …).
+Per view: ``@optional`` lets a view run without a token (the middleware answers
+no-token requests for it with the anonymous identity instead of 401), and
+``@requires_scopes("a", ...)`` runs a view, sync or async, only for a token with
+those scopes (401 without one, 403 ``insufficient_scope`` without a scope). Both
+work without the middleware too.
+
+``JWTGateConfig`` registers the system checks (:mod:`jwtgate.contrib.django_checks`):
+``manage.py check`` reports every problem in ``settings.JWTGATE`` with the same
+ids as :class:`~jwtgate.ConfigurationError` (``jwtgate.E001`` …), and the
+middleware placed before ``AuthenticationMiddleware`` with ``LOAD_USER`` on
+(``jwtgate.E090``). The token views are in :mod:`jwtgate.contrib.django_views`.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.apps import AppConfig
@@ -47,13 +55,22 @@ from django.core import checks
 from django.core.exceptions import PermissionDenied
 from django.core.signals import setting_changed
 from django.http import HttpRequest, HttpResponse
+from django.urls import Resolver404, get_resolver
 from django.utils.functional import SimpleLazyObject
 
-from jwtgate.config import Settings, check_settings
-from jwtgate.errors import InvalidToken
+from jwtgate.config import Settings
+from jwtgate.contrib.django_checks import (
+    CSRF_MIDDLEWARE,
+    SETTING,
+    check_jwtgate_settings,
+    check_middleware_order,
+    middleware_position,
+)
+from jwtgate.errors import InvalidToken, MissingToken
 from jwtgate.gate import Gate, RequestFields
 from jwtgate.http import Rejection
 from jwtgate.identity import Identity
+from jwtgate.sessions import Sessions
 from jwtgate.wsgi import read_request
 
 if TYPE_CHECKING:
@@ -65,16 +82,20 @@ __all__ = [
     "UserRefused",
     "aload_user",
     "check_jwtgate_settings",
+    "check_middleware_order",
     "django_decide",
     "django_decide_async",
     "django_request_info",
     "get_gate",
     "get_optional_gate",
+    "get_sessions",
     "load_user",
+    "optional",
     "rejection_response",
+    "requires_scopes",
 ]
 
-SETTING = "JWTGATE"
+V = TypeVar("V", bound=Callable[..., Any])
 
 
 # -- settings accessor -------------------------------------------------------------
@@ -83,6 +104,8 @@ SETTING = "JWTGATE"
 class _Cache:
     gate: Gate | None = None
     optional_gate: Gate | None = None
+    view_gate: Gate | None = None
+    sessions: Sessions | None = None
 
 
 def get_gate() -> Gate:
@@ -109,9 +132,32 @@ def get_optional_gate() -> Gate:
     return gate
 
 
+def _optional_view_gate() -> Gate:
+    """:func:`get_gate` with credentials optional (for ``@optional`` views): path
+    rules still apply, and a token that is sent must still be valid."""
+    gate = _Cache.view_gate
+    if gate is None:
+        main = get_gate()
+        changed = main.settings.replace(credentials_required=False)
+        gate = _Cache.view_gate = Gate(changed, verifier=main.verifier)
+    return gate
+
+
+def get_sessions() -> Sessions:
+    """:class:`~jwtgate.Sessions` over the current ``settings.JWTGATE`` (its ``STORE``),
+    built on first use and rebuilt when the setting changes; the token views use it."""
+    sessions = _Cache.sessions
+    if sessions is None:
+        sessions = _Cache.sessions = Sessions(get_gate().settings)
+    return sessions
+
+
 def _reset(*, setting: str, **kwargs: Any) -> None:
     if setting == SETTING:
-        _Cache.gate = _Cache.optional_gate = None
+        sessions = _Cache.sessions
+        _Cache.gate = _Cache.optional_gate = _Cache.view_gate = _Cache.sessions = None
+        if sessions is not None:
+            sessions.close()
 
 
 setting_changed.connect(_reset, dispatch_uid="jwtgate.contrib.django.reset")
@@ -210,6 +256,9 @@ class JWTGateMiddleware:
             return self.__acall__(request)
         gate = get_gate()
         outcome = django_decide(gate, request)
+        if _tokenless(outcome) and _optional_view(request):
+            gate = _optional_view_gate()
+            outcome = django_decide(gate, request)
         if isinstance(outcome, Rejection):
             return rejection_response(outcome)
         self.annotate(gate, request, outcome)
@@ -218,6 +267,9 @@ class JWTGateMiddleware:
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
         gate = get_gate()
         outcome = await django_decide_async(gate, request)
+        if _tokenless(outcome) and _optional_view(request):
+            gate = _optional_view_gate()
+            outcome = await django_decide_async(gate, request)
         if isinstance(outcome, Rejection):
             return rejection_response(outcome)
         self.annotate(gate, request, outcome)
@@ -241,18 +293,128 @@ class JWTGateMiddleware:
         return None
 
 
-# -- system checks -----------------------------------------------------------------
+# -- per-view decorators -------------------------------------------------------------
+
+_OPTIONAL_ATTR = "_jwtgate_optional"
 
 
-def check_jwtgate_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """Django system check: every problem in ``settings.JWTGATE``, with jwtgate's ids."""
-    problems = check_settings(getattr(django_settings, SETTING, None), name=SETTING, warnings=True)
-    return [
-        (checks.Warning if problem.id.startswith("jwtgate.W") else checks.Error)(
-            problem.message, hint=problem.hint or None, id=problem.id
-        )
-        for problem in problems
-    ]
+def _tokenless(outcome: Identity | Rejection) -> bool:
+    return isinstance(outcome, Rejection) and isinstance(outcome.error, MissingToken)
+
+
+def _optional_view(request: HttpRequest) -> bool:
+    """Whether the view the URLconf gives ``request`` is marked ``@optional``.
+
+    Asked only for a request without a token that would be refused, so requests
+    with tokens cost no URL resolution; Django resolves the path again later."""
+    try:
+        match = get_resolver(getattr(request, "urlconf", None)).resolve(request.path_info)
+    except Resolver404:
+        return False
+    view = match.func
+    return bool(
+        getattr(view, _OPTIONAL_ATTR, False)
+        or getattr(getattr(view, "view_class", None), _OPTIONAL_ATTR, False)
+        or getattr(getattr(view, "cls", None), _OPTIONAL_ATTR, False)
+    )
+
+
+def optional(view: V) -> V:
+    """Let ``view`` run without a token: ``request.jwt`` is then anonymous.
+
+    A token that is sent must still be valid (401 otherwise), and path ``RULES``
+    still apply. Put it on a view function, or on a class-based view (Django's
+    ``View`` or DRF's ``APIView``) to cover its ``as_view()``.
+    """
+    setattr(view, _OPTIONAL_ATTR, True)
+    return view
+
+
+def _identify(request: HttpRequest) -> Identity | Rejection:
+    """The identity the middleware found, else the token's: without the middleware,
+    and on a public path (where the middleware does not read the token)."""
+    found = getattr(request, "jwt", None)
+    if isinstance(found, Identity) and found.is_authenticated:
+        return found
+    outcome = django_decide(get_optional_gate(), request)
+    if isinstance(outcome, Identity):
+        JWTGateMiddleware.annotate(get_gate(), request, outcome)
+    return outcome
+
+
+async def _aidentify(request: HttpRequest) -> Identity | Rejection:
+    found = getattr(request, "jwt", None)
+    if isinstance(found, Identity) and found.is_authenticated:
+        return found
+    outcome = await django_decide_async(get_optional_gate(), request)
+    if isinstance(outcome, Identity):
+        JWTGateMiddleware.annotate(get_gate(), request, outcome)
+    return outcome
+
+
+def _refusal(outcome: Identity | Rejection, required: tuple[str, ...]) -> HttpResponse | None:
+    refused = (
+        outcome if isinstance(outcome, Rejection) else get_gate().scope_refusal(outcome, required)
+    )
+    return None if refused is None else rejection_response(refused)
+
+
+def _csrf_refusal(request: HttpRequest) -> HttpResponse | None:
+    """Django's CSRF check, unless the token came in the ``Authorization`` header.
+
+    A cross-site form cannot set that header (and a script needs a CORS preflight),
+    so a request carrying it cannot be forged; one authenticated by a cookie can.
+    """
+    settings = get_gate().settings
+    header = "HTTP_" + settings.header_name.upper().replace("-", "_")
+    if request.META.get(header) or not _csrf_middleware_installed():
+        return None
+    from django.middleware.csrf import CsrfViewMiddleware
+
+    check = CsrfViewMiddleware(lambda request: HttpResponse())
+    check.process_request(request)
+    answer: HttpResponse | None = check.process_view(request, None, (), {})
+    return answer
+
+
+def _csrf_middleware_installed() -> bool:
+    middleware = list(getattr(django_settings, "MIDDLEWARE", None) or ())
+    return middleware_position(middleware, CSRF_MIDDLEWARE) is not None
+
+
+def requires_scopes(*scopes: str) -> Callable[[V], V]:
+    """Run a Django view (sync or async) only for a token carrying every one of ``scopes``.
+
+    No token (a public path, an ``@optional`` view): 401 with the bare challenge;
+    a token without a scope: 403 ``insufficient_scope`` naming the scopes; a bad
+    token: its 401. It reads ``request.jwt`` when the middleware authenticated the
+    request, and verifies the token itself otherwise (no middleware, a public
+    path). The view is exempt from Django's CSRF check when the token came in the
+    ``Authorization`` header (it cannot be forged cross-site); a token from a
+    cookie keeps the check.
+    """
+    required = tuple(sorted(set(scopes)))
+
+    def decorator(view: V) -> V:
+        if iscoroutinefunction(view):
+
+            @functools.wraps(view)
+            async def async_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+                refused = _refusal(await _aidentify(request), required) or _csrf_refusal(request)
+                return refused if refused is not None else await view(request, *args, **kwargs)
+
+            async_wrapper.csrf_exempt = True  # type: ignore[attr-defined]
+            return cast(V, async_wrapper)
+
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            refused = _refusal(_identify(request), required) or _csrf_refusal(request)
+            return refused if refused is not None else view(request, *args, **kwargs)
+
+        wrapper.csrf_exempt = True  # type: ignore[attr-defined]
+        return cast(V, wrapper)
+
+    return decorator
 
 
 class JWTGateConfig(AppConfig):
@@ -264,3 +426,4 @@ class JWTGateConfig(AppConfig):
 
     def ready(self) -> None:
         checks.register(check_jwtgate_settings, checks.Tags.security)
+        checks.register(check_middleware_order, checks.Tags.security)

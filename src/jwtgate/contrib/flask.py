@@ -41,7 +41,6 @@ from flask import Flask, Response, current_app, g, has_app_context, request
 from werkzeug.local import LocalProxy
 
 from jwtgate.config import Settings
-from jwtgate.errors import InsufficientScope, MissingToken
 from jwtgate.gate import Gate
 from jwtgate.http import Rejection
 from jwtgate.identity import ANONYMOUS, Identity
@@ -134,15 +133,9 @@ def optional(view: F) -> F:
 
 
 def _scope_refusal(required: tuple[str, ...]) -> Response | None:
-    identity = _identity()
-    if not identity.is_authenticated:
-        error: MissingToken | InsufficientScope = MissingToken()
-    elif identity.has_scopes(*required):
-        return None
-    else:
-        error = InsufficientScope(required)
     state: _State = current_app.extensions[EXTENSION_KEY]
-    return state.respond(state.gate.reject(error))
+    refused = state.gate.scope_refusal(_identity(), required)
+    return None if refused is None else state.respond(refused)
 
 
 def requires_scopes(*scopes: str) -> Callable[[F], F]:

@@ -1,0 +1,121 @@
+"""Django system checks for jwtgate, registered by ``jwtgate.contrib.django.JWTGateConfig``.
+
+* :func:`check_jwtgate_settings`: every problem in ``settings.JWTGATE``, with the
+  ids of :class:`~jwtgate.ConfigurationError`; and ``jwtgate.E062`` when the
+  URLconf mounts the token views but ``JWTGATE`` names no ``STORE`` for them.
+* :func:`check_middleware_order`: ``jwtgate.E090`` when ``LOAD_USER`` is on and
+  ``JWTGateMiddleware`` comes before ``AuthenticationMiddleware``.
+
+Both are importable from ``jwtgate.contrib.django``. This module imports no other
+jwtgate Django module (it finds the middleware by its dotted path).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
+from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils.module_loading import import_string
+
+from jwtgate.config import Settings, check_settings
+from jwtgate.errors import ConfigurationError
+
+__all__ = ["check_jwtgate_settings", "check_middleware_order"]
+
+SETTING = "JWTGATE"
+AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
+CSRF_MIDDLEWARE = "django.middleware.csrf.CsrfViewMiddleware"
+JWTGATE_MIDDLEWARE = "jwtgate.contrib.django.JWTGateMiddleware"
+TOKEN_VIEW_ATTR = "_jwtgate_token_view"
+
+
+def middleware_position(middleware: list[str], wanted: str) -> int | None:
+    """The index of the first entry of ``middleware`` that is ``wanted`` or a subclass."""
+    try:
+        cls = import_string(wanted)
+    except ImportError:
+        return None
+    for index, path in enumerate(middleware):
+        if path == wanted:
+            return index
+        try:
+            found = import_string(path)
+        except ImportError:
+            continue
+        if isinstance(found, type) and issubclass(found, cls):
+            return index
+    return None
+
+
+def check_middleware_order(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Django system check: with ``LOAD_USER`` on, jwtgate's middleware must come after
+    ``AuthenticationMiddleware``, which would otherwise replace ``request.user``."""
+    raw = getattr(django_settings, SETTING, None)
+    if not isinstance(raw, Mapping) or not any(
+        isinstance(key, str) and key.lower() == "load_user" and value is True
+        for key, value in raw.items()
+    ):
+        return []
+    middleware = list(getattr(django_settings, "MIDDLEWARE", None) or ())
+    ours = middleware_position(middleware, JWTGATE_MIDDLEWARE)
+    auth = middleware_position(middleware, AUTH_MIDDLEWARE)
+    if ours is None or auth is None or ours > auth:
+        return []
+    return [
+        checks.Error(
+            f"{middleware[ours]!r} comes before {middleware[auth]!r} in MIDDLEWARE while "
+            f"{SETTING}['LOAD_USER'] is on: AuthenticationMiddleware then replaces "
+            "request.user, so a valid token's user is lost (the request looks anonymous).",
+            hint=f"Move {JWTGATE_MIDDLEWARE!r} after {AUTH_MIDDLEWARE!r} in MIDDLEWARE.",
+            id="jwtgate.E090",
+        )
+    ]
+
+
+def _mounts_token_views(patterns: list[URLPattern | URLResolver]) -> bool:
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            if _mounts_token_views(pattern.url_patterns):
+                return True
+        elif getattr(pattern.callback, TOKEN_VIEW_ATTR, False):
+            return True
+    return False
+
+
+def _token_views_without_store() -> list[checks.CheckMessage]:
+    try:
+        settings = Settings.from_dict(getattr(django_settings, SETTING, None))
+    except ConfigurationError:
+        return []  # reported by check_settings
+    if settings.store is not None:
+        return []
+    try:
+        patterns = get_resolver().url_patterns
+    except (ImportError, ImproperlyConfigured):  # Django's own URL checks report it
+        return []
+    if not _mounts_token_views(patterns):
+        return []
+    return [
+        checks.Error(
+            f"The URLconf mounts jwtgate's token views, and {SETTING} names no STORE: "
+            "their sessions need one.",
+            hint=f"Set {SETTING}['STORE'], e.g. 'sqlite:////var/lib/app/jwtgate.db' "
+            "or 'redis://localhost:6379/0' (docs/stores.md).",
+            id="jwtgate.E062",
+        )
+    ]
+
+
+def check_jwtgate_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Django system check: every problem in ``settings.JWTGATE``, with jwtgate's ids."""
+    problems = check_settings(getattr(django_settings, SETTING, None), name=SETTING, warnings=True)
+    return [
+        (checks.Warning if problem.id.startswith("jwtgate.W") else checks.Error)(
+            problem.message, hint=problem.hint or None, id=problem.id
+        )
+        for problem in problems
+    ] + _token_views_without_store()
