@@ -223,3 +223,26 @@ def test_a_rule_may_combine_scopes_and_max_age() -> None:
     assert asgi_post(gate, "/admin/x", admin).status_code == 200
     clock.advance(61)
     assert asgi_post(gate, "/admin/x", admin).status_code == 401
+
+
+HOOK = "test_claims_and_freshness:current_roles"
+
+
+def test_the_claims_hook_setting_serves_sessions_built_from_settings() -> None:
+    """The ``claims_hook`` setting (a dotted name here) reaches Sessions built from the
+    settings alone, as the Django token views build theirs; ``claims=`` overrides it."""
+    ROLES["alice"] = "read"
+    settings = make_settings(claims_hook=HOOK)
+    assert settings.claims_hook is current_roles
+    with Sessions(settings, "memory://") as sessions:
+        access = sessions.login("alice").access_token
+        assert Verifier(settings).verify(access).scopes == frozenset({"read"})
+    with Sessions(settings, "memory://", claims=lambda s, c: {"scope": "other"}) as sessions:
+        access = sessions.login("alice").access_token
+        assert Verifier(settings).verify(access).scopes == frozenset({"other"})
+
+
+def test_a_claims_hook_that_cannot_be_found_fails_at_startup() -> None:
+    with pytest.raises(ConfigurationError, match="E037") as caught:
+        make_settings(claims_hook="test_claims_and_freshness:nothing_here")
+    assert "CLAIMS_HOOK" in str(caught.value) or "claims_hook" in str(caught.value)

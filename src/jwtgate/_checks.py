@@ -66,7 +66,8 @@ def validate(data: object, name: str) -> dict[str, Any]:
     v["token_sources"] = checks.check_token_sources()
     v["public_paths"] = checks.check_patterns("public_paths")
     v["rules"] = checks.check_rules()
-    v["error_handler"] = checks.check_error_handler()
+    v["error_handler"] = checks.check_function("error_handler", "(rejection) -> Rejection")
+    v["claims_hook"] = checks.check_function("claims_hook", "(subject, claims) -> claims")
     v["store"] = checks.check_store()
     if v["check_revocation"] and v["store"] is None:
         checks.add(
@@ -381,17 +382,17 @@ class _Checks(Report):
             )
         return tuple(rules)
 
-    def check_error_handler(self) -> Callable[[Any], Any] | None:
+    def check_function(self, key: str, signature: str) -> Callable[..., Any] | None:
         """A callable, or one named ``"package.module:function"`` (imported now, so a typo
-        fails at startup, not at the first refusal)."""
-        value: object = self.get("error_handler")
+        fails at startup, not at the first use)."""
+        value: object = self.get(key)
         if value is None:
             return None
         if callable(value):
-            return cast("Callable[[Any], Any]", value)
-        hint = "Give a function (rejection) -> Rejection, or 'package.module:function'."
+            return cast("Callable[..., Any]", value)
+        hint = f"Give a function {signature}, or 'package.module:function'."
         if not isinstance(value, str):
-            self.add("E037", "error_handler", f"{self.ref('error_handler')} is not callable.", hint)
+            self.add("E037", key, f"{self.ref(key)} is not callable.", hint)
             return None
         module, _, name = value.partition(":")
         try:
@@ -400,14 +401,9 @@ class _Checks(Report):
             detail = f"{type(exc).__name__}: {exc}"
         else:
             if callable(target):
-                return cast("Callable[[Any], Any]", target)
+                return cast("Callable[..., Any]", target)
             detail = "no callable of that name" if name else "no ':function' part"
-        self.add(
-            "E037",
-            "error_handler",
-            f"{self.ref('error_handler')} = {value!r} names no function ({detail}).",
-            hint,
-        )
+        self.add("E037", key, f"{self.ref(key)} = {value!r} names no function ({detail}).", hint)
         return None
 
     def check_key_prefix(self) -> str:

@@ -229,6 +229,11 @@ FIELDS: tuple[Field, ...] = (
     ),
     _seconds("refresh_reuse_grace", 0, 0, 60, "E060", "After a refresh, how long"),
     _custom(
+        "claims_hook",
+        'a function, or `"module:function"`',
+        "Sets the claims of each new token pair, at login and at every refresh.",
+    ),
+    _custom(
         "store_key_prefix",
         f"str, 1{DASH}64 printable characters without spaces or braces",
         "Prefix of every Redis key",

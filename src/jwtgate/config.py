@@ -58,6 +58,7 @@ class Settings:
     public_paths: PathMatcher
     rules: tuple[Rule, ...]
     error_handler: Callable[[Rejection], Rejection] | None = field(repr=False)
+    claims_hook: Callable[[str, dict[str, Any]], Any] | None = field(repr=False)
     cors_preflight: Literal["answer", "forward"]
     max_token_bytes: int
     access_token_ttl: int

@@ -323,7 +323,7 @@ class _Twin(Generic[StoreT]):
             raise TypeError("claims must be a function (subject, claims) -> claims, or None")
         self._core = core = _Core(settings, clock)
         self.settings = core.settings
-        self.claims_hook = claims
+        self.claims_hook = claims if claims is not None else core.settings.claims_hook
         self.store: StoreT
         self.store, self._owns_store = core.resolve_store(store, want_async=self._is_async)
 

@@ -368,3 +368,26 @@ def test_the_docs_examples_run(client: Client, monkeypatch: pytest.MonkeyPatch) 
         assert login(client).status_code == 200
         cookie_login = login(client, "/api/session/")
         assert cookie_login.cookies["jwtgate_refresh"]["path"] == "/api/session"
+
+
+def staff_scope(subject: str, claims: dict[str, Any]) -> dict[str, Any]:
+    """A claims hook (named by the CLAIMS_HOOK setting below)."""
+    return {**claims, "scope": f"staff:{subject}"}
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("alice")
+def test_the_claims_hook_setting_shapes_the_token_views_pairs(
+    client: Client, jwtgate: dict[str, Any]
+) -> None:
+    """CLAIMS_HOOK reaches the Sessions the views build from JWTGATE: at login and at
+    every refresh."""
+    from jwtgate import Verifier
+
+    hooked = {**jwtgate, "CLAIMS_HOOK": "contrib.test_django_views:staff_scope"}
+    with override_settings(JWTGATE=hooked):
+        pair = login(client).json()
+        verify = Verifier(get_sessions().settings).verify
+        assert verify(pair["access_token"]).scopes == frozenset({"staff:alice"})
+        again = post(client, "/auth/refresh", {"refresh_token": pair["refresh_token"]}).json()
+        assert verify(again["access_token"]).scopes == frozenset({"staff:alice"})
