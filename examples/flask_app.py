@@ -19,10 +19,9 @@ from __future__ import annotations
 import hmac
 
 from flask import Flask
-from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-from jwtgate.contrib.flask import JWTGate, current_identity, requires_scopes
-from jwtgate.endpoints import wsgi_app as token_endpoints
+from jwtgate.contrib.flask import JWTGate, current_identity, optional, requires_scopes
+from jwtgate.contrib.flask_tokens import token_blueprint
 
 # memory:// lives in this one process; use sqlite:///jwtgate.db or redis:// with
 # several worker processes (docs/deploying.md).
@@ -40,17 +39,21 @@ def authenticate(username: str, password: str) -> tuple[str, dict[str, str]] | N
 
 app = Flask(__name__)
 app.config["JWTGATE"] = SETTINGS
-JWTGate(app)  # every Flask route needs a valid token
-# The token endpoints answer /auth/* before Flask (and its token check) sees the request.
+JWTGate(app)  # every Flask route needs a valid token, except the token routes
 # secure=False: the refresh cookie option would need HTTPS; this demo serves plain HTTP.
-app.wsgi_app = DispatcherMiddleware(
-    app.wsgi_app, {"/auth": token_endpoints(SETTINGS, authenticate, secure=False)}
-)
+app.register_blueprint(token_blueprint(authenticate, secure=False), url_prefix="/auth")
 
 
 @app.get("/me")
 def me() -> dict[str, object]:
     return {"subject": current_identity.subject, "scopes": sorted(current_identity.scopes)}
+
+
+@app.get("/hello")
+@optional
+def hello() -> dict[str, str]:
+    """Runs with or without a token (a token that is sent must be valid)."""
+    return {"hello": current_identity.subject or "stranger"}
 
 
 @app.get("/admin")

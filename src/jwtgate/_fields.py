@@ -271,7 +271,7 @@ DEFAULTS: dict[str, Any] = {f.name: f.default for f in FIELDS}
 RENAMED = {
     "algorithm": "algorithms",
     "secret_key": "secret",
-    "signing_key": "private_key (or secret for HMAC)",
+    "signing_key": "secret (or private_key for RS*, PS*, ES* and EdDSA keys)",
     "verifying_key": "public_key",
     "jwt_secret_key": "secret",
     "require": "required_claims",

@@ -70,6 +70,7 @@ __all__ = [
     "StoreUnavailable",
     "TokenTooLarge",
     "UnknownKey",
+    "UnknownUser",
     "UnsupportedCriticalHeader",
     "WrongTokenType",
 ]
@@ -269,6 +270,13 @@ class InsufficientScope(AuthenticationError):
     def __init__(self, required: Sequence[str]) -> None:
         self.required: tuple[str, ...] = tuple(required)
         super().__init__()
+
+
+class UnknownUser(InvalidToken):
+    """Raised when a valid token's subject is no user of the app, or an inactive one
+    (the Django ``LOAD_USER`` and Flask ``user_loader`` checks): 401 ``invalid_token``."""
+
+    description = "unknown or inactive user"
 
 
 class InsufficientUserAuthentication(AuthenticationError):

@@ -66,7 +66,7 @@ from jwtgate.contrib.django_checks import (
     check_middleware_order,
     middleware_position,
 )
-from jwtgate.errors import InvalidToken, MissingToken
+from jwtgate.errors import MissingToken, UnknownUser
 from jwtgate.gate import Gate, RequestFields
 from jwtgate.http import Rejection
 from jwtgate.identity import Identity
@@ -187,14 +187,12 @@ def rejection_response(rejection: Rejection) -> HttpResponse:
 # -- users -------------------------------------------------------------------------
 
 
-class UserRefused(InvalidToken, PermissionDenied):
+class UserRefused(UnknownUser, PermissionDenied):
     """Raised when a valid token's subject is no user, or an inactive one (answered 401).
 
     It is also a ``PermissionDenied``, so where the middleware cannot answer it
     (outside a view) Django still answers 403, never 500.
     """
-
-    description = "unknown or inactive user"
 
 
 def _lookup(field: str | None) -> tuple[Any, str]:

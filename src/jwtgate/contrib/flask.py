@@ -14,6 +14,12 @@ middlewares (token sources, ``public_paths``, CORS preflight, ``rules``).
   so it also works on ``MethodView`` methods and Flask-RESTful resources.
 * ``current_identity``: the request's :class:`~jwtgate.Identity`, kept on
   ``flask.g`` (``g._jwtgate``); the anonymous identity outside a checked request.
+* ``current_user``: your user for the request's token, from the function decorated
+  with ``@jwtgate.user_loader`` (loaded on first use, once per request; None
+  without a token). A loader that finds no user answers 401 ``invalid_token``
+  (``unknown or inactive user``).
+* Token endpoints as a Blueprint: ``app.register_blueprint(token_blueprint(authenticate),
+  url_prefix="/auth")`` (:mod:`jwtgate.contrib.flask_tokens`).
 
 Refusals are answered by jwtgate itself (a response returned from a
 ``before_request`` hook or from the decorator, never an exception), so Flask's
@@ -37,16 +43,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from flask import Flask, Response, current_app, g, has_app_context, request
+from flask import Flask, Response, abort, current_app, g, has_app_context, request
 from werkzeug.local import LocalProxy
 
+from jwtgate._fields import RENAMED
 from jwtgate.config import Settings
+from jwtgate.errors import ConfigurationError, Problem, UnknownUser
 from jwtgate.gate import Gate
 from jwtgate.http import Rejection
 from jwtgate.identity import ANONYMOUS, Identity
 from jwtgate.wsgi import read_request
 
-__all__ = ["JWTGate", "current_identity", "optional", "requires_scopes"]
+__all__ = ["JWTGate", "current_identity", "current_user", "optional", "requires_scopes"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -65,6 +73,35 @@ def _identity() -> Identity:
 current_identity: Identity = cast(Identity, LocalProxy(_identity))
 """The current request's :class:`~jwtgate.Identity` (a proxy over ``g._jwtgate``)."""
 
+_NO_USER = object()
+
+
+def _user() -> Any:
+    if not has_app_context():
+        return None
+    found = g.get("_jwtgate_user", _NO_USER)
+    if found is not _NO_USER:
+        return found
+    identity = _identity()
+    user = None
+    if identity.is_authenticated:
+        state: _State = current_app.extensions[EXTENSION_KEY]
+        loader = state.extension.load_user
+        if loader is None:
+            raise RuntimeError(
+                "current_user needs a user loader: decorate a function (identity) -> user "
+                "with @jwtgate.user_loader, where jwtgate is your JWTGate(app)"
+            )
+        user = loader(identity)
+        if user is None:  # a token for nobody: refused like a bad token, before the view
+            abort(state.respond(state.gate.reject(UnknownUser())))
+    g._jwtgate_user = user
+    return user
+
+
+current_user: Any = LocalProxy(_user)
+"""The current request's user, from the ``@JWTGate.user_loader`` function (a proxy)."""
+
 
 @dataclass(frozen=True)
 class _State:
@@ -72,6 +109,7 @@ class _State:
 
     gate: Gate
     optional_gate: Gate
+    extension: JWTGate
 
     def respond(self, rejection: Rejection) -> Response:
         return current_app.response_class(
@@ -94,12 +132,19 @@ class JWTGate:
         settings: Settings | Mapping[str, Any] | None = None,
     ) -> None:
         self._settings = settings
+        self.load_user: Callable[[Identity], Any] | None = None
         if app is not None:
             self.init_app(app)
 
+    def user_loader(self, loader: Callable[[Identity], Any]) -> Callable[[Identity], Any]:
+        """Decorate the function that returns your user for a verified identity (or None:
+        the request is refused with 401), which :data:`current_user` calls."""
+        self.load_user = loader
+        return loader
+
     def init_app(self, app: Flask) -> None:
         """Validate the app's settings and protect every request of ``app``."""
-        source = self._settings if self._settings is not None else app.config.get("JWTGATE")
+        source = self._settings if self._settings is not None else _config(app)
         if isinstance(source, Settings):
             settings = source
         else:
@@ -107,9 +152,51 @@ class JWTGate:
         gate = Gate(settings)
         optional_gate = Gate(settings.replace(credentials_required=False), verifier=gate.verifier)
         registered = EXTENSION_KEY in app.extensions
-        app.extensions[EXTENSION_KEY] = _State(gate, optional_gate)
+        app.extensions[EXTENSION_KEY] = _State(gate, optional_gate, self)
         if not registered:  # init_app again replaces the settings, not adds a second check
             app.before_request(_check_request)
+
+
+def _config(app: Flask) -> Any:
+    """``app.config["JWTGATE"]``; when it is missing, a ConfigurationError that says so
+    and names what is there instead (another spelling, Flask-JWT-Extended's keys)."""
+    if "JWTGATE" in app.config:
+        return app.config["JWTGATE"]
+    keys = [key for key in app.config if isinstance(key, str)]
+    misspelt = [key for key in keys if key.upper() == "JWTGATE"]
+    if misspelt:
+        raise ConfigurationError(
+            [
+                Problem(
+                    "jwtgate.E028",
+                    "JWTGATE",
+                    f"app.config has {misspelt[0]!r} but no 'JWTGATE' (config keys are "
+                    "case-sensitive).",
+                    f"Rename app.config[{misspelt[0]!r}] to app.config['JWTGATE'].",
+                )
+            ]
+        )
+    problems = [
+        Problem(
+            "jwtgate.E028",
+            "JWTGATE",
+            "app.config['JWTGATE'] is missing: jwtgate reads its settings dict from there.",
+            "Set app.config['JWTGATE'] = {'SECRET': 'env:JWT_SECRET'} (docs/flask.md), "
+            "or pass JWTGate(app, settings=...).",
+        )
+    ]
+    for key in sorted(k for k in keys if k.startswith("JWT_") and k.lower() in RENAMED):
+        target = RENAMED[key.lower()]
+        problems.append(
+            Problem(
+                "jwtgate.E002",
+                key,
+                f"app.config[{key!r}] is Flask-JWT-Extended's setting, which jwtgate does "
+                "not read.",
+                f"Set app.config['JWTGATE'][{target.split(' ')[0].upper()!r}] instead ({target}).",
+            )
+        )
+    raise ConfigurationError(problems)
 
 
 def _check_request() -> Response | None:
