@@ -21,8 +21,13 @@ from fastapi import Depends, FastAPI
 
 from jwtgate import Identity
 from jwtgate.asgi import JWTGateMiddleware
-from jwtgate.contrib.fastapi import current_identity, install, require_scopes
-from jwtgate.endpoints import asgi_app as token_endpoints
+from jwtgate.contrib.fastapi import (
+    current_identity,
+    install,
+    optional_identity,
+    requires_scopes,
+    token_router,
+)
 
 # memory:// lives in this one process; use sqlite:///jwtgate.db or redis:// with
 # several worker processes (docs/deploying.md).
@@ -30,7 +35,7 @@ SETTINGS = {
     "SECRET": "env:JWTGATE_SECRET",
     "STORE": "memory://example",
     "CHECK_REVOCATION": True,
-    "PUBLIC_PATHS": ["/auth/*", "/docs", "/openapi.json"],
+    "PUBLIC_PATHS": ["/auth/*", "/docs", "/openapi.json", "/hello"],
 }
 USERS = {"alice": "wonderland"}  # yours: a user table with password hashes
 
@@ -45,9 +50,10 @@ def authenticate(username: str, password: str) -> tuple[str, dict[str, str]] | N
 
 app = FastAPI()
 app.add_middleware(JWTGateMiddleware, settings=SETTINGS)
-install(app)  # refusals raised by the dependencies get jwtgate's JSON body
+# Refusals get jwtgate's JSON body; /docs' Authorize logs in through /auth/token.
+install(app, token_url="/auth/token")
 # secure=False: the refresh cookie option would need HTTPS; this demo serves plain HTTP.
-app.mount("/auth", token_endpoints(SETTINGS, authenticate, secure=False))
+app.include_router(token_router(SETTINGS, authenticate, secure=False), prefix="/auth")
 
 
 @app.get("/me")
@@ -55,6 +61,11 @@ async def me(identity: Annotated[Identity, Depends(current_identity)]) -> dict[s
     return {"subject": identity.subject, "scopes": sorted(identity.scopes)}
 
 
-@app.get("/admin", dependencies=[Depends(require_scopes("admin"))])
+@app.get("/admin", dependencies=[Depends(requires_scopes("admin"))])
 async def admin() -> dict[str, str]:
     return {"hello": "admin"}
+
+
+@app.get("/hello")  # a public path: a token is optional here, and read if sent
+async def hello(identity: Annotated[Identity, Depends(optional_identity)]) -> dict[str, str]:
+    return {"hello": identity.subject or "stranger"}

@@ -16,13 +16,13 @@ from __future__ import annotations
 import hmac
 
 from starlette.applications import Starlette
-from starlette.authentication import requires
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
 from jwtgate.asgi import JWTGateMiddleware
+from jwtgate.contrib.starlette import requires_scopes
 from jwtgate.endpoints import asgi_app as token_endpoints
 
 # memory:// lives in this one process; use sqlite:///jwtgate.db or redis:// with
@@ -48,7 +48,7 @@ async def me(request: Request) -> JSONResponse:
     return JSONResponse({"subject": request.user.identity, "scopes": request.auth.scopes})
 
 
-@requires("admin")  # 403 insufficient_scope without it (jwtgate's rules can do this too)
+@requires_scopes("admin")  # 403 insufficient_scope with the RFC 6750 challenge without it
 async def admin(request: Request) -> JSONResponse:
     return JSONResponse({"hello": "admin"})
 

@@ -16,6 +16,7 @@ import secrets
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -198,7 +199,7 @@ class _Core:
         name when a framework has routed the request already (then any path serves)."""
         try:
             route = self.route(request, route)
-            body = self.body(request)
+            body = self.body(request, password_form=route == "token" and not self.cookie)
             if route == "token":
                 return (yield from self.login(request, body))
             if route == "refresh":
@@ -311,12 +312,19 @@ class _Core:
             )
         return name
 
-    def body(self, request: EndpointRequest) -> Mapping[str, Any]:
+    def body(self, request: EndpointRequest, *, password_form: bool = False) -> Mapping[str, Any]:
+        """The JSON object of the body; with ``password_form``, also RFC 6749's password
+        grant as a form (``/docs``' *Authorize* sends one). A form is taken only when no
+        cookie is set in answer: a cross-site HTML form can send one, and must gain
+        nothing from it (its tokens come back in a body the other site cannot read).
+        """
         if not request.body.strip():
             return {}
         if len(request.body) > MAX_BODY:
             raise _oauth_error(413, "invalid_request", "request body too large")
         content_type = (request.header("content-type") or "").split(";")[0].strip().lower()
+        if content_type == "application/x-www-form-urlencoded" and password_form:
+            return _password_grant(request.body)
         if content_type != "application/json":
             raise _oauth_error(415, "invalid_request", "send application/json")
         try:
@@ -413,6 +421,20 @@ class _Core:
 # -- signed double-submit CSRF (OWASP) ----------------------------------------------
 
 CSRF_SECRET_MIN = 32
+
+
+def _password_grant(body: bytes) -> Mapping[str, Any]:
+    """RFC 6749 §4.3.2: ``grant_type=password&username=…&password=…``, form-encoded."""
+    try:
+        fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
+    except (UnicodeDecodeError, ValueError):
+        raise _oauth_error(400, "invalid_request", "malformed form body") from None
+    if any(len(values) > 1 for values in fields.values()):
+        raise _oauth_error(400, "invalid_request", "a field is repeated")
+    form = {name: values[0] for name, values in fields.items()}
+    if form.get("grant_type") != "password":
+        raise _oauth_error(400, "unsupported_grant_type", "grant_type must be password")
+    return form
 
 
 def csrf_key(settings: Settings, secret: str | bytes | None = None) -> bytes:

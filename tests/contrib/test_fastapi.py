@@ -15,7 +15,7 @@ from starlette.websockets import WebSocketDisconnect
 from asgi_support import MISSING, bearer, body, challenge, gate, token
 from jwtgate import Identity
 from jwtgate.asgi import JWTGateMiddleware
-from jwtgate.contrib.fastapi import current_identity, install, require_scopes
+from jwtgate.contrib.fastapi import current_identity, install, requires_scopes
 
 
 def build(*, handler: bool = True, **overrides: Any) -> tuple[FastAPI, list[str]]:
@@ -31,13 +31,13 @@ def build(*, handler: bool = True, **overrides: Any) -> tuple[FastAPI, list[str]
         calls.append("me")
         return {"subject": identity.subject, "scopes": sorted(identity.scopes)}
 
-    @app.post("/items", dependencies=[Depends(require_scopes("write", "items"))])
+    @app.post("/items", dependencies=[Depends(requires_scopes("write", "items"))])
     async def create_item() -> dict[str, str]:
         calls.append("items")
         return {"created": "yes"}
 
     @app.get("/account")
-    async def account(identity: Annotated[Identity, Depends(require_scopes())]) -> str:
+    async def account(identity: Annotated[Identity, Depends(requires_scopes())]) -> str:
         calls.append("account")
         return identity.subject or ""
 
@@ -55,7 +55,7 @@ def test_current_identity_reads_what_the_middleware_found() -> None:
 
 
 def test_require_scopes_lets_a_token_with_every_scope_through() -> None:
-    """require_scopes("write", "items") passes a token holding both scopes."""
+    """requires_scopes("write", "items") passes a token holding both scopes."""
     app, calls = build()
     with TestClient(app) as http:
         response = http.post("/items", headers=bearer(token("items write")))
@@ -163,11 +163,11 @@ def test_dependencies_without_the_middleware_fail_loudly() -> None:
 
 
 def test_require_scopes_checks_its_arguments() -> None:
-    """require_scopes refuses scope names that are empty or contain spaces, at import time."""
+    """requires_scopes refuses scope names that are empty or contain spaces, at import time."""
     with pytest.raises(ValueError, match="scope names"):
-        require_scopes("read write")
+        requires_scopes("read write")
     with pytest.raises(ValueError, match="scope names"):
-        require_scopes("")
+        requires_scopes("")
 
 
 @pytest.mark.anyio
@@ -185,7 +185,7 @@ async def test_rejection_handler_reraises_other_exceptions() -> None:
 
 
 def test_the_dependencies_work_on_websocket_routes() -> None:
-    """Depends(current_identity) and require_scopes(...) on @app.websocket routes: the
+    """Depends(current_identity) and requires_scopes(...) on @app.websocket routes: the
     identity reaches the handler, and a missing scope refuses the handshake with 1008
     (they used to fail every handshake: FastAPI's HTTPBearer asks for a Request)."""
     app = FastAPI()
@@ -202,7 +202,7 @@ def test_the_dependencies_work_on_websocket_routes() -> None:
 
     @app.websocket("/admin")
     async def admin(
-        socket: WebSocket, identity: Annotated[Identity, Depends(require_scopes("admin"))]
+        socket: WebSocket, identity: Annotated[Identity, Depends(requires_scopes("admin"))]
     ) -> None:
         await socket.accept()
         await socket.send_text(identity.subject or "")
