@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
 from jwtgate.asgi import JWTGateMiddleware
-from jwtgate.contrib.starlette import requires_scopes
+from jwtgate.contrib.starlette import optional, requires_scopes
 from jwtgate.endpoints import asgi_app as token_endpoints
 
 # memory:// lives in this one process; use sqlite:///jwtgate.db or redis:// with
@@ -31,7 +31,8 @@ SETTINGS = {
     "SECRET": "env:JWTGATE_SECRET",
     "STORE": "memory://example",
     "CHECK_REVOCATION": True,
-    "PUBLIC_PATHS": ["/auth/*"],  # the token endpoints check their own credentials
+    # The token endpoints check their own credentials; /hello takes a token optionally.
+    "PUBLIC_PATHS": ["/auth/*", "/hello"],
 }
 USERS = {"alice": "wonderland"}  # yours: a user table with password hashes
 
@@ -53,10 +54,16 @@ async def admin(request: Request) -> JSONResponse:
     return JSONResponse({"hello": "admin"})
 
 
+@optional  # a public path: a token is optional here, and read if sent
+async def hello(request: Request) -> JSONResponse:
+    return JSONResponse({"hello": request.user.identity or "stranger"})
+
+
 app = Starlette(
     routes=[
         Route("/me", me),
         Route("/admin", admin),
+        Route("/hello", hello),
         # secure=False: the refresh cookie option would need HTTPS; this demo serves plain HTTP.
         Mount("/auth", app=token_endpoints(SETTINGS, authenticate, secure=False)),
     ],

@@ -1,18 +1,17 @@
 """FastAPI and Starlette speak their own idioms (#15 item 3): dependency-only mode with
 required, optional and scoped routes; an optional identity on a public path behind the
 middleware; exact OpenAPI security; the token endpoints in OpenAPI with the OAuth2
-password form; Starlette's @requires answered the RFC 6750 way."""
+password form;"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 import pytest
+
+pytest.importorskip("fastapi")
+
 from fastapi import Depends, FastAPI, WebSocket
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route, WebSocketRoute
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
@@ -26,7 +25,6 @@ from jwtgate.contrib.fastapi import (
     require_scopes,
     token_router,
 )
-from jwtgate.contrib.starlette import requires_scopes as starlette_requires_scopes
 from jwtgate.testing import TokenFactory
 
 SETTINGS = {"SECRET": SECRET}
@@ -194,42 +192,3 @@ def test_cookie_mode_takes_no_form() -> None:
     client = token_app(cookie=True, secure=False)
     form = {"grant_type": "password", "username": "alice", "password": "wonderland"}
     assert client.post("/auth/token", data=form).status_code == 415
-
-
-# -- Starlette's @requires, the RFC 6750 way -------------------------------------------
-
-
-def starlette_client() -> TestClient:
-    @starlette_requires_scopes("admin")
-    async def admin(request: Request) -> JSONResponse:
-        return JSONResponse({"hello": str(request.user.subject)})
-
-    @starlette_requires_scopes("admin")
-    async def live(websocket: Any) -> None:
-        await websocket.accept()
-        await websocket.close()
-
-    app = Starlette(routes=[Route("/admin", admin), WebSocketRoute("/live", live)])
-    return TestClient(JWTGateMiddleware(app, {**SETTINGS, "CREDENTIALS_REQUIRED": False}))
-
-
-def test_starlette_requires_scopes_answers_with_the_challenge() -> None:
-    client = starlette_client()
-    anonymous = client.get("/admin")
-    assert anonymous.status_code == 401
-    assert anonymous.headers["www-authenticate"] == 'Bearer realm="api"'
-    reader = client.get("/admin", headers=bearer(tokens("bob", scopes=["read"])))
-    assert reader.status_code == 403
-    assert (
-        'error="insufficient_scope", error_description="insufficient scope", scope="admin"'
-        in (reader.headers["www-authenticate"])
-    )
-    assert reader.json()["error"] == "insufficient_scope"
-    admin = client.get("/admin", headers=bearer(tokens("alice", scopes=["admin"])))
-    assert admin.json() == {"hello": "alice"}
-    with (
-        pytest.raises(WebSocketDisconnect) as refused,
-        client.websocket_connect("/live", headers=bearer(tokens("bob", scopes=["read"]))),
-    ):
-        pass
-    assert refused.value.code == 1008

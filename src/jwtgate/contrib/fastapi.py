@@ -40,7 +40,6 @@ serving an endpoint as if nobody had configured authentication would fail open.
 from __future__ import annotations
 
 import warnings
-import weakref
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Annotated, Any
 
@@ -51,7 +50,7 @@ from starlette.responses import Response
 
 from jwtgate.asgi import request_reader
 from jwtgate.config import Settings
-from jwtgate.contrib.starlette import rejection_response
+from jwtgate.contrib.starlette import reading_gates, rejection_response
 from jwtgate.errors import InsufficientScope
 from jwtgate.gate import Gate, resolve_gate
 from jwtgate.http import Rejection
@@ -124,21 +123,6 @@ def _found(connection: HTTPConnection) -> tuple[Gate, Identity]:
     return gate, identity
 
 
-_READING: weakref.WeakKeyDictionary[Gate, tuple[Gate, Gate]] = weakref.WeakKeyDictionary()
-
-
-def _reading_gates(gate: Gate) -> tuple[Gate, Gate]:
-    """Gates sharing ``gate``'s verifier that read the token on every path: one that
-    needs it and one that does not (the dependencies decide which paths need one)."""
-    gates = _READING.get(gate)
-    if gates is None:
-        settings = gate.settings.replace(public_paths=[], credentials_required=True)
-        needing = Gate(settings, verifier=gate.verifier)
-        optional = Gate(settings.replace(credentials_required=False), verifier=gate.verifier)
-        gates = _READING[gate] = (needing, optional)
-    return gates
-
-
 async def _decide(connection: HTTPConnection, gate: Gate) -> Identity:
     decision = await gate.decide_async(request_reader(gate)(connection.scope))
     if isinstance(decision, Rejection):
@@ -154,7 +138,7 @@ async def _identity(connection: HTTPConnection, gate: Gate | None, *, needed: bo
         gate, identity = _found(connection)
         if identity.is_authenticated:
             return identity
-    needing, optional = _reading_gates(gate)
+    needing, optional = reading_gates(gate)
     return await _decide(connection, needing if needed else optional)
 
 

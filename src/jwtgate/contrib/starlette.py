@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
@@ -38,7 +39,7 @@ from starlette.authentication import (
 )
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 
@@ -54,6 +55,8 @@ __all__ = [
     "JWTGateBackend",
     "authentication_middleware",
     "on_error",
+    "optional",
+    "reading_gates",
     "rejection_response",
     "requires_scopes",
 ]
@@ -119,6 +122,47 @@ def authentication_middleware(
         backend=JWTGateBackend(settings, gate=gate),
         on_error=on_error,
     )
+
+
+_READING: weakref.WeakKeyDictionary[Gate, tuple[Gate, Gate]] = weakref.WeakKeyDictionary()
+
+
+def reading_gates(gate: Gate) -> tuple[Gate, Gate]:
+    """Gates sharing ``gate``'s verifier that read the token on every path (public ones
+    too): one that needs a token and one that does not. What the per-endpoint helpers
+    (:func:`optional`, FastAPI's dependencies) decide with where the middleware read
+    no token."""
+    gates = _READING.get(gate)
+    if gates is None:
+        settings = gate.settings.replace(public_paths=[], credentials_required=True)
+        needing = Gate(settings, verifier=gate.verifier)
+        optional = Gate(settings.replace(credentials_required=False), verifier=gate.verifier)
+        gates = _READING[gate] = (needing, optional)
+    return gates
+
+
+def optional(endpoint: F) -> F:
+    """For an endpoint on a public path: it sees the identity of a token that is sent
+    (``request.user``, ``request.auth``), and anonymous without one; a token that is
+    sent must be valid (401 otherwise). The middleware reads no token on a public path,
+    so this decorator does, through the middleware's Gate."""
+
+    @functools.wraps(endpoint)
+    async def run(request: Request) -> Response:
+        gate = request.scope.get("jwtgate.gate")
+        if not isinstance(gate, Gate):
+            raise RuntimeError("optional needs JWTGateMiddleware in front of the app")
+        user = request.scope.get("user")
+        if not (isinstance(user, Identity) and user.is_authenticated):
+            reading = reading_gates(gate)[1]
+            decision = await reading.decide_async(request_reader(reading)(request.scope))
+            if isinstance(decision, Rejection):
+                return rejection_response(decision)
+            attach(request.scope, decision, gate)
+        answer: Response = await endpoint(request)
+        return answer
+
+    return cast(F, run)
 
 
 def requires_scopes(*scopes: str) -> Callable[[F], F]:
