@@ -19,7 +19,8 @@ import json
 from typing import Any
 
 from jwtgate.endpoints import wsgi_app as token_endpoints
-from jwtgate.wsgi import IDENTITY_KEY, JWTGateMiddleware
+from jwtgate.http import Rejection
+from jwtgate.wsgi import IDENTITY_KEY, JWTGateMiddleware, read_request, send_rejection
 
 # memory:// lives in this one process; use sqlite:///jwtgate.db or redis:// with
 # several worker processes (docs/deploying.md).
@@ -27,7 +28,9 @@ SETTINGS = {
     "SECRET": "env:JWTGATE_SECRET",
     "STORE": "memory://example",
     "CHECK_REVOCATION": True,
-    "PUBLIC_PATHS": ["/auth/*"],  # the token endpoints check their own credentials
+    # The token endpoints check their own credentials; /hello takes a token optionally.
+    "PUBLIC_PATHS": ["/auth/*", "/hello"],
+    "RULES": [{"path": "/admin", "scopes": ["admin"]}],  # 403 without the scope
 }
 USERS = {"alice": "wonderland"}  # yours: a user table with password hashes
 
@@ -44,16 +47,32 @@ auth = token_endpoints(SETTINGS, authenticate, secure=False)  # secure=False: pl
 
 
 def site(environ: dict[str, Any], start_response: Any) -> Any:
-    """/auth/* goes to the token endpoints; /me answers who the token belongs to."""
-    if environ["PATH_INFO"].startswith("/auth/"):
+    """/auth/* goes to the token endpoints; /me and /admin answer who the token belongs
+    to (a token is required, /admin also needs the admin scope); /hello greets anyone."""
+    path = environ["PATH_INFO"]
+    if path.startswith("/auth/"):
         return auth(environ, start_response)
-    if environ["PATH_INFO"] != "/me":
+    if path == "/hello":
+        return hello(environ, start_response)
+    if path not in ("/me", "/admin"):
         start_response("404 Not Found", [("Content-Type", "text/plain")])
         return [b"not found"]
     identity = environ[IDENTITY_KEY]  # set by the middleware: only verified requests get here
-    body = json.dumps({"subject": identity.subject, "scopes": sorted(identity.scopes)})
+    return answer(start_response, {"subject": identity.subject, "scopes": sorted(identity.scopes)})
+
+
+def hello(environ: dict[str, Any], start_response: Any) -> Any:
+    """A public path reads no token; this route asks for one optionally, itself."""
+    gate = app.gate.per_route(required=False)
+    decision = gate.decide(read_request(environ, gate))
+    if isinstance(decision, Rejection):  # a token was sent, and it is not valid
+        return send_rejection(decision, start_response)
+    return answer(start_response, {"hello": decision.subject or "stranger"})
+
+
+def answer(start_response: Any, body: dict[str, Any]) -> list[bytes]:
     start_response("200 OK", [("Content-Type", "application/json")])
-    return [body.encode()]
+    return [json.dumps(body).encode()]
 
 
 app = JWTGateMiddleware(site, settings=SETTINGS)

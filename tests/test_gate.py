@@ -498,3 +498,29 @@ def test_expires_at() -> None:
 def test_header_name_is_lower_cased() -> None:
     """The Gate exposes the configured header name in lower case for adapters."""
     assert gate(header_name="X-Auth-Token").header_name == "x-auth-token"
+
+
+def test_per_route_gates_read_every_path_and_share_the_revocation_check() -> None:
+    """Gate.per_route: the token is read on public paths too, required or not as asked,
+    and revocation answers come from the same check (one store, one view)."""
+    from jwtgate import Issuer, Sessions
+    from jwtgate.http import Rejection
+
+    settings = make_settings(
+        public_paths=["/hello"], store="memory://per-route", check_revocation=True
+    )
+    gate = Gate(settings)
+    optional, required = gate.per_route(required=False), gate.per_route(required=True)
+    assert gate.per_route(required=False) is optional
+    assert optional.revocation is gate.revocation is required.revocation
+    token = Issuer(settings).access_token("alice")
+    with_token = RequestInfo("GET", "/hello", (f"Bearer {token}",))
+    without = RequestInfo("GET", "/hello", ())
+    assert gate.decide(with_token).subject is None  # type: ignore[union-attr]
+    assert optional.decide(with_token).subject == "alice"  # type: ignore[union-attr]
+    assert optional.decide(without).subject is None  # type: ignore[union-attr]
+    assert isinstance(required.decide(without), Rejection)
+    with Sessions(settings) as sessions:
+        sessions.logout_all("alice")
+    assert isinstance(optional.decide(with_token), Rejection)
+    gate.close()

@@ -170,6 +170,7 @@ class Gate:
         self._required = settings.credentials_required
         self._realm = settings.realm
         self._rendered: dict[tuple[Any, ...], Rejection] = {}
+        self._per_route: dict[bool, Gate] = {}
         # What the adapters' request readers must fetch (the rest they may leave empty).
         self.header_bytes = self.header_name.encode("latin-1")
         self.header_key = "HTTP_" + self.header_name.upper().replace("-", "_")
@@ -400,6 +401,24 @@ class Gate:
         if isinstance(auth_time, bool) or not isinstance(auth_time, int | float):
             return False
         return self.verifier.clock() - auth_time <= max_age + self.settings.leeway
+
+    def per_route(self, *, required: bool) -> Gate:
+        """The Gate for a route that says itself whether it needs a token: it reads the
+        token on every path (``public_paths`` do not apply) and refuses a request
+        without one only when ``required``. It shares this Gate's verifier and store
+        (built once per value). Per-route helpers use it (Starlette's ``@optional``,
+        FastAPI's dependencies), and so can a plain WSGI or ASGI app on a public path."""
+        gate = self._per_route.get(required)
+        if gate is None:
+            settings = self.settings.replace(
+                public_paths=[], credentials_required=required, check_revocation=False
+            )
+            gate = Gate(settings, verifier=self.verifier)
+            # The same revocation check (its store, its view), not a second one; so its
+            # close() stays this Gate's.
+            gate.revocation, gate.never_waits = self.revocation, self.never_waits
+            self._per_route[required] = gate
+        return gate
 
     def scope_refusal(self, identity: Identity, scopes: Sequence[str]) -> Rejection | None:
         """A view's scope requirement: None when ``identity`` has every one of ``scopes``,

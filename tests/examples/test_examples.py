@@ -232,3 +232,18 @@ def test_django_optional_and_scoped_views(served: Served, jwtgate_token: TokenFa
         served.base + "/auth/verify", json={"token": jwtgate_token("alice")}, timeout=10
     )
     assert verified.json()["sub"] == "alice"
+
+
+@pytest.mark.parametrize(
+    "served", [e for e in ALL if e.name != "django"], ids=lambda e: e.name, indirect=True
+)
+def test_optional_and_scoped_routes(served: Served, jwtgate_token: TokenFactory) -> None:
+    """Each quickstart's optional route (/hello) greets a stranger and reads a token if
+    one is sent (a forged one is refused); its scoped route (/admin) answers 403
+    insufficient_scope without the scope and 200 with it."""
+    assert get(served, "/hello").json() == {"hello": "stranger"}
+    assert get(served, "/hello", jwtgate_token("alice")).json() == {"hello": "alice"}
+    assert_rfc6750(get(served, "/hello", jwtgate_token.forged("alice")), 401, "invalid_token")
+    denied = get(served, "/admin", jwtgate_token("alice", scopes="read"))
+    assert assert_rfc6750(denied, 403, "insufficient_scope")["scope"] == "admin"
+    assert get(served, "/admin", jwtgate_token("alice", scopes="admin")).status_code == 200

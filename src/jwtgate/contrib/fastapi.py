@@ -50,7 +50,7 @@ from starlette.responses import Response
 
 from jwtgate.asgi import request_reader
 from jwtgate.config import Settings
-from jwtgate.contrib.starlette import reading_gates, rejection_response
+from jwtgate.contrib.starlette import rejection_response
 from jwtgate.errors import InsufficientScope
 from jwtgate.gate import Gate, resolve_gate
 from jwtgate.http import Rejection
@@ -138,8 +138,7 @@ async def _identity(connection: HTTPConnection, gate: Gate | None, *, needed: bo
         gate, identity = _found(connection)
         if identity.is_authenticated:
             return identity
-    needing, optional = reading_gates(gate)
-    return await _decide(connection, needing if needed else optional)
+    return await _decide(connection, gate.per_route(required=needed))
 
 
 def _scoped(gate: Gate | None, scopes: tuple[str, ...]) -> Callable[..., Awaitable[Identity]]:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
@@ -56,7 +55,6 @@ __all__ = [
     "authentication_middleware",
     "on_error",
     "optional",
-    "reading_gates",
     "rejection_response",
     "requires_scopes",
 ]
@@ -124,23 +122,6 @@ def authentication_middleware(
     )
 
 
-_READING: weakref.WeakKeyDictionary[Gate, tuple[Gate, Gate]] = weakref.WeakKeyDictionary()
-
-
-def reading_gates(gate: Gate) -> tuple[Gate, Gate]:
-    """Gates sharing ``gate``'s verifier that read the token on every path (public ones
-    too): one that needs a token and one that does not. What the per-endpoint helpers
-    (:func:`optional`, FastAPI's dependencies) decide with where the middleware read
-    no token."""
-    gates = _READING.get(gate)
-    if gates is None:
-        settings = gate.settings.replace(public_paths=[], credentials_required=True)
-        needing = Gate(settings, verifier=gate.verifier)
-        optional = Gate(settings.replace(credentials_required=False), verifier=gate.verifier)
-        gates = _READING[gate] = (needing, optional)
-    return gates
-
-
 def optional(endpoint: F) -> F:
     """For an endpoint on a public path: it sees the identity of a token that is sent
     (``request.user``, ``request.auth``), and anonymous without one; a token that is
@@ -154,7 +135,7 @@ def optional(endpoint: F) -> F:
             raise RuntimeError("optional needs JWTGateMiddleware in front of the app")
         user = request.scope.get("user")
         if not (isinstance(user, Identity) and user.is_authenticated):
-            reading = reading_gates(gate)[1]
+            reading = gate.per_route(required=False)
             decision = await reading.decide_async(request_reader(reading)(request.scope))
             if isinstance(decision, Rejection):
                 return rejection_response(decision)
