@@ -609,6 +609,31 @@ def throughput_pair(
     )
 
 
+def section_sessions(report: Report) -> None:
+    table("Sessions on the memory store: login and refresh, as a multiple of one raw jwt.encode")
+    from jwtgate import Sessions
+    from jwtgate.stores.memory import MemoryStore
+
+    signing, _, data = material("HS256")
+    now = int(time.time())
+    payload = {"sub": "alice", "iat": now, "exp": now + 300, "jti": "x" * 22}
+
+    def raw_encode() -> None:
+        jwt.encode(payload, signing, algorithm="HS256")
+
+    sessions = Sessions(data, MemoryStore())
+    held = [sessions.login("alice").refresh_token]
+
+    def refresh() -> None:
+        held[0] = sessions.refresh(held[0]).refresh_token
+
+    report.add(
+        "sessions",
+        compare("Sessions.login", lambda: sessions.login("bob"), "jwt.encode", raw_encode),
+    )
+    report.add("sessions", compare("Sessions.refresh", refresh, "jwt.encode", raw_encode))
+
+
 def section_throughput(report: Report, budget: tuple[int, int, float]) -> None:
     print("\n### Throughput on 127.0.0.1 (ratio of req/s, auth / bare)\n", flush=True)
     print("| server, app | auth | bare | ratio |\n| --- | --- | --- | --- |", flush=True)
@@ -723,6 +748,7 @@ SECTIONS = (
     "hostile",
     "revocation",
     "jwks",
+    "sessions",
     "throughput",
 )
 
@@ -787,6 +813,8 @@ def main(argv: list[str] | None = None) -> int:
             section_revocation(report, trials=2 if args.quick else 20)
         elif name == "jwks":
             section_jwks(report)
+        elif name == "sessions":
+            section_sessions(report)
         elif name == "throughput":
             budget = (1, 100, 2.0) if args.quick else (5, 3000, 10.0)
             section_throughput(report, budget)
