@@ -192,3 +192,13 @@ def test_cookie_mode_takes_no_form() -> None:
     client = token_app(cookie=True, secure=False)
     form = {"grant_type": "password", "username": "alice", "password": "wonderland"}
     assert client.post("/auth/token", data=form).status_code == 415
+
+
+def test_public_paths_are_refused_by_dependency_only_mode() -> None:
+    """JWTGateAuth cannot honour PUBLIC_PATHS (routes say what they need): it says so at
+    startup instead of ignoring them."""
+    from jwtgate import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="E091") as caught:
+        JWTGateAuth({**SETTINGS, "PUBLIC_PATHS": ["/health"]})
+    assert "optional_identity" in str(caught.value)

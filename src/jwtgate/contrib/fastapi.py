@@ -51,7 +51,7 @@ from starlette.responses import Response
 from jwtgate.asgi import request_reader
 from jwtgate.config import Settings
 from jwtgate.contrib.starlette import rejection_response
-from jwtgate.errors import InsufficientScope
+from jwtgate.errors import ConfigurationError, InsufficientScope, Problem
 from jwtgate.gate import Gate, resolve_gate
 from jwtgate.http import Rejection
 from jwtgate.identity import Identity
@@ -232,6 +232,19 @@ class JWTGateAuth:
         self, settings: Settings | Mapping[str, Any] | None = None, *, gate: Gate | None = None
     ) -> None:
         self.gate = resolve_gate(settings, gate, "JWTGateAuth")
+        if self.gate.settings.source.get("public_paths"):
+            raise ConfigurationError(
+                [
+                    Problem(
+                        "jwtgate.E091",
+                        "PUBLIC_PATHS",
+                        "public_paths do not apply to JWTGateAuth: each route says what it "
+                        "needs through its dependencies.",
+                        "Drop PUBLIC_PATHS; a route without a jwtgate dependency is public, "
+                        "and optional_identity serves a route that takes a token optionally.",
+                    )
+                ]
+            )
 
     async def current_identity(
         self, connection: HTTPConnection, _declared: Annotated[None, Security(bearer_scheme)]
