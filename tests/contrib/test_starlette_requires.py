@@ -10,8 +10,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
-from starlette.testclient import TestClient
-from starlette.websockets import WebSocketDisconnect
+from starlette.testclient import TestClient, WebSocketDenialResponse
 
 from conftest import SECRET
 from jwtgate.asgi import JWTGateMiddleware
@@ -57,12 +56,14 @@ def test_starlette_requires_scopes_answers_with_the_challenge() -> None:
     assert reader.json()["error"] == "insufficient_scope"
     admin = client.get("/admin", headers=bearer(tokens("alice", scopes=["admin"])))
     assert admin.json() == {"hello": "alice"}
+    # The test client supports denial responses: the handshake gets the 403 itself.
     with (
-        pytest.raises(WebSocketDisconnect) as refused,
+        pytest.raises(WebSocketDenialResponse) as denied,
         client.websocket_connect("/live", headers=bearer(tokens("bob", scopes=["read"]))),
     ):
         pass
-    assert refused.value.code == 1008
+    assert denied.value.status_code == 403
+    assert 'error="insufficient_scope"' in denied.value.headers["www-authenticate"]
 
 
 def test_optional_reads_a_token_on_a_public_path() -> None:
@@ -88,3 +89,42 @@ def test_optional_reads_a_token_on_a_public_path() -> None:
     assert client.get("/hello", headers=bearer(tokens.forged())).status_code == 401
     # Without the decorator a public path stays anonymous, token or not.
     assert client.get("/plain", headers=bearer(token)).json() == {"hello": ""}
+
+
+def test_without_denial_responses_a_refused_handshake_is_closed_with_1008() -> None:
+    """A server without the websocket.http.response extension: a 1008 close."""
+    import anyio
+
+    @starlette_requires_scopes("admin")
+    async def live(websocket: Any) -> None:
+        await websocket.accept()
+
+    app = JWTGateMiddleware(
+        Starlette(routes=[WebSocketRoute("/live", live)]),
+        {**SETTINGS, "CREDENTIALS_REQUIRED": False},
+    )
+    token = tokens("bob", scopes=["read"])
+    scope = {
+        "type": "websocket",
+        "asgi": {"version": "3.0"},
+        "scheme": "ws",
+        "path": "/live",
+        "raw_path": b"/live",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"t"), (b"authorization", f"Bearer {token}".encode())],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+        "subprotocols": [],
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    anyio.run(app, scope, receive, send)
+    assert sent[-1]["type"] == "websocket.close"
+    assert sent[-1]["code"] == 1008

@@ -151,7 +151,8 @@ def requires_scopes(*scopes: str) -> Callable[[F], F]:
     ``@requires_scopes("admin")`` runs only for a token holding every scope named;
     otherwise 401 (no token) or 403 ``insufficient_scope`` with the ``WWW-Authenticate``
     challenge and jwtgate's JSON body (Starlette's own decorator sends a plain-text 403
-    without a challenge). A websocket is closed with 1008 before it is accepted.
+    without a challenge). A refused websocket handshake gets that answer as its denial
+    response where the server supports them, else a 1008 close before it is accepted.
 
     The endpoint takes a ``request`` or ``websocket`` argument, as with ``@requires``;
     the identity is what :class:`jwtgate.asgi.JWTGateMiddleware` or
@@ -190,7 +191,12 @@ def requires_scopes(*scopes: str) -> Callable[[F], F]:
                     return await endpoint(*args, **kwargs)
                 connection = connection_of(args, kwargs)
                 if isinstance(connection, WebSocket):
-                    await connection.close(code=1008, reason=refused.error.description)
+                    # The handshake's HTTP answer where the server can send one (the
+                    # status and challenge reach the client), else a 1008 close.
+                    if "websocket.http.response" in (connection.scope.get("extensions") or {}):
+                        await connection.send_denial_response(rejection_response(refused))
+                    else:
+                        await connection.close(code=1008, reason=refused.error.description)
                     return None
                 return rejection_response(refused)
 
