@@ -13,6 +13,7 @@ from jwt.algorithms import HMACAlgorithm, RSAAlgorithm
 
 from conftest import KEYS, NOW, SECRET, FakeClock, make_token, pem
 from jwtgate import ConfigurationError, Settings, Verifier
+from jwtgate._fields import FIELDS, Field
 from jwtgate.config import check_settings
 from jwtgate.errors import Problem
 
@@ -847,8 +848,50 @@ def test_a_whole_number_setting_says_so() -> None:
     """A float where a whole number is expected is a type problem naming the key."""
     (problem,) = check_settings({"secret": SECRET, "max_token_bytes": 1.5})
     assert problem.message == (
-        "JWTGATE['MAX_TOKEN_BYTES'] should be a whole number of bytes, not float."
+        "JWTGATE['MAX_TOKEN_BYTES'] should be a whole number of bytes (like 8192), not 1.5."
     )
+
+
+SECONDS_FIELDS = [f for f in FIELDS if f.unit == "seconds"]
+
+
+@pytest.mark.parametrize("field", SECONDS_FIELDS, ids=[f.name for f in SECONDS_FIELDS])
+def test_a_quoted_number_of_seconds_says_what_to_write(field: Field) -> None:
+    """A number of seconds written as a string (``LEEWAY: "30"``, what an environment
+    variable gives) is named as the string it is, with an example and the fix; it used
+    to say "should be a number seconds, not str" (#15)."""
+    (problem,) = check_settings({"secret": SECRET, field.name: "30"})
+    whole = "a whole number" if field.kind == "int" else "a number"
+    ref = f"JWTGATE['{field.name.upper()}']"
+    assert problem.message == f'{ref} should be {whole} of seconds (like 30), not the string "30".'
+    convert = "int" if field.kind == "int" else "float"
+    assert problem.hint == (
+        f"Write 30 without quotes; convert a value read from the environment with {convert}(...)."
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("soon", "(like 30), not a string."),
+        (None, "(like 30), not None."),
+        ([30], "(like 30), not a list."),
+        (True, "(like 30), not True."),
+    ],
+)
+def test_a_wrong_leeway_is_described_in_words(value: object, said: str) -> None:
+    """Other wrong values are named in words, never as a bare type name."""
+    (problem,) = check_settings({"secret": SECRET, "leeway": value})
+    assert problem.message == f"JWTGATE['LEEWAY'] should be a number of seconds {said}"
+    assert problem.hint == ""
+
+
+def test_a_string_that_is_not_a_number_is_not_repeated() -> None:
+    """Only a string that spells a number or a flag word is quoted back; anything else
+    may be a secret put in the wrong key, and is only called "a string"."""
+    (problem,) = check_settings({"secret": SECRET, "max_token_bytes": LEAKY})
+    assert LEAKY not in str(problem)
+    assert problem.message.endswith("(like 8192), not a string.")
 
 
 def test_check_settings_lists_problems_without_raising() -> None:

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ._problems import Report
+from ._problems import Report, number_in
 
 __all__ = ["DEFAULTS", "FIELDS", "RENAMED", "Field", "check_fields", "string_list"]
 
@@ -368,15 +368,14 @@ def check_field(report: Report, spec: Field, value: Any) -> Any:
             return default
         return value
     unit = f" {spec.unit}" if spec.unit else ""
-    if spec.kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
-        report.type_error(key, f"a whole number{unit and ' of' + unit}")
-        return default
+    whole = spec.kind == "int"
     if (
         isinstance(value, bool)
         or not isinstance(value, int | float)
+        or (whole and not isinstance(value, int))
         or (isinstance(value, float) and not math.isfinite(value))
     ):
-        report.type_error(key, f"a number{unit}")
+        _not_a_number(report, spec, value)
         return default
     low = -math.inf if spec.low is None else spec.low
     high = math.inf if spec.high is None else spec.high
@@ -385,6 +384,23 @@ def check_field(report: Report, spec: Field, value: Any) -> Any:
         report.add(spec.problem, key, f"{ref} is {value}; it should be {bounds}.")
         return default
     return value
+
+
+def _not_a_number(report: Report, spec: Field, value: object) -> None:
+    """``LEEWAY should be a number of seconds (like 30), not the string "30"``, with the fix."""
+    whole = spec.kind == "int"
+    noun = "a whole number" if whole else "a number"
+    unit = f" of {spec.unit}" if spec.unit else ""
+    example, hint = spec.default or _num(min(30, spec.high or 30)), ""
+    spelled = number_in(value) if isinstance(value, str) else None
+    if isinstance(value, str) and spelled is not None and (isinstance(spelled, int) or not whole):
+        example = spelled
+        convert = "int" if whole else "float"
+        hint = (
+            f"Write {value.strip()} without quotes; convert a value read from the "
+            f"environment with {convert}(...)."
+        )
+    report.type_error(spec.name, f"{noun}{unit} (like {example})", hint)
 
 
 def check_fields(report: Report, raw: dict[str, Any]) -> dict[str, Any]:
