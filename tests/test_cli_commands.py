@@ -428,3 +428,19 @@ def test_purge_with_the_store_down_exits_4(tmp_path: Path) -> None:
     path.write_text(json.dumps({"SECRET": SECRET, "STORE": "redis://127.0.0.1:1/0"}))
     code, out = run("purge", "--settings", str(path))
     assert (code, out) == (EXIT_UNAVAILABLE, "")
+
+
+def test_relative_key_files_are_found_beside_the_settings_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`file:private.pem` in a settings file names the file next to it, whatever the
+    working directory (a settings file written by keygen works from anywhere)."""
+    folder = tmp_path / "conf"
+    assert run("keygen", "--alg", "ES256", "--out", str(folder))[0] == EXIT_OK
+    settings = json.loads((folder / "settings.json").read_text())
+    relative = {**settings, "PRIVATE_KEY": "file:private.pem"}
+    (folder / "relative.json").write_text(json.dumps(relative))
+    monkeypatch.chdir(tmp_path)  # not the settings file's folder
+    code, out = run("issue", "--settings", str(folder / "relative.json"), "alice")
+    assert code == EXIT_OK, out
+    assert out.count(".") == 2  # a compact JWS

@@ -64,20 +64,22 @@ def load_settings_file(path: str) -> dict[str, Any]:
     data: object
     try:
         if suffix == ".py":
-            namespace = runpy.run_path(str(file))
-            data = namespace.get("JWTGATE")
-            if data is None:
-                raise UsageError(f"{path}: defines no JWTGATE dict")
+            data = _run_settings_module(file)
         elif suffix == ".toml":
             try:
                 import tomllib
             except ModuleNotFoundError:  # Python 3.10
                 raise UsageError("TOML settings need Python 3.11 or newer; use JSON") from None
-            data = tomllib.loads(file.read_text())
+            data = tomllib.loads(file.read_text())  # its errors name the line and column
         else:
             data = json.loads(file.read_text())
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise UsageError(f"{path}: cannot be read as settings ({type(exc).__name__})") from exc
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno}, column {exc.colno}"
+        raise UsageError(f"{path}: not valid JSON at {where}: {exc.msg}") from exc
+    except (OSError, ValueError) as exc:
+        raise UsageError(
+            f"{path}: cannot be read as settings ({type(exc).__name__}: {exc})"
+        ) from exc
     if isinstance(data, Mapping):
         for table in ("jwtgate", "JWTGATE"):
             if isinstance(data.get(table), Mapping):
@@ -85,7 +87,32 @@ def load_settings_file(path: str) -> dict[str, Any]:
                 break
     if not isinstance(data, Mapping):
         raise UsageError(f"{path}: settings should be a JSON/TOML object or a JWTGATE dict")
-    return dict(data)
+    return {key: _anchored(value, file.parent) for key, value in data.items()}
+
+
+def _anchored(value: object, folder: Path) -> Any:
+    """A relative ``file:PATH`` in a settings file names a file beside it, not one in
+    whatever directory the command runs from (also inside a dict of keys by id)."""
+    if isinstance(value, str) and value.startswith("file:"):
+        target = Path(value[len("file:") :]).expanduser()
+        return value if target.is_absolute() else f"file:{(folder / target).resolve()}"
+    if isinstance(value, Mapping):
+        return {k: _anchored(v, folder) for k, v in value.items()}
+    return value
+
+
+def _run_settings_module(file: Path) -> object:
+    """A Python settings module's ``JWTGATE``; whatever running it raises is one line."""
+    try:
+        namespace = runpy.run_path(str(file))
+    except SyntaxError as exc:
+        raise UsageError(f"{file}: not valid Python at line {exc.lineno}: {exc.msg}") from exc
+    except Exception as exc:  # the user's module: say what it raised, in one line
+        raise UsageError(f"{file}: running it raised {type(exc).__name__}: {exc}") from exc
+    data = namespace.get("JWTGATE")
+    if data is None:
+        raise UsageError(f"{file}: defines no JWTGATE dict")
+    return data
 
 
 # -- human-readable times --------------------------------------------------------
@@ -334,6 +361,26 @@ def cmd_purge(args: argparse.Namespace, out: TextIO) -> int:
 # -- entry point -----------------------------------------------------------------
 
 
+_DETAILS = {
+    "demo": "Exit with Ctrl-C. Nothing it stores outlives it unless --db names a file.",
+    "revoke": "Exit codes: 0 done, 2 bad arguments, 3 invalid settings, 4 store unreachable.",
+    "purge": "Redis and memory stores expire entries by themselves: purge is for SQLite.",
+    "keygen": "Without --out the key is printed; --out never replaces files without --force.",
+    "issue": "For tests and local development: the token is signed with the settings' key.",
+    "verify": "Exit code 0 for a valid token, 1 with the failed check named otherwise.",
+    "inspect": "Shows the header and claims as they are: nothing about them is checked.",
+    "check-settings": "Exit code 0 when the settings are valid, 1 listing every problem.",
+}
+
+
+def _command(sub: Any, name: str, summary: str) -> argparse.ArgumentParser:
+    """A subcommand: ``summary`` in the command list, and a description for its --help."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name, help=summary, description=f"{summary[0].upper()}{summary[1:]}. {_DETAILS[name]}"
+    )
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``jwtgate`` command."""
     parser = argparse.ArgumentParser(
@@ -343,7 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"jwtgate {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("demo", help="serve a protected demo app on 127.0.0.1 and show the story")
+    p = _command(sub, "demo", "serve a protected demo app on 127.0.0.1 and show the story")
     p.add_argument(
         "--script",
         action="store_true",
@@ -359,7 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--leeway", type=int, help="leeway in seconds")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("revoke", help="revoke a token or log a subject out everywhere")
+    p = _command(sub, "revoke", "revoke a token or log a subject out everywhere")
     p.add_argument("--settings", required=True, help="settings file naming the store")
     p.add_argument("--subject", help="log this subject out everywhere (or, with --jti, whose)")
     p.add_argument(
@@ -368,11 +415,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--token", help="revoke this token (verified first)")
     p.set_defaults(func=cmd_revoke)
 
-    p = sub.add_parser("purge", help="delete expired entries from the configured store")
+    p = _command(sub, "purge", "delete expired entries from the configured store")
     p.add_argument("--settings", required=True, help="settings file naming the store")
     p.set_defaults(func=cmd_purge)
 
-    p = sub.add_parser("keygen", help="make a signing key (HS secret, or PEM pair + JWKS)")
+    p = _command(sub, "keygen", "make a signing key (HS secret, or PEM pair + JWKS)")
     p.add_argument(
         "--alg", default="HS256", help="HS256 (default), RS256, PS256, ES256, ES384, ES512 or EdDSA"
     )
@@ -381,7 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace the key files already in --out")
     p.set_defaults(func=cmd_keygen)
 
-    p = sub.add_parser("issue", help="mint a token from a settings file (for testing)")
+    p = _command(sub, "issue", "mint a token from a settings file (for testing)")
     p.add_argument("--settings", required=True, help="JSON, TOML or Python settings file")
     p.add_argument("subject")
     p.add_argument(
@@ -394,16 +441,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ttl", type=int, default=None, help="lifetime in seconds")
     p.set_defaults(func=cmd_issue)
 
-    p = sub.add_parser("verify", help="verify a token and say which check fails")
+    p = _command(sub, "verify", "verify a token and say which check fails")
     p.add_argument("--settings", required=True, help="JSON, TOML or Python settings file")
     p.add_argument("token")
     p.set_defaults(func=cmd_verify)
 
-    p = sub.add_parser("inspect", help="decode a token WITHOUT verifying it")
+    p = _command(sub, "inspect", "decode a token WITHOUT verifying it")
     p.add_argument("token")
     p.set_defaults(func=cmd_inspect)
 
-    p = sub.add_parser("check-settings", help="validate a settings file, listing every problem")
+    p = _command(sub, "check-settings", "validate a settings file, listing every problem")
     p.add_argument("file")
     p.set_defaults(func=cmd_check_settings)
     return parser
