@@ -191,3 +191,44 @@ def test_the_jwks_server_answers_openid_discovery_and_moves_its_jwks() -> None:
         server.path = "/realms/shop/protocol/openid-connect/certs"
         assert json.load(urllib.request.urlopen(server.url, timeout=5)) == {"keys": []}
         assert server.url.endswith("/realms/shop/protocol/openid-connect/certs")
+
+
+@pytest.mark.parametrize("leeway", [0, 30, 120, 300])
+def test_expired_and_not_yet_valid_tokens_are_refused_whatever_the_leeway(leeway: int) -> None:
+    """`.expired()` and `.not_yet_valid()` default to 60 s beyond the leeway, so the
+    documented "an expired token gets 401" test holds with LEEWAY 120 too."""
+    from jwtgate import Gate, RequestInfo
+    from jwtgate.errors import ExpiredToken, ImmatureToken
+    from jwtgate.http import Rejection
+    from jwtgate.testing import TokenFactory
+
+    settings = {"SECRET": "s" * 32, "LEEWAY": leeway}
+    factory = TokenFactory(settings)
+    gate = Gate(settings)
+    for token, error in (
+        (factory.expired(), ExpiredToken),
+        (factory.not_yet_valid(), ImmatureToken),
+    ):
+        refused = gate.decide(RequestInfo("GET", "/", (f"Bearer {token}",)))
+        assert isinstance(refused, Rejection) and isinstance(refused.error, error)
+
+
+def test_jwks_publishing_takes_a_settings_dict() -> None:
+    """jwks_document, jwks_asgi_app and jwks_wsgi_app accept a plain dict, like the rest of
+    jwtgate, and publish the same document as for Settings."""
+    import json
+
+    from jwtgate import Settings
+    from jwtgate.jwks import jwks_document, jwks_wsgi_app
+    from jwtgate.testing import keypair
+
+    pair = keypair("ES256", kid="k1")
+    data = {"ALGORITHMS": ["ES256"], "PRIVATE_KEY": pair.private_pem, "KEY_ID": "k1"}
+    assert jwks_document(data) == jwks_document(Settings.from_dict(data))
+    assert jwks_document(data)["keys"][0]["kid"] == "k1"
+    seen: list[str] = []
+    body = b"".join(
+        jwks_wsgi_app(data)({"REQUEST_METHOD": "GET"}, lambda status, headers: seen.append(status))
+    )
+    assert seen == ["200 OK"]
+    assert json.loads(body) == jwks_document(data)

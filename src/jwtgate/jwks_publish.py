@@ -5,7 +5,7 @@ Importable as ``jwtgate.jwks.jwks_document``, ``jwks_asgi_app`` and ``jwks_wsgi_
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
@@ -50,19 +50,35 @@ def _public_jwk(key: VerificationKey, settings_algorithms: Sequence[str]) -> dic
     return public
 
 
-def jwks_document(settings: Settings) -> dict[str, Any]:
-    """The public JWKS of ``settings``' asymmetric keys, the active signing key first.
+def _key_material(settings: Settings | Mapping[str, Any]) -> tuple[Any, Any, Sequence[str]]:
+    """The static keys, signing key and algorithms of ``settings`` (a dict is checked as
+    ``Settings.from_dict`` checks it; the checks, not ``Settings``, so that this module
+    needs nothing that imports the JWKS client)."""
+    if isinstance(settings, Mapping):
+        from ._checks import validate
+
+        values = validate(settings, "JWTGATE")
+        return values["keys"], values["signing_key"], values["algorithms"]
+    return settings.keys, settings.signing_key, settings.algorithms
+
+
+def jwks_document(settings: Settings | Mapping[str, Any]) -> dict[str, Any]:
+    """The public JWKS of ``settings``' asymmetric keys (``Settings`` or a settings
+    dict), the active signing key first.
 
     HMAC secrets are never published; only public members of each key appear.
     Keys fetched from a remote ``jwks_url`` are not republished.
     """
-    active = settings.signing_key.kid if settings.signing_key is not None else None
-    keys = [k for k in settings.keys.keys if not isinstance(k.key, bytes)]
+    static, signing_key, algorithms = _key_material(settings)
+    active = signing_key.kid if signing_key is not None else None
+    keys = [k for k in static.keys if not isinstance(k.key, bytes)]
     keys.sort(key=lambda k: active is None or k.kid != active)
-    return {"keys": [_public_jwk(k, settings.algorithms) for k in keys]}
+    return {"keys": [_public_jwk(k, algorithms) for k in keys]}
 
 
-def _jwks_response(settings: Settings, max_age: int) -> tuple[bytes, list[tuple[str, str]]]:
+def _jwks_response(
+    settings: Settings | Mapping[str, Any], max_age: int
+) -> tuple[bytes, list[tuple[str, str]]]:
     value: object = max_age  # callers outside mypy's reach pass anything
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError("max_age must be a whole number of seconds, 0 or more")
@@ -83,7 +99,7 @@ _NOT_ALLOWED_HEADERS = [
 ]
 
 
-def jwks_asgi_app(settings: Settings, *, max_age: int = 300) -> ASGIApp:
+def jwks_asgi_app(settings: Settings | Mapping[str, Any], *, max_age: int = 300) -> ASGIApp:
     """A raw ASGI app answering ``GET``/``HEAD`` with :func:`jwks_document` (mount it anywhere).
 
     ``max_age`` is the ``Cache-Control: max-age`` consumers are told to cache for;
@@ -118,7 +134,7 @@ def jwks_asgi_app(settings: Settings, *, max_age: int = 300) -> ASGIApp:
     return app
 
 
-def jwks_wsgi_app(settings: Settings, *, max_age: int = 300) -> WSGIApplication:
+def jwks_wsgi_app(settings: Settings | Mapping[str, Any], *, max_age: int = 300) -> WSGIApplication:
     """A WSGI app answering ``GET``/``HEAD`` with :func:`jwks_document` (mount it anywhere)."""
     body, headers = _jwks_response(settings, max_age)
 

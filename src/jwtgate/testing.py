@@ -99,17 +99,21 @@ class TokenFactory:
             extra[self.settings.scopes_claim] = scopes
         return self._issuer.access_token(subject, extra, ttl)
 
-    def expired(self, subject: str = "user", *, seconds_ago: int = 60) -> str:
-        """A token whose ``exp`` passed ``seconds_ago`` seconds ago."""
+    def expired(self, subject: str = "user", *, seconds_ago: int | None = None) -> str:
+        """A token whose ``exp`` passed ``seconds_ago`` seconds ago: by default 60 seconds
+        beyond the settings' ``leeway``, so it is refused whatever the leeway."""
+        ago = self.settings.leeway + 60 if seconds_ago is None else seconds_ago
         payload = self._issuer.claims_for(subject, None, 300)
-        payload["exp"] = int(self._now()) - seconds_ago
+        payload["exp"] = int(self._now()) - ago
         payload["iat"] = payload["exp"] - 300
         return self._issuer.encode(payload)
 
-    def not_yet_valid(self, subject: str = "user", *, starts_in: int = 60) -> str:
-        """A token with ``nbf`` ``starts_in`` seconds in the future."""
+    def not_yet_valid(self, subject: str = "user", *, starts_in: int | None = None) -> str:
+        """A token with ``nbf`` ``starts_in`` seconds in the future: by default 60 seconds
+        beyond the ``leeway``, so it is refused whatever the leeway."""
+        ahead = self.settings.leeway + 60 if starts_in is None else starts_in
         payload = self._issuer.claims_for(subject, None, 300)
-        payload["nbf"] = int(self._now()) + starts_in
+        payload["nbf"] = int(self._now()) + ahead
         return self._issuer.encode(payload)
 
     def forged(self, subject: str = "user") -> str:
