@@ -189,3 +189,32 @@ def test_the_performance_page_embeds_the_benchmark_charts() -> None:
 
     machine = json.loads((charts / "results.json").read_text())["machine"]
     assert machine["when"][:10] in (charts / "overhead.svg").read_text()
+
+
+def test_the_wsgi_answer_table_shows_the_real_answers() -> None:
+    """docs/wsgi.md's table of answers, row by row, against what the WSGI middleware
+    sends for that request (the table once named the wrong description)."""
+    import re
+
+    from jwtgate.wsgi import JWTGateMiddleware
+
+    requests = {
+        "no token": [],
+        "two `Authorization` headers (the server joins them into one line)": [
+            "Bearer a.b.c",
+            "Bearer d.e.f",
+        ],
+        "`Bearer` without a token": ["Bearer"],
+    }
+    table = (Path(__file__).parent.parent / "docs" / "wsgi.md").read_text()
+    rows = dict(re.findall(r"^\| (.+?) \| \d{3} \| `(.+)` \|$", table, re.MULTILINE))
+    app = JWTGateMiddleware(lambda environ, start: [b""], {"SECRET": "s" * 32})
+    for outcome, headers in requests.items():
+        seen: dict[str, str] = {}
+        environ: dict[str, object] = {"REQUEST_METHOD": "GET", "PATH_INFO": "/"}
+        if len(headers) == 1:
+            environ["HTTP_AUTHORIZATION"] = headers[0]
+        elif headers:  # two header lines, as a server that joins them hands them on
+            environ["HTTP_AUTHORIZATION"] = ", ".join(headers)
+        app(environ, lambda status, pairs, seen=seen: seen.update(dict(pairs)))
+        assert rows[outcome] == seen["www-authenticate"], outcome
