@@ -218,3 +218,23 @@ def test_the_wsgi_answer_table_shows_the_real_answers() -> None:
             environ["HTTP_AUTHORIZATION"] = ", ".join(headers)
         app(environ, lambda status, pairs, seen=seen: seen.update(dict(pairs)))
         assert rows[outcome] == seen["www-authenticate"], outcome
+
+
+def test_the_quickstarts_show_their_examples_as_they_are() -> None:
+    """Each quickstart shows its example's code itself (GitHub renders no MkDocs
+    include), and that code is the example file's, to the byte: a changed example
+    fails here until `python docs/_ext/inline_examples.py` copies it in."""
+    import importlib.util
+
+    path = Path(__file__).parent.parent / "docs" / "_ext" / "inline_examples.py"
+    spec = importlib.util.spec_from_file_location("inline_examples", path)
+    assert spec is not None and spec.loader is not None
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    shown = 0
+    for page in tool.pages():
+        text = page.read_text()
+        assert "--8<--" not in text, f"{page.name} still includes a file"
+        assert tool.inlined(text) == text, f"{page.name}: run python docs/_ext/inline_examples.py"
+        shown += len(tool.BLOCK.findall(text))
+    assert shown == 7  # flask, django (3 files), starlette, fastapi, wsgi
