@@ -1,16 +1,16 @@
-"""FastAPI dependencies over :class:`jwtgate.asgi.JWTGateMiddleware`.
+"""FastAPI dependencies: behind :class:`jwtgate.asgi.JWTGateMiddleware`, or on their own.
 
-The middleware authenticates every request; these dependencies read what it
-found and add per-endpoint scope requirements. They also declare the HTTP
-bearer security scheme, so the OpenAPI document lists it and ``/docs`` shows
-the *Authorize* button.
+Behind the middleware, which authenticates every request, these dependencies read
+what it found and add per-route needs; :class:`JWTGateAuth` gives the same three
+dependencies without the middleware, each verifying through its own Gate. They
+declare the bearer security scheme, so ``/docs`` shows the *Authorize* button.
 
 .. code-block:: python
 
     from fastapi import FastAPI
     from jwtgate import Identity
     from jwtgate.asgi import JWTGateMiddleware
-    from jwtgate.contrib.fastapi import current_identity, install, require_scopes
+    from jwtgate.contrib.fastapi import current_identity, install, requires_scopes
 
     app = FastAPI()
     app.add_middleware(JWTGateMiddleware, settings={"SECRET": "…"})
@@ -20,21 +20,22 @@ the *Authorize* button.
     async def me(identity: Annotated[Identity, Depends(current_identity)]) -> dict[str, str]:
         return {"subject": identity.subject or ""}
 
-    @app.delete("/items/{item_id}", dependencies=[Depends(require_scopes("admin"))])
+    @app.delete("/items/{item_id}", dependencies=[Depends(requires_scopes("admin"))])
     async def delete_item(item_id: int) -> None: ...
 
 * :func:`current_identity` gives the request's :class:`~jwtgate.Identity` (the
-  anonymous one when ``credentials_required`` is off and no token came).
-* :func:`require_scopes` answers 401 to an anonymous request and 403
+  anonymous one when ``credentials_required`` is off and no token came);
+  :func:`optional_identity` is the same, documented as optional.
+* :func:`requires_scopes` answers 401 to an anonymous request and 403
   ``insufficient_scope`` (with the needed ``scope`` in the challenge) to a token
   without every scope named.
 * :func:`install` registers the handler that sends those refusals with
-  jwtgate's JSON body; without it FastAPI's own handler still sends the right
-  status and ``WWW-Authenticate`` header, with a ``{"detail": ...}`` body.
+  jwtgate's JSON body, and makes the OpenAPI document exact.
+* :func:`token_router` serves the token endpoints as FastAPI routes.
 
-The dependencies never verify a token themselves: without the middleware (or
-:mod:`jwtgate.contrib.starlette`'s backend) they raise ``RuntimeError``, because
-serving an endpoint as if nobody had configured authentication would fail open.
+Without the middleware (or :class:`JWTGateAuth`) the module's dependencies raise
+``RuntimeError``: serving an endpoint as if nobody had configured authentication
+would fail open.
 """
 
 from __future__ import annotations
