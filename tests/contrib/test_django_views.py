@@ -391,3 +391,17 @@ def test_the_claims_hook_setting_shapes_the_token_views_pairs(
         assert verify(pair["access_token"]).scopes == frozenset({"staff:alice"})
         again = post(client, "/auth/refresh", {"refresh_token": pair["refresh_token"]}).json()
         assert verify(again["access_token"]).scopes == frozenset({"staff:alice"})
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("jwtgate", "alice")
+def test_a_refresh_carrying_a_stale_access_token_reaches_the_view(client: Client) -> None:
+    """The middleware does not refuse a token view for the stale access token a client
+    sends along; logout still judges that token itself (401)."""
+    pair = login(client).json()
+    stale = "Bearer not.a.token"
+    answer = post(
+        client, "/auth/refresh", {"refresh_token": pair["refresh_token"]}, Authorization=stale
+    )
+    assert answer.status_code == 200
+    assert post(client, "/auth/logout", None, Authorization=stale).status_code == 401

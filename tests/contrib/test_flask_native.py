@@ -215,3 +215,17 @@ def test_tokens_from_the_blueprint_verify_with_the_apps_settings() -> None:
         .get_json()
     )
     assert Verifier(Settings.from_dict(SETTINGS)).verify(pair["access_token"]).subject == "alice"
+
+
+def test_a_refresh_carrying_a_stale_access_token_reaches_the_blueprint() -> None:
+    """Clients often send their (expired) access token along with every request: the
+    extension must not refuse the refresh for it; logout still judges the token."""
+    app, _ = token_app("/stale")
+    client = app.test_client()
+    pair = client.post("/stale/token", json={"username": "alice", "password": "wonderland"})
+    stale = {"Authorization": f"Bearer {TokenFactory(SETTINGS).expired('alice')}"}
+    body = {"refresh_token": pair.get_json()["refresh_token"]}
+    assert client.post("/stale/refresh", json=body, headers=stale).status_code == 200
+    refused = client.post("/stale/logout", headers=stale)
+    assert refused.status_code == 401
+    assert 'error="invalid_token"' in refused.headers["WWW-Authenticate"]

@@ -66,10 +66,10 @@ from jwtgate.contrib.django_checks import (
     check_middleware_order,
     middleware_position,
 )
-from jwtgate.errors import MissingToken, UnknownUser
+from jwtgate.errors import AuthenticationError, MissingToken, UnknownUser
 from jwtgate.gate import Gate, RequestFields
 from jwtgate.http import Rejection
-from jwtgate.identity import Identity
+from jwtgate.identity import ANONYMOUS, Identity
 from jwtgate.sessions import Sessions
 from jwtgate.wsgi import read_request
 
@@ -258,7 +258,9 @@ class JWTGateMiddleware:
             gate = _optional_view_gate()
             outcome = django_decide(gate, request)
         if isinstance(outcome, Rejection):
-            return rejection_response(outcome)
+            if not _public_view(request, outcome):
+                return rejection_response(outcome)
+            outcome = ANONYMOUS
         self.annotate(gate, request, outcome)
         return self.get_response(request)
 
@@ -269,7 +271,9 @@ class JWTGateMiddleware:
             gate = _optional_view_gate()
             outcome = await django_decide_async(gate, request)
         if isinstance(outcome, Rejection):
-            return rejection_response(outcome)
+            if not _public_view(request, outcome):
+                return rejection_response(outcome)
+            outcome = ANONYMOUS
         self.annotate(gate, request, outcome)
         response: HttpResponse = await self.get_response(request)
         return response
@@ -294,6 +298,7 @@ class JWTGateMiddleware:
 # -- per-view decorators -------------------------------------------------------------
 
 _OPTIONAL_ATTR = "_jwtgate_optional"
+PUBLIC_VIEW_ATTR = "_jwtgate_public"  # set by jwtgate.contrib.django_views on its views
 
 
 def _tokenless(outcome: Identity | Rejection) -> bool:
@@ -305,15 +310,29 @@ def _optional_view(request: HttpRequest) -> bool:
 
     Asked only for a request without a token that would be refused, so requests
     with tokens cost no URL resolution; Django resolves the path again later."""
+    return _view_marked(request, _OPTIONAL_ATTR)
+
+
+def _public_view(request: HttpRequest, refused: Rejection) -> bool:
+    """Whether a refused request goes to a view that reads no bearer token at all
+    (the token views: a refresh that carries a stale access token in its
+    Authorization header is theirs to answer). Asked only on a refusal about the
+    token; a non-canonical path, a preflight or an unreachable store stay refused."""
+    if not isinstance(refused.error, AuthenticationError):
+        return False
+    return _view_marked(request, PUBLIC_VIEW_ATTR)
+
+
+def _view_marked(request: HttpRequest, attr: str) -> bool:
     try:
         match = get_resolver(getattr(request, "urlconf", None)).resolve(request.path_info)
     except Resolver404:
         return False
     view = match.func
     return bool(
-        getattr(view, _OPTIONAL_ATTR, False)
-        or getattr(getattr(view, "view_class", None), _OPTIONAL_ATTR, False)
-        or getattr(getattr(view, "cls", None), _OPTIONAL_ATTR, False)
+        getattr(view, attr, False)
+        or getattr(getattr(view, "view_class", None), attr, False)
+        or getattr(getattr(view, "cls", None), attr, False)
     )
 
 

@@ -25,8 +25,9 @@ of the ASGI and WSGI token endpoints; in cookie mode the refresh cookie's
   settings error is reported by ``manage.py check``) and rebuilt when it changes.
 * They are exempt from Django's CSRF middleware: no cookie authenticates them
   except the refresh cookie of cookie mode, whose signed double-submit check the
-  endpoints make themselves. They are ``@optional``, so ``JWTGateMiddleware``
-  lets tokenless requests reach them, and they also work without it.
+  endpoints make themselves. ``JWTGateMiddleware`` does not refuse a request to
+  them for its token (a refresh may carry a stale access token along; ``/logout``
+  judges that token itself), and they also work without it.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from jwtgate._endpoint_core import _Authenticate, _Step
 from jwtgate._sansio import run
-from jwtgate.contrib.django import get_sessions, optional
+from jwtgate.contrib.django import PUBLIC_VIEW_ATTR, get_sessions, optional
 from jwtgate.contrib.django_checks import TOKEN_VIEW_ATTR
 from jwtgate.endpoints import ROUTES, EndpointRequest, EndpointResponse, Endpoints, _check_options
 from jwtgate.sessions import Sessions
@@ -142,6 +143,9 @@ class _Views:
 
         view.__name__ = view.__qualname__ = f"jwtgate_{route.replace('-', '_')}"
         setattr(view, TOKEN_VIEW_ATTR, True)  # for the STORE check (jwtgate.E062)
+        # The endpoints read Authorization themselves (logout); the middleware must not
+        # refuse a refresh for the stale access token a client sends along with it.
+        setattr(view, PUBLIC_VIEW_ATTR, True)
         exempt: Callable[[HttpRequest], HttpResponse] = csrf_exempt(view)
         return optional(exempt)
 

@@ -60,6 +60,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 EXTENSION_KEY = "jwtgate"
 _OPTIONAL_ATTR = "_jwtgate_optional"
+PUBLIC_VIEW_ATTR = "_jwtgate_public"  # set by jwtgate.contrib.flask_tokens on its views
 _SCOPES_ATTR = "_jwtgate_scopes"
 
 
@@ -202,6 +203,11 @@ def _config(app: Flask) -> Any:
 def _check_request() -> Response | None:
     state: _State = current_app.extensions[EXTENSION_KEY]
     view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    if getattr(view, PUBLIC_VIEW_ATTR, False):
+        # The token endpoints read Authorization themselves (logout): a refresh that
+        # carries a stale access token along must reach them, not be refused here.
+        g._jwtgate = ANONYMOUS
+        return None
     gate = state.optional_gate if getattr(view, _OPTIONAL_ATTR, False) else state.gate
     outcome = gate.decide(read_request(request.environ, gate))
     if isinstance(outcome, Rejection):

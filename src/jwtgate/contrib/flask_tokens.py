@@ -19,7 +19,8 @@ and the prefix is the Blueprint's ``url_prefix``, with no option to keep in step
 
 The sessions are built from the app's jwtgate settings (those of ``JWTGate(app)``,
 so the extension must be initialised) at the first request, one per app. The
-views are ``@optional``: the extension lets tokenless requests reach them.
+views read no token through the extension (a refresh may carry a stale access
+token in its ``Authorization`` header); ``/logout`` reads one itself.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Flask, Response, current_app, request
 
-from jwtgate.contrib.flask import EXTENSION_KEY, optional
+from jwtgate.contrib.flask import EXTENSION_KEY, PUBLIC_VIEW_ATTR
 from jwtgate.endpoints import ROUTES, EndpointRequest, Endpoints, _check_options
 from jwtgate.sessions import Sessions, store_url
 
@@ -83,9 +84,7 @@ def token_blueprint(
             store_url(extension.gate.settings)
 
     for route in ROUTES:
-        blueprint.add_url_rule(
-            f"/{route}", route, optional(_view(endpoints, route)), methods=["POST"]
-        )
+        blueprint.add_url_rule(f"/{route}", route, _view(endpoints, route), methods=["POST"])
     return blueprint
 
 
@@ -110,4 +109,5 @@ def _view(endpoints: Callable[[], Endpoints], route: str) -> Callable[[], Respon
         return response
 
     view.__name__ = f"jwtgate_{route.replace('-', '_')}"
+    setattr(view, PUBLIC_VIEW_ATTR, True)  # the extension reads no token for it
     return view
