@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import (
+    AuthenticationError,
     InsufficientScope,
     InsufficientUserAuthentication,
+    NonCanonicalPath,
     PreflightAnswered,
     RequestError,
     ServiceUnavailable,
@@ -43,6 +45,14 @@ class Rejection:
     def reason(self) -> str:
         """The status line's reason phrase."""
         return _REASONS[self.status]
+
+    @property
+    def about_the_token(self) -> bool:
+        """Whether this refusal is about the request's token (none, a bad one, a scope
+        missing), not about its path (non-canonical), a preflight or an outage. A route
+        that reads no token through the door (the token endpoints) ignores only these."""
+        error = self.error
+        return isinstance(error, AuthenticationError) and not isinstance(error, NonCanonicalPath)
 
     def with_body(
         self,

@@ -405,3 +405,13 @@ def test_a_refresh_carrying_a_stale_access_token_reaches_the_view(client: Client
     )
     assert answer.status_code == 200
     assert post(client, "/auth/logout", None, Authorization=stale).status_code == 401
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("jwtgate", "alice")
+def test_a_non_canonical_path_to_a_token_view_stays_refused(client: Client) -> None:
+    """A dot segment in a token view's path is the middleware's 400, as everywhere (the
+    views waive only refusals about the token: Rejection.about_the_token)."""
+    answer = post(client, "/auth/./token", {"username": "alice", "password": "wonderland"})
+    assert answer.status_code == 400
+    assert 'error="invalid_request"' in answer.headers["WWW-Authenticate"]

@@ -202,3 +202,12 @@ def test_public_paths_are_refused_by_dependency_only_mode() -> None:
     with pytest.raises(ConfigurationError, match="E091") as caught:
         JWTGateAuth({**SETTINGS, "PUBLIC_PATHS": ["/health"]})
     assert "optional_identity" in str(caught.value)
+
+
+def test_an_oversized_body_to_the_router_is_413() -> None:
+    answer = token_app().post(
+        "/auth/token",
+        content=b"{" + b" " * 5_000_000 + b"}",
+        headers={"Content-Type": "application/json"},
+    )
+    assert answer.status_code == 413

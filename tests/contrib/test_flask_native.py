@@ -229,3 +229,22 @@ def test_a_refresh_carrying_a_stale_access_token_reaches_the_blueprint() -> None
     refused = client.post("/stale/logout", headers=stale)
     assert refused.status_code == 401
     assert 'error="invalid_token"' in refused.headers["WWW-Authenticate"]
+
+
+def test_an_oversized_body_to_the_blueprint_is_413() -> None:
+    """A body past the endpoints' cap is a 413 (the Blueprint reads one byte past it)."""
+    app, _ = token_app("/big")
+    answer = app.test_client().post(
+        "/big/token", data=b"{" + b" " * 5_000_000 + b"}", content_type="application/json"
+    )
+    assert answer.status_code == 413
+
+
+def test_a_token_route_refusal_about_the_path_is_kept() -> None:
+    """Only refusals about the token are waived for the token routes: a malformed
+    request (a non-canonical path) is still the door's 400."""
+    from jwtgate.errors import MissingToken, NonCanonicalPath
+    from jwtgate.http import Rejection
+
+    assert Rejection(401, (), b"", MissingToken()).about_the_token
+    assert not Rejection(400, (), b"", NonCanonicalPath()).about_the_token

@@ -66,7 +66,7 @@ from jwtgate.contrib.django_checks import (
     check_middleware_order,
     middleware_position,
 )
-from jwtgate.errors import AuthenticationError, MissingToken, UnknownUser
+from jwtgate.errors import MissingToken, UnknownUser
 from jwtgate.gate import Gate, RequestFields
 from jwtgate.http import Rejection
 from jwtgate.identity import ANONYMOUS, Identity
@@ -318,9 +318,7 @@ def _public_view(request: HttpRequest, refused: Rejection) -> bool:
     (the token views: a refresh that carries a stale access token in its
     Authorization header is theirs to answer). Asked only on a refusal about the
     token; a non-canonical path, a preflight or an unreachable store stay refused."""
-    if not isinstance(refused.error, AuthenticationError):
-        return False
-    return _view_marked(request, PUBLIC_VIEW_ATTR)
+    return refused.about_the_token and _view_marked(request, PUBLIC_VIEW_ATTR)
 
 
 def _view_marked(request: HttpRequest, attr: str) -> bool:

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from jwtgate._endpoint_core import MAX_BODY
 from jwtgate.config import Settings
 from jwtgate.endpoints import ROUTES, AsyncEndpoints, EndpointRequest, _check_options
 from jwtgate.sessions import AsyncSessions
@@ -116,6 +117,16 @@ def build_router(
     return router
 
 
+async def _capped(request: Request) -> bytes:
+    """The body, read no further than one byte past the cap (the core answers 413)."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            break
+    return body[: MAX_BODY + 1]
+
+
 def _endpoint(endpoints: AsyncEndpoints, route: str) -> Callable[[Request], Any]:
     async def endpoint(request: Request) -> Response:
         headers = {name.lower(): value for name, value in request.headers.items()}
@@ -124,7 +135,7 @@ def _endpoint(endpoints: AsyncEndpoints, route: str) -> Callable[[Request], Any]
         path = request.url.path  # with the root_path, as the cookie Path must be
         answer = await endpoints.handle(
             EndpointRequest(
-                request.method, path, await request.body(), headers, tuple(authorization)
+                request.method, path, await _capped(request), headers, tuple(authorization)
             ),
             route=route,
         )

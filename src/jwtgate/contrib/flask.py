@@ -203,15 +203,14 @@ def _config(app: Flask) -> Any:
 def _check_request() -> Response | None:
     state: _State = current_app.extensions[EXTENSION_KEY]
     view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
-    if getattr(view, PUBLIC_VIEW_ATTR, False):
-        # The token endpoints read Authorization themselves (logout): a refresh that
-        # carries a stale access token along must reach them, not be refused here.
-        g._jwtgate = ANONYMOUS
-        return None
     gate = state.optional_gate if getattr(view, _OPTIONAL_ATTR, False) else state.gate
     outcome = gate.decide(read_request(request.environ, gate))
     if isinstance(outcome, Rejection):
-        return state.respond(outcome)
+        # The token endpoints read Authorization themselves (logout): a refresh that
+        # carries a stale access token along must reach them, not be refused here.
+        if not (outcome.about_the_token and getattr(view, PUBLIC_VIEW_ATTR, False)):
+            return state.respond(outcome)
+        outcome = ANONYMOUS
     g._jwtgate = outcome
     # Scopes a view asked for with @requires_scopes, enforced here too: the decorator
     # marks the function it is given, so it holds whichever side of @app.route it is on.

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Flask, Response, current_app, request
 
+from jwtgate._endpoint_core import MAX_BODY
 from jwtgate.contrib.flask import EXTENSION_KEY, PUBLIC_VIEW_ATTR
 from jwtgate.endpoints import ROUTES, EndpointRequest, Endpoints, _check_options
 from jwtgate.sessions import Sessions, store_url
@@ -96,7 +97,7 @@ def _view(endpoints: Callable[[], Endpoints], route: str) -> Callable[[], Respon
             EndpointRequest(
                 request.method,
                 request.script_root + request.path,
-                request.get_data(cache=False),
+                request.stream.read(MAX_BODY + 1),  # the core answers 413 beyond the cap
                 headers,
                 (authorization,) if authorization is not None else (),
             ),
