@@ -12,6 +12,7 @@ import pytest
 
 from jwtgate import Gate, Settings
 from jwtgate.gate import RequestFields
+from redis_cluster import RedisCluster, SentinelGroup
 from redis_server import RedisServer, redis_binary
 
 pytest_plugins = ["jwtgate.pytest_plugin"]
@@ -141,6 +142,40 @@ def redis_url(redis_server: RedisServer) -> str:
     return f"{redis_server.url}?prefix=t{uuid.uuid4().hex[:12]}:"
 
 
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
+    """A 3-master Redis Cluster (one replica each) shared by the session (issue #16)."""
+    cluster = RedisCluster(tmp_path_factory.mktemp("cluster"))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def redis_cluster_url(redis_cluster: RedisCluster) -> str:
+    """The shared cluster's URL with a key prefix of this test's own."""
+    return f"{redis_cluster.url}?prefix=t{uuid.uuid4().hex[:12]}:"
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SentinelGroup]:
+    """A master, a replica and three sentinels shared by the session (issue #16)."""
+    group = SentinelGroup(tmp_path_factory.mktemp("sentinel"))
+    try:
+        group.start()
+        yield group
+    finally:
+        group.stop()
+
+
+@pytest.fixture
+def redis_sentinel_url(redis_sentinel: SentinelGroup) -> str:
+    """The shared Sentinel group's URL with a key prefix of this test's own."""
+    return f"{redis_sentinel.url}?prefix=t{uuid.uuid4().hex[:12]}:"
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """A run that selects tests by marker (``-m "not slow"``) reports coverage but does
     not fail on the floor, which is set for the whole suite (docs/contributing.md)."""
@@ -162,7 +197,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if (
             params is not None
             and params.params.get("anyio_backend") == "trio"
-            and ("redis" in params.id.split("-"))
+            and {"redis", "cluster", "sentinel"} & set(params.id.split("-"))
         ):
             dropped.append(item)
         else:

@@ -28,13 +28,15 @@ from .errors import ConfigurationError
 from .keyfiles import load_keys
 from .keys import ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, SUPPORTED_ALGORITHMS, StaticKeys
 from .paths import PathMatcher, compile_patterns
+from .stores._redis_connect import SCHEMES as REDIS_SCHEMES
+from .stores._redis_connect import parse as parse_redis_url
 
 __all__ = ["validate"]
 
 logger = logging.getLogger("jwtgate")
 
 TOKEN_SOURCES = ("header", "cookie", "query")
-STORE_SCHEMES = ("memory", "sqlite", "redis", "rediss")
+STORE_SCHEMES = ("memory", "sqlite", *sorted(REDIS_SCHEMES))
 # The jwks_* settings that become JWKSOptions fields of the same name, less the prefix.
 _OPTIONS = (
     "cache_ttl",
@@ -441,6 +443,19 @@ class _Checks(Report):
             return None
         if scheme == "sqlite":
             return self.check_sqlite_path(value)
+        if scheme in REDIS_SCHEMES:
+            try:
+                parse_redis_url(value, "jwtgate:")
+            except ValueError as exc:
+                self.add(
+                    "E110",
+                    "store",
+                    f"{self.ref('store')} is not a usable Redis URL: {exc}.",
+                    "See docs/stores.md: 'redis://host:6379/0', "
+                    "'redis+cluster://host:7000,host:7001' or "
+                    "'redis+sentinel://host:26379,host:26380/service/0'.",
+                )
+                return None
         return value
 
     def check_sqlite_path(self, url: str) -> str:

@@ -1,4 +1,5 @@
-"""One contract for every store backend: memory, SQLite and a real Redis server."""
+"""One contract for every store backend: memory, SQLite, a real Redis server, a real
+Redis Cluster (three masters, one replica each) and a Redis watched by Sentinels."""
 
 from __future__ import annotations
 
@@ -14,7 +15,14 @@ from jwtgate.stores.memory import MemoryStore
 from jwtgate.stores.sqlite import SQLiteStore
 from redis_server import skip_async_redis_on_trio
 
-BACKENDS = ["memory", "sqlite", "redis"]
+# The cluster and Sentinel groups take seconds to start: CI runs them, -m "not slow" not.
+BACKENDS = [
+    "memory",
+    "sqlite",
+    "redis",
+    pytest.param("cluster", marks=pytest.mark.slow),
+    pytest.param("sentinel", marks=pytest.mark.slow),
+]
 T0 = 1_800_000_000.0
 
 
@@ -54,7 +62,11 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]
         path = tmp_path / "jwtgate.db"
         h = Harness(SQLiteStore(path, clock=ticker), f"sqlite:///{path}", ticker)
     else:
-        url = request.getfixturevalue("redis_url")
+        url = request.getfixturevalue(
+            {"redis": "redis_url", "cluster": "redis_cluster_url"}.get(
+                request.param, "redis_sentinel_url"
+            )
+        )
         h = Harness(open_store(url), url, None)
     yield h
     h.store.close()

@@ -83,6 +83,14 @@ if pttl > ttl then ttl = pttl end
 redis.call('SET', KEYS[1], at, 'PX', ttl)
 """
 
+# The counter and the channel of revoking writes, in one step: a cluster refuses
+# PUBLISH in a pipeline, and a script publishes cluster-wide.
+_ANNOUNCE = """
+redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+redis.call('PUBLISH', KEYS[1], '1')
+"""
+
 _Call = tuple[list[str], list[Any]]
 
 

@@ -1,8 +1,12 @@
 """The Redis store, for apps on many machines (redis-py, sync and asyncio clients).
 
 Install with ``pip install 'jwtgate[redis]'``. ``redis://host:6379/0`` or
-``rediss://`` (TLS); add ``?prefix=myapp:`` (or pass ``prefix=``, or set the
-``store_key_prefix`` setting) to share one database between apps.
+``rediss://`` (TLS); ``redis+cluster://host:port,…`` for a Redis Cluster;
+``redis+sentinel://host:26379,…/service/0`` for the master Sentinel names (see
+:mod:`jwtgate.stores._redis_connect`). Add ``?prefix=myapp:`` (or pass
+``prefix=``, or set the ``store_key_prefix`` setting) to share one database
+between apps, and ``?wait=1`` so that a write counts as done only once a replica
+has it (a failover then loses nothing acknowledged).
 
 Design:
 
@@ -12,9 +16,14 @@ Design:
 - **Check-and-write is one step**: rotation (read the family, compare, update or
   delete) and the revocation check run as Lua scripts, which Redis executes
   atomically; 50 concurrent refreshes of one token yield exactly one rotation.
-- **Redis Cluster ready**: every key of a subject (its families, revoked ids and
+- **Redis Cluster**: every key of a subject (its families, revoked ids and
   logout-all mark) carries the hash tag ``{u:<sha256(subject)>}``, so a script
   or a check touches one slot and stays one round trip.
+- **Acknowledged means replicated, when asked** (``wait=N``): a write and a
+  ``WAIT N`` go down one connection (``WAIT`` counts that connection's writes). A
+  revocation or a login that no replica confirms in time is a 503 (sending it
+  again is harmless); a rotation is answered anyway, with a warning, since a 503
+  for an applied rotation would turn the client's retry into reuse.
 - **Failures are quick and temporary**: socket timeouts are bounded, and any
   ``RedisError`` becomes :class:`~jwtgate.errors.StoreUnavailable` (503 or
   ``on_store_error: allow``). The connection pools reconnect by themselves.
@@ -45,7 +54,8 @@ nothing here imports it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import inspect
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -56,7 +66,9 @@ from jwtgate._sansio import Op
 from ._base import AsyncContext, SyncContext
 from ._contract import Rotation, logger, unavailable
 from ._feed import ChangeFeed
+from ._redis_connect import clients, parse, servers
 from ._redis_ops import (
+    _ANNOUNCE,
     _CHANGES_TTL,
     _CREATE,
     _IS_REVOKED,
@@ -78,7 +90,14 @@ if TYPE_CHECKING:
 R = TypeVar("R")
 _Timing = tuple[float, float, float, "float | None"]  # now, grace, ttl, deadline
 
-__all__ = ["AsyncRedisStore", "RedisFeed", "RedisKeys", "RedisStore", "persistence"]
+__all__ = [
+    "AsyncRedisStore",
+    "RedisFeed",
+    "RedisKeys",
+    "RedisStore",
+    "persistence",
+    "split_url",
+]
 
 
 _INSTALL_HINT = "the Redis store needs redis-py: pip install 'jwtgate[redis]'"
@@ -128,12 +147,12 @@ class RedisFeed(ChangeFeed):
     """
 
     def __init__(
-        self, client: redis_sync.Redis, channel: str, interval: float, *, owns_client: bool = False
+        self, client: redis_sync.Redis, channel: str, interval: float, *, owner: Any = None
     ) -> None:
         super().__init__(interval)
         self.client = client
         self.channel = channel
-        self._owns_client = owns_client
+        self._owner = owner  # closed when the feed stops: the store the client came from
         self._pubsub: Any = None
 
     def poll(self) -> object:
@@ -164,27 +183,31 @@ class RedisFeed(ChangeFeed):
 
     def release(self) -> None:
         self.reset()
-        if self._owns_client:
-            self.client.close()
+        if self._owner is not None:
+            self._owner.close()
 
 
 def persistence(url: str, *, timeout: float = 2.0) -> bool | None:
     """Whether the Redis server at ``url`` keeps its data across a restart (RDB
-    snapshots or the AOF are on); None when it cannot be told (``CONFIG`` disabled,
-    as on some managed services, or the server unreachable)."""
+    snapshots or the AOF are on; on a cluster, every master); None when it cannot
+    be told (``CONFIG`` disabled, as on some managed services, or unreachable)."""
     redis = _import_sync()
-    clean, _ = split_url(url, "jwtgate:")
-    client = redis.Redis.from_url(clean, socket_timeout=timeout, socket_connect_timeout=timeout)
+    client, writer, guards = clients(redis, parse(url, "jwtgate:"), timeout, asyncio=False)
+    for other in (writer, *guards):
+        other.close()
+    answers = []
     try:
-        appendonly = client.config_get("appendonly").get("appendonly")
-        save = client.config_get("save").get("save")
+        for server in servers(client):
+            appendonly = server.config_get("appendonly").get("appendonly")
+            save = server.config_get("save").get("save")
+            if appendonly is None and save is None:
+                return None
+            answers.append(appendonly == "yes" or bool(save))
     except redis.RedisError:
         return None
     finally:
         client.close()
-    if appendonly is None and save is None:
-        return None
-    return appendonly == "yes" or bool(save)
+    return all(answers) if answers else None
 
 
 def _announce_failed(exc: BaseException) -> None:
@@ -216,22 +239,67 @@ class _RedisBase:
     client: Any
     writer: Any
 
-    def __init__(self, client: Any, *, prefix: str = "jwtgate:", writer: Any = None) -> None:
+    def __init__(
+        self,
+        client: Any,
+        *,
+        prefix: str = "jwtgate:",
+        writer: Any = None,
+        wait: int = 0,
+        timeout: float | None = None,
+        guards: list[Any] | None = None,
+    ) -> None:
         self.client = client
+        self._guards = guards or []  # the sentinels' clients: closed with the store
         self.writer = writer if writer is not None else client
-        self._socket_timeout = _socket_timeout(self.writer)
+        self._socket_timeout = timeout if timeout is not None else _socket_timeout(self.writer)
+        self.wait = wait
         self.keys = RedisKeys(prefix)
         self._rotate = client.register_script(_ROTATE)
         self._create = client.register_script(_CREATE)
         self._check = client.register_script(_IS_REVOKED)
         self._revoke_jti = client.register_script(_REVOKE_JTI)
         self._revoke_subject = client.register_script(_REVOKE_SUBJECT)
+        self._announce_script = client.register_script(_ANNOUNCE)
 
     def _script(self, script: Any, call: tuple[list[str], list[Any]], *, write: bool = True) -> Any:
         keys, args = call
-        return lambda _store: script(
-            keys=keys, args=args, client=self.writer if write else self.client
+        if write:
+            return self._write(keys[0], lambda c: script(keys=keys, args=args, client=c))
+        return lambda _store: script(keys=keys, args=args, client=self.client)
+
+    def _write(self, key: str, queue: Callable[[Any], Any], *, strict: bool = True) -> Any:
+        """The call sending a write (``queue(client)``), with ``wait``: and a ``WAIT``
+        after it on the same connection (``strict``: too few replicas is a failure)."""
+        if not self.wait:
+            return lambda _store: queue(self.writer)
+        return lambda store: store._acknowledged(key, queue, strict)
+
+    def _waiting(self, key: str) -> tuple[Any, Any]:
+        """A pipeline for a write and its ``WAIT``, and how to queue the ``WAIT``."""
+        pipe = self.writer.pipeline(transaction=False)
+        # A cluster sends each node's share of a pipeline down one connection: the
+        # WAIT goes to the node of the written key.
+        where = (
+            {"target_nodes": self.writer.get_node_from_key(key)}
+            if hasattr(self.writer, "get_node_from_key")
+            else {}
         )
+        timeout = self._socket_timeout or 5.0
+        wait_ms = max(1, int(timeout * 500))  # half the socket timeout: the reply must fit
+        return pipe, lambda: pipe.execute_command("WAIT", self.wait, wait_ms, **where)
+
+    def _confirmed(self, replies: list[Any], strict: bool) -> Any:
+        reply, replicas = replies
+        if int(replicas) < self.wait:
+            message = f"WAIT: {replicas} of {self.wait} replicas confirmed the write in time"
+            if strict:
+                raise _redis_error()(message)
+            logger.warning("jwtgate: a rotation was applied, but %s", message)
+        return reply
+
+    def _scripts(self) -> list[Any]:
+        return [self._rotate, self._create, self._revoke_jti, self._revoke_subject]
 
     def _create_op(self, subject: str, sid: str, jti: str, now: float, ttl: float) -> Op[None]:
         return Op(self._script(self._create, self.keys.create(subject, sid, jti, now, ttl)), _none)
@@ -241,12 +309,15 @@ class _RedisBase:
     ) -> Op[Rotation]:
         now, grace, ttl, deadline = timing
         due = _deadline(deadline, self._socket_timeout)
-        call = self.keys.rotate(subject, sid, presented, new, now, grace, ttl, due)
-        return Op(self._script(self._rotate, call), _rotation, _revokes)
+        keys, args = self.keys.rotate(subject, sid, presented, new, now, grace, ttl, due)
+        send = self._write(
+            keys[0], lambda c: self._rotate(keys=keys, args=args, client=c), strict=False
+        )
+        return Op(send, _rotation, _revokes)
 
     def _revoke_session_op(self, subject: str, sid: str) -> Op[bool]:
         family = self.keys.family(subject, sid)
-        return Op(lambda _store: self.writer.delete(family), bool, _always)
+        return Op(self._write(family, lambda c: c.delete(family)), bool, _always)
 
     def _revoke_jti_op(self, subject: str, jti: str, ttl: float) -> Op[None]:
         call = self._script(self._revoke_jti, self.keys.revoke_jti(subject, jti, ttl))
@@ -268,12 +339,9 @@ class _RedisBase:
         return Op(lambda _store: self.writer.ping(), lambda _reply: 0)
 
     def _announcement(self) -> Any:
-        """The pipeline that announces a revoking write (the counter and the channel)."""
-        pipe = self.writer.pipeline(transaction=False)
-        pipe.incr(self.keys.changes)
-        pipe.expire(self.keys.changes, _CHANGES_TTL)
-        pipe.publish(self.keys.changes, b"1")
-        return pipe
+        """Announce a revoking write (the counter and the channel)."""
+        keys, args = [self.keys.changes], [_CHANGES_TTL]
+        return self._announce_script(keys=keys, args=args, client=self.writer)
 
 
 def _none(_reply: object) -> None:
@@ -288,24 +356,8 @@ def _revokes(rotation: Rotation) -> bool:
     return rotation.outcome in _REVOKING
 
 
-def _clients(redis: Any, factory: Any, retry: Any, url: str, timeout: float) -> tuple[Any, Any]:
-    """A reader that retries a dropped connection once, and a writer that never retries
-    (a write re-sent after a timeout would run twice once a frozen server wakes)."""
-
-    def client(retries: int) -> Any:
-        backoff = redis.backoff.ExponentialBackoff(cap=0.1, base=0.01)
-        return factory.from_url(
-            url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=retry(
-                backoff if retries else redis.backoff.NoBackoff(),
-                retries,
-                supported_errors=(redis.ConnectionError,),  # a timeout is not retried
-            ),
-        )
-
-    return client(1), client(0)
+def _redis_error() -> Any:
+    return _import_sync().RedisError
 
 
 class RedisStore(_RedisBase, SyncContext):
@@ -322,11 +374,14 @@ class RedisStore(_RedisBase, SyncContext):
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "jwtgate:", timeout: float = 5.0) -> RedisStore:
-        """The store for ``redis://…`` / ``rediss://…`` (``?prefix=`` sets the key prefix)."""
-        redis = _import_sync()
-        clean, prefix = split_url(url, prefix)
-        reader, writer = _clients(redis, redis.Redis, redis.retry.Retry, clean, timeout)
-        return cls(reader, prefix=prefix, writer=writer)
+        """The store for ``redis://…``, ``redis+cluster://…`` or ``redis+sentinel://…``
+        (``?prefix=`` sets the key prefix, ``?wait=`` the replicas a write waits for)."""
+        target = parse(url, prefix)
+        reader, writer, guards = clients(_import_sync(), target, timeout, asyncio=False)
+        return cls(
+            reader, prefix=target.prefix, writer=writer, wait=target.wait, timeout=timeout,
+            guards=guards,
+        )  # fmt: skip
 
     def _run(self, op: Op[R]) -> R:
         with _unavailable_on(_import_sync().RedisError):
@@ -335,6 +390,20 @@ class RedisStore(_RedisBase, SyncContext):
         if op.follow_up(result):
             self._announce()
         return result
+
+    def _acknowledged(self, key: str, queue: Callable[[Any], Any], strict: bool) -> Any:
+        for attempt in (1, 2):
+            pipe, wait = self._waiting(key)
+            queue(pipe)
+            wait()
+            try:
+                return self._confirmed(pipe.execute(), strict)
+            except _import_sync().exceptions.NoScriptError:
+                if attempt == 2:
+                    raise
+                for script in self._scripts():  # nothing ran: load them and send again
+                    self.writer.script_load(script.script)
+        raise AssertionError  # unreachable
 
     def create_session(self, subject: str, sid: str, jti: str, *, now: float, ttl: float) -> None:
         """See :meth:`jwtgate.stores.Store.create_session`."""
@@ -369,7 +438,7 @@ class RedisStore(_RedisBase, SyncContext):
 
     def _announce(self) -> None:
         try:
-            self._announcement().execute()
+            self._announcement()
         except _import_sync().RedisError as exc:
             _announce_failed(exc)
 
@@ -393,6 +462,8 @@ class RedisStore(_RedisBase, SyncContext):
         self.client.close()
         if self.writer is not self.client:
             self.writer.close()
+        for guard in self._guards:
+            guard.close()
 
 
 class AsyncRedisStore(_RedisBase, AsyncContext):
@@ -408,13 +479,14 @@ class AsyncRedisStore(_RedisBase, AsyncContext):
     def from_url(
         cls, url: str, *, prefix: str = "jwtgate:", timeout: float = 5.0
     ) -> AsyncRedisStore:
-        """The store for ``redis://…`` / ``rediss://…`` (``?prefix=`` sets the key prefix)."""
-        redis = _import_async()
-        clean, prefix = split_url(url, prefix)
-        factory, retry = redis.asyncio.Redis, redis.asyncio.retry.Retry
-        reader, writer = _clients(redis, factory, retry, clean, timeout)
-        store = cls(reader, prefix=prefix, writer=writer)
-        store._url, store._timeout = clean, timeout
+        """The store for the same URLs as :meth:`RedisStore.from_url`."""
+        target = parse(url, prefix)
+        reader, writer, guards = clients(_import_async(), target, timeout, asyncio=True)
+        store = cls(
+            reader, prefix=target.prefix, writer=writer, wait=target.wait, timeout=timeout,
+            guards=guards,
+        )  # fmt: skip
+        store._url, store._timeout = url, timeout
         return store
 
     async def _run(self, op: Op[R]) -> R:
@@ -424,6 +496,24 @@ class AsyncRedisStore(_RedisBase, AsyncContext):
         if op.follow_up(result):
             await self._announce()
         return result
+
+    async def _acknowledged(self, key: str, queue: Callable[[Any], Any], strict: bool) -> Any:
+        if hasattr(self.writer, "get_node_from_key"):
+            await self.writer.initialize()  # an asyncio cluster learns its slots on first use
+        for attempt in (1, 2):
+            pipe, wait = self._waiting(key)
+            queued = queue(pipe)
+            if inspect.iscoroutine(queued):  # a script queued on an asyncio pipeline
+                await queued
+            wait()
+            try:
+                return self._confirmed(await pipe.execute(), strict)
+            except _import_async().exceptions.NoScriptError:
+                if attempt == 2:
+                    raise
+                for script in self._scripts():  # nothing ran: load them and send again
+                    await self.writer.script_load(script.script)
+        raise AssertionError  # unreachable
 
     async def create_session(
         self, subject: str, sid: str, jti: str, *, now: float, ttl: float
@@ -461,7 +551,7 @@ class AsyncRedisStore(_RedisBase, AsyncContext):
 
     async def _announce(self) -> None:
         try:
-            await self._announcement().execute()
+            await self._announcement()
         except _import_async().RedisError as exc:
             _announce_failed(exc)
 
@@ -470,7 +560,7 @@ class AsyncRedisStore(_RedisBase, AsyncContext):
         if self._url is None:
             return None
         store = RedisStore.from_url(self._url, prefix=self.keys.prefix, timeout=self._timeout)
-        return RedisFeed(store.client, self.keys.changes, interval, owns_client=True)
+        return RedisFeed(store.client, self.keys.changes, interval, owner=store)
 
     async def is_revoked(
         self, subject: str, sid: str | None, jti: str | None, issued_at: float | None
@@ -488,3 +578,5 @@ class AsyncRedisStore(_RedisBase, AsyncContext):
             await self.client.aclose()
             if self.writer is not self.client:
                 await self.writer.aclose()
+            for guard in self._guards:
+                await guard.aclose()

@@ -1,0 +1,216 @@
+"""How the Redis store reaches its data: one server, a Redis Cluster, or the master
+a group of Sentinels names. The store URL chooses (docs/stores.md):
+
+- ``redis://host:6379/0`` (``rediss://`` for TLS): one server, redis-py's ``Redis``;
+- ``redis+cluster://host:port[,host:port…]``: a Redis Cluster (``RedisCluster``);
+  the hosts are where discovery starts, one live node is enough;
+- ``redis+sentinel://host:26379[,host:port…]/service[/db]``: the master of
+  ``service`` as the sentinels name it (``Sentinel.master_for``), asked again after
+  every dropped connection, so a failover is followed without a restart.
+
+Options in the query string: ``prefix`` (the key prefix), ``wait`` (after each write,
+``WAIT`` until that many replicas have it: see :data:`RedisTarget.wait`) and
+``sentinel_password``; the rest (``ssl_cert_reqs``, ``protocol``…) go to redis-py.
+
+Parsing imports nothing (the settings checks use it); the clients are built by
+functions handed the ``redis`` module, imported by :mod:`jwtgate.stores.redis`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+
+from ._redis_ops import split_url
+
+__all__ = ["RedisTarget", "clients", "parse", "servers"]
+
+SCHEMES = frozenset(
+    f"{tls}{mode}" for tls in ("redis", "rediss") for mode in ("", "+cluster", "+sentinel")
+)
+_OWN = ("wait", "sentinel_password")
+
+
+@dataclass(frozen=True)
+class RedisTarget:
+    """What a Redis store URL names.
+
+    ``url`` is a plain ``redis://``/``rediss://`` URL redis-py understands, on the
+    first host, with the credentials, database and driver options; ``wait`` is how
+    many replicas must have a write before it counts as done (0: the master's
+    reply is enough, as with plain Redis).
+    """
+
+    kind: Literal["server", "cluster", "sentinel"]
+    url: str
+    hosts: tuple[tuple[str, int], ...]
+    prefix: str
+    wait: int = 0
+    service: str | None = None
+    sentinel_password: str | None = None
+
+
+def _host(text: str, default_port: int) -> tuple[str, int]:
+    host, port = text, ""
+    if text.startswith("["):  # [::1]:6379
+        host, _, rest = text[1:].partition("]")
+        port = rest.removeprefix(":")
+    elif ":" in text:
+        host, _, port = text.rpartition(":")
+    if not host or (port and not port.isdigit()):
+        raise ValueError(f"{text!r} is not host:port")
+    return host, int(port) if port else default_port
+
+
+def parse(url: str, prefix: str) -> RedisTarget:
+    """The target of a Redis store URL; ValueError saying what is wrong with it."""
+    clean, prefix = split_url(url, prefix)
+    parts = urlsplit(clean)
+    scheme = parts.scheme.lower()
+    if scheme not in SCHEMES:
+        raise ValueError(f"{scheme!r} is not a Redis store scheme")
+    base, _, mode = scheme.partition("+")
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    own = {k: v for k, v in query if k in _OWN}
+    rest = urlencode([(k, v) for k, v in query if k not in _OWN])
+    wait_text = own.get("wait", "0")
+    if not wait_text.isdigit() or int(wait_text) > 16:
+        raise ValueError("'wait' should be a number of replicas from 0 to 16")
+    userinfo, _, hostlist = parts.netloc.rpartition("@")
+    default_port = 26379 if mode == "sentinel" else 6379
+    hosts = tuple(_host(h, default_port) for h in hostlist.split(",") if h or mode)
+    if not hosts:
+        hosts = (("localhost", 6379),)
+    if mode == "" and len(hosts) > 1:
+        raise ValueError("several hosts need 'redis+cluster://' or 'redis+sentinel://'")
+    path = [unquote(p) for p in parts.path.split("/") if p]
+    service = None
+    if mode == "sentinel":
+        if not path or len(path) > 2 or (len(path) == 2 and not path[1].isdigit()):
+            raise ValueError(
+                "a Sentinel URL names its service: redis+sentinel://host:26379/service/0"
+            )
+        service, path = path[0], path[1:]
+    elif mode == "cluster" and path not in ([], ["0"]):
+        raise ValueError("a Redis Cluster has only database 0")
+    host, port = hosts[0]
+    netloc = f"{userinfo}@" if userinfo else ""
+    netloc += f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    plain = f"{base}://{netloc}/{path[0] if path else ''}" + (f"?{rest}" if rest else "")
+    return RedisTarget(
+        kind="cluster" if mode == "cluster" else "sentinel" if mode == "sentinel" else "server",
+        url=plain,
+        hosts=hosts,
+        prefix=prefix,
+        wait=int(wait_text),
+        service=service,
+        sentinel_password=own.get("sentinel_password"),
+    )
+
+
+class _Deferred:
+    """A sync ``RedisCluster`` built on first use.
+
+    Its constructor connects to discover the slots, and a store connects on first
+    use (an unreachable cluster at startup is a 503 later, not a crash now).
+    """
+
+    def __init__(self, build: Callable[[], Any], script: Callable[[Any, bytes], Any]) -> None:
+        self._build = build
+        self._script = script
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        client = self._client
+        if client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._build()
+                client = self._client
+        return getattr(client, name)
+
+    def register_script(self, script: str) -> Any:
+        return self._script(self, script.encode())
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+
+def _retry(redis: Any, retry: Any, retries: int) -> Any:
+    backoff = redis.backoff.ExponentialBackoff(cap=0.1, base=0.01)
+    return retry(
+        backoff if retries else redis.backoff.NoBackoff(),
+        retries,
+        supported_errors=(redis.ConnectionError,),  # a timeout is not retried
+    )
+
+
+def _cluster_class(redis: Any, base: Any) -> Any:
+    # A read that timed out is not sent again (one socket timeout bounds a call to a
+    # stalled node); a dropped connection or a cluster in failover is retried, once.
+    errors = tuple(e for e in base.ERRORS_ALLOW_RETRY if e is not redis.TimeoutError)
+    return type(base.__name__, (base,), {"ERRORS_ALLOW_RETRY": errors})
+
+
+def clients(
+    redis: Any, target: RedisTarget, timeout: float, *, asyncio: bool
+) -> tuple[Any, Any, list[Any]]:
+    """A reader that retries a dropped connection once, a writer that never retries
+    (a write re-sent after a timeout would run twice once a frozen server wakes), and
+    the clients of the sentinels, to close with them.
+
+    ``redis`` is the imported package (with ``redis.asyncio`` when ``asyncio``).
+    """
+    lib = redis.asyncio if asyncio else redis
+    retry_class = redis.asyncio.retry.Retry if asyncio else redis.retry.Retry
+    socket = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+
+    def client(retries: int) -> Any:
+        retry = _retry(redis, retry_class, retries)
+        if target.kind == "server":
+            return lib.Redis.from_url(target.url, retry=retry, **socket)
+        if target.kind == "sentinel":
+            return sentinel.master_for(
+                target.service, redis_class=lib.Redis, retry=retry, **options, **socket
+            )
+        cluster = _cluster_class(redis, lib.RedisCluster)
+        node = redis.asyncio.cluster.ClusterNode if asyncio else redis.cluster.ClusterNode
+        others = [node(host, port) for host, port in target.hosts[1:]]
+        if asyncio:
+            return cluster.from_url(target.url, startup_nodes=others, retry=retry, **socket)
+        return _Deferred(
+            lambda: cluster.from_url(target.url, startup_nodes=others, retry=retry, **socket),
+            redis.commands.core.Script,
+        )
+
+    if target.kind == "sentinel":
+        options = _data_options(redis, target)
+        guard = {**socket, "password": target.sentinel_password}
+        if target.url.startswith("rediss:"):
+            guard["ssl"] = True
+        sentinel = lib.Sentinel(list(target.hosts), sentinel_kwargs=guard)
+        return client(1), client(0), list(sentinel.sentinels)
+    return client(1), client(0), []
+
+
+def _data_options(redis: Any, target: RedisTarget) -> dict[str, Any]:
+    """The connection options of the URL (credentials, db, TLS…) without host and port."""
+    options = dict(redis.connection.parse_url(target.url))
+    options.pop("host", None)
+    options.pop("port", None)
+    if target.url.startswith("rediss:"):
+        options.pop("connection_class", None)
+        options["ssl"] = True
+    return options
+
+
+def servers(client: Any) -> list[Any]:
+    """A plain client per master behind a sync store client (the cluster's primaries)."""
+    if not hasattr(client, "get_primaries"):
+        return [client]
+    return [client.get_redis_connection(node) for node in client.get_primaries()]
