@@ -12,7 +12,7 @@ import pytest
 
 from jwtgate import Gate, Settings
 from jwtgate.gate import RequestFields
-from redis_cluster import RedisCluster, SentinelGroup
+from redis_cluster import RedisCluster, SentinelGroup, running
 from redis_server import RedisServer, redis_binary
 
 pytest_plugins = ["jwtgate.pytest_plugin"]
@@ -143,37 +143,27 @@ def redis_url(redis_server: RedisServer) -> str:
 
 
 @pytest.fixture(scope="session")
-def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
-    """A 3-master Redis Cluster (one replica each) shared by the session (issue #16)."""
-    cluster = RedisCluster(tmp_path_factory.mktemp("cluster"))
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        cluster.stop()
-
-
-@pytest.fixture
-def redis_cluster_url(redis_cluster: RedisCluster) -> str:
-    """The shared cluster's URL with a key prefix of this test's own."""
-    return f"{redis_cluster.url}?prefix=t{uuid.uuid4().hex[:12]}:"
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of a 3-master Redis Cluster (one replica each) shared by the session."""
+    yield from running(RedisCluster(tmp_path_factory.mktemp("cluster")))
 
 
 @pytest.fixture(scope="session")
-def redis_sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SentinelGroup]:
-    """A master, a replica and three sentinels shared by the session (issue #16)."""
-    group = SentinelGroup(tmp_path_factory.mktemp("sentinel"))
-    try:
-        group.start()
-        yield group
-    finally:
-        group.stop()
+def redis_sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of a master, a replica and three sentinels shared by the session."""
+    yield from running(SentinelGroup(tmp_path_factory.mktemp("sentinel")))
 
 
 @pytest.fixture
-def redis_sentinel_url(redis_sentinel: SentinelGroup) -> str:
+def redis_cluster_url(redis_cluster: str) -> str:
+    """The shared cluster's URL with a key prefix of this test's own."""
+    return f"{redis_cluster}?prefix=t{uuid.uuid4().hex[:12]}:"
+
+
+@pytest.fixture
+def redis_sentinel_url(redis_sentinel: str) -> str:
     """The shared Sentinel group's URL with a key prefix of this test's own."""
-    return f"{redis_sentinel.url}?prefix=t{uuid.uuid4().hex[:12]}:"
+    return f"{redis_sentinel}?prefix=t{uuid.uuid4().hex[:12]}:"
 
 
 def pytest_configure(config: pytest.Config) -> None:

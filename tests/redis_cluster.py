@@ -10,18 +10,15 @@ skip with the reason, except under CI (``CI=true``) where they fail.
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from redis_server import free_port, redis_binary
+from redis_server import free_port, missing, redis_binary
 
 NODE_TIMEOUT_MS = 1000  # how long a master may be silent before a failover starts
 
@@ -31,11 +28,17 @@ def redis_cli_binary() -> str:
     beside = Path(redis_binary()).with_name("redis-cli")
     found = str(beside) if beside.is_file() else shutil.which("redis-cli")
     if found is None:
-        reason = "redis-cli not found (install Redis to run the Redis Cluster tests)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason}; CI=true requires it")
-        pytest.skip(reason)
+        missing("redis-cli not found (install Redis to run the Redis Cluster tests)")
     return found
+
+
+def running(group: RedisCluster | SentinelGroup) -> Iterator[str]:
+    """Start ``group``, yield its URL, stop it (also when starting failed half-way)."""
+    try:
+        group.start()
+        yield group.url
+    finally:
+        group.stop()
 
 
 def ask(port: int, *command: str) -> Any:
