@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 from jwtgate._fields import DEFAULTS
 from jwtgate.errors import StoreUnavailable
 
-from ._contract import AsyncStore, Outcome, Rotation, Store
+from ._contract import AsyncStore, Outcome, Rotation, SessionInfo, Store
 from ._redis_connect import SCHEMES as REDIS_SCHEMES
 
 if TYPE_CHECKING:
@@ -49,6 +49,7 @@ __all__ = [
     "AsyncStore",
     "Outcome",
     "Rotation",
+    "SessionInfo",
     "Store",
     "StoreUnavailable",
     "open_async_store",

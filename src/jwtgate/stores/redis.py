@@ -19,11 +19,15 @@ Design:
 - **Redis Cluster**: every key of a subject (its families, revoked ids and
   logout-all mark) carries the hash tag ``{u:<sha256(subject)>}``, so a script
   or a check touches one slot and stays one round trip.
-- **Acknowledged means replicated, when asked** (``wait=N``): a write and a
-  ``WAIT N`` go down one connection (``WAIT`` counts that connection's writes). A
-  revocation or a login that no replica confirms in time is a 503 (sending it
-  again is harmless); a rotation is answered anyway, with a warning, since a 503
-  for an applied rotation would turn the client's retry into reuse.
+- **Acknowledged means replicated, when asked** (``wait=N``): a write's commands
+  and a ``WAIT N`` go down one connection per node (``WAIT`` counts the writes of
+  its own connection). A revocation or a login that too few replicas confirm in
+  time is a 503 (sending it again is harmless); a rotation is answered anyway,
+  with a warning, since a 503 for an applied rotation would turn the client's
+  retry into reuse.
+- **Writes are pipelines of EVAL, not EVALSHA**: a pipeline cannot reload a
+  script the server forgot (a new master after a failover has none), and a
+  write must not be re-sent.
 - **Failures are quick and temporary**: socket timeouts are bounded, and any
   ``RedisError`` becomes :class:`~jwtgate.errors.StoreUnavailable` (503 or
   ``on_store_error: allow``). The connection pools reconnect by themselves.
@@ -43,7 +47,10 @@ Design:
   server's clocks agree to within the margin.
 
 Keys (``p`` = prefix, ``t`` = the subject's tag): ``p{t}:f:<sid>`` a hash
-(``cur``, ``prev``, ``rot``, ``created``, ``doubt``); ``p{t}:j:<jti>``; ``p{t}:all``.
+(``cur``, ``prev``, ``rot``, ``created``, ``doubt``, ``ends``, ``client``);
+``p{t}:j:<jti>``; ``p{t}:all``; ``p{t}:s`` the set of the subject's session ids
+(the inventory); ``p o:<sid>`` the subject of a session (its own slot, written in
+the same pipeline as the family: on a cluster, sent once to each of the two nodes).
 
 The change feed is a store capability, not a cache: only the store knows which of
 its writes revoke, so it announces them (``INCR`` + ``PUBLISH`` on
@@ -54,8 +61,7 @@ nothing here imports it.
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -64,7 +70,7 @@ import anyio
 from jwtgate._sansio import Op
 
 from ._base import AsyncContext, SyncContext
-from ._contract import Rotation, logger, unavailable
+from ._contract import Rotation, SessionInfo, logger, unavailable
 from ._feed import ChangeFeed
 from ._redis_connect import clients, parse, servers
 from ._redis_ops import (
@@ -72,13 +78,16 @@ from ._redis_ops import (
     _CHANGES_TTL,
     _CREATE,
     _IS_REVOKED,
+    _LIST,
     _REVOKE_JTI,
     _REVOKE_SUBJECT,
     _REVOKING,
     _ROTATE,
     RedisKeys,
     _deadline,
+    _ms,
     _rotation,
+    sessions_listed,
     split_url,
 )
 from ._redis_ops import deadline_margin as deadline_margin  # documented in docs/stores.md
@@ -255,83 +264,124 @@ class _RedisBase:
         self._socket_timeout = timeout if timeout is not None else _socket_timeout(self.writer)
         self.wait = wait
         self.keys = RedisKeys(prefix)
-        self._rotate = client.register_script(_ROTATE)
-        self._create = client.register_script(_CREATE)
         self._check = client.register_script(_IS_REVOKED)
-        self._revoke_jti = client.register_script(_REVOKE_JTI)
-        self._revoke_subject = client.register_script(_REVOKE_SUBJECT)
+        self._list = client.register_script(_LIST)
         self._announce_script = client.register_script(_ANNOUNCE)
 
-    def _script(self, script: Any, call: tuple[list[str], list[Any]], *, write: bool = True) -> Any:
+    def _read(self, script: Any, call: tuple[list[str], list[Any]]) -> Any:
         keys, args = call
-        if write:
-            return self._write(keys[0], lambda c: script(keys=keys, args=args, client=c))
         return lambda _store: script(keys=keys, args=args, client=self.client)
 
-    def _write(self, key: str, queue: Callable[[Any], Any], *, strict: bool = True) -> Any:
-        """The call sending a write (``queue(client)``), with ``wait``: and a ``WAIT``
-        after it on the same connection (``strict``: too few replicas is a failure)."""
+    def _write(
+        self, keys: list[str], *queue: Callable[[Any], object], strict: bool = True
+    ) -> tuple[Any, Callable[[list[Any]], list[Any]]]:
+        """The call that sends a write once, and how to read its replies.
+
+        Each of ``queue`` puts one command in a pipeline. With ``wait``, a ``WAIT``
+        follows on every connection the pipeline uses (one per node of ``keys``), and
+        the reader checks them: too few replicas is StoreUnavailable when ``strict``,
+        a warning otherwise.
+        """
+
+        def send(_store: object) -> Any:
+            pipe = self.writer.pipeline(transaction=False)
+            for command in queue:
+                command(pipe)
+            for where in self._wait_targets(keys):
+                pipe.execute_command("WAIT", self.wait, self._wait_ms, **where)
+            return pipe.execute()
+
+        def read(replies: list[Any]) -> list[Any]:
+            confirmed = min((int(n) for n in replies[len(queue) :]), default=self.wait)
+            if confirmed < self.wait:
+                message = f"{confirmed} of {self.wait} replicas confirmed the write in time"
+                if strict:
+                    raise unavailable("redis", _import_sync().RedisError(message))
+                logger.warning("jwtgate: a rotation was applied, but only %s", message)
+            return replies[: len(queue)]
+
+        return send, read
+
+    def _wait_targets(self, keys: list[str]) -> list[dict[str, Any]]:
         if not self.wait:
-            return lambda _store: queue(self.writer)
-        return lambda store: store._acknowledged(key, queue, strict)
+            return []
+        if not hasattr(self.writer, "get_node_from_key"):
+            return [{}]
+        # A cluster sends each node's share of a pipeline down one connection: one
+        # WAIT to each node the write touches.
+        nodes = {node.name: node for node in map(self.writer.get_node_from_key, keys)}
+        return [{"target_nodes": node} for node in nodes.values()]
 
-    def _waiting(self, key: str) -> tuple[Any, Any]:
-        """A pipeline for a write and its ``WAIT``, and how to queue the ``WAIT``."""
-        pipe = self.writer.pipeline(transaction=False)
-        # A cluster sends each node's share of a pipeline down one connection: the
-        # WAIT goes to the node of the written key.
-        where = (
-            {"target_nodes": self.writer.get_node_from_key(key)}
-            if hasattr(self.writer, "get_node_from_key")
-            else {}
+    @property
+    def _wait_ms(self) -> int:
+        return max(1, int((self._socket_timeout or 5.0) * 500))  # the reply must fit in time
+
+    def _eval(self, source: str, call: tuple[list[str], list[Any]]) -> Callable[[Any], object]:
+        keys, args = call
+        return lambda pipe: pipe.execute_command("EVAL", source, len(keys), *keys, *args)
+
+    def _create_op(
+        self,
+        subject: str,
+        sid: str,
+        jti: str,
+        timing: tuple[float, float],
+        client: Mapping[str, str] | None,
+    ) -> Op[None]:
+        now, ttl = timing
+        call = self.keys.create(subject, sid, jti, now, ttl, client)
+        owner = self.keys.owner(sid)
+        send, read = self._write(
+            [call[0][0], owner],
+            self._eval(_CREATE, call),
+            lambda pipe: pipe.set(owner, subject, px=_ms(ttl)),
         )
-        timeout = self._socket_timeout or 5.0
-        wait_ms = max(1, int(timeout * 500))  # half the socket timeout: the reply must fit
-        return pipe, lambda: pipe.execute_command("WAIT", self.wait, wait_ms, **where)
-
-    def _confirmed(self, replies: list[Any], strict: bool) -> Any:
-        reply, replicas = replies
-        if int(replicas) < self.wait:
-            message = f"WAIT: {replicas} of {self.wait} replicas confirmed the write in time"
-            if strict:
-                raise _redis_error()(message)
-            logger.warning("jwtgate: a rotation was applied, but %s", message)
-        return reply
-
-    def _scripts(self) -> list[Any]:
-        return [self._rotate, self._create, self._revoke_jti, self._revoke_subject]
-
-    def _create_op(self, subject: str, sid: str, jti: str, now: float, ttl: float) -> Op[None]:
-        return Op(self._script(self._create, self.keys.create(subject, sid, jti, now, ttl)), _none)
+        return Op(send, lambda replies: _none(read(replies)))
 
     def _rotate_op(
         self, subject: str, sid: str, presented: str, new: str, timing: _Timing
     ) -> Op[Rotation]:
         now, grace, ttl, deadline = timing
         due = _deadline(deadline, self._socket_timeout)
-        keys, args = self.keys.rotate(subject, sid, presented, new, now, grace, ttl, due)
-        send = self._write(
-            keys[0], lambda c: self._rotate(keys=keys, args=args, client=c), strict=False
+        call = self.keys.rotate(subject, sid, presented, new, now, grace, ttl, due)
+        owner = self.keys.owner(sid)
+        send, read = self._write(
+            [call[0][0], owner],
+            self._eval(_ROTATE, call),
+            lambda pipe: pipe.pexpire(owner, _ms(ttl)),
+            strict=False,
         )
-        return Op(send, _rotation, _revokes)
+        return Op(send, lambda replies: _rotation(read(replies)[0]), _revokes)
 
     def _revoke_session_op(self, subject: str, sid: str) -> Op[bool]:
-        family = self.keys.family(subject, sid)
-        return Op(self._write(family, lambda c: c.delete(family)), bool, _always)
+        family, owner = self.keys.family(subject, sid), self.keys.owner(sid)
+        send, read = self._write(
+            [family, owner], lambda pipe: pipe.delete(family), lambda pipe: pipe.delete(owner)
+        )
+        return Op(send, lambda replies: bool(read(replies)[0]), _always)
+
+    def _list_op(self, subject: str) -> Op[list[SessionInfo]]:
+        call = self._read(self._list, self.keys.listing(subject))
+        return Op(call, lambda reply: sessions_listed(subject, reply))
+
+    def _owner_op(self, sid: str) -> Op[str | None]:
+        owner = self.keys.owner(sid)
+        return Op(lambda _store: self.client.get(owner), _text)
 
     def _revoke_jti_op(self, subject: str, jti: str, ttl: float) -> Op[None]:
-        call = self._script(self._revoke_jti, self.keys.revoke_jti(subject, jti, ttl))
-        return Op(call, _none, _always)
+        call = self.keys.revoke_jti(subject, jti, ttl)
+        send, read = self._write(call[0], self._eval(_REVOKE_JTI, call))
+        return Op(send, lambda replies: _none(read(replies)), _always)
 
     def _revoke_subject_op(self, subject: str, at: float, ttl: float) -> Op[None]:
-        call = self._script(self._revoke_subject, self.keys.revoke_subject(subject, at, ttl))
-        return Op(call, _none, _always)
+        call = self.keys.revoke_subject(subject, at, ttl)
+        send, read = self._write(call[0], self._eval(_REVOKE_SUBJECT, call))
+        return Op(send, lambda replies: _none(read(replies)), _always)
 
     def _check_op(
         self, subject: str, sid: str | None, jti: str | None, issued_at: float | None
     ) -> Op[bool]:
-        call = self.keys.check(subject, sid, jti, issued_at)
-        return Op(self._script(self._check, call, write=False), bool)
+        return Op(self._read(self._check, self.keys.check(subject, sid, jti, issued_at)), bool)
 
     def _ping_op(self) -> Op[int]:
         # Nothing to purge (every key carries its own TTL), once Redis answers: a store
@@ -356,8 +406,8 @@ def _revokes(rotation: Rotation) -> bool:
     return rotation.outcome in _REVOKING
 
 
-def _redis_error() -> Any:
-    return _import_sync().RedisError
+def _text(reply: bytes | None) -> str | None:
+    return reply.decode() if reply is not None else None
 
 
 class RedisStore(_RedisBase, SyncContext):
@@ -391,23 +441,18 @@ class RedisStore(_RedisBase, SyncContext):
             self._announce()
         return result
 
-    def _acknowledged(self, key: str, queue: Callable[[Any], Any], strict: bool) -> Any:
-        for attempt in (1, 2):
-            pipe, wait = self._waiting(key)
-            queue(pipe)
-            wait()
-            try:
-                return self._confirmed(pipe.execute(), strict)
-            except _import_sync().exceptions.NoScriptError:
-                if attempt == 2:
-                    raise
-                for script in self._scripts():  # nothing ran: load them and send again
-                    self.writer.script_load(script.script)
-        raise AssertionError  # unreachable
-
-    def create_session(self, subject: str, sid: str, jti: str, *, now: float, ttl: float) -> None:
+    def create_session(
+        self,
+        subject: str,
+        sid: str,
+        jti: str,
+        *,
+        now: float,
+        ttl: float,
+        client: Mapping[str, str] | None = None,
+    ) -> None:
         """See :meth:`jwtgate.stores.Store.create_session`."""
-        self._run(self._create_op(subject, sid, jti, now, ttl))
+        self._run(self._create_op(subject, sid, jti, (now, ttl), client))
 
     def rotate(
         self,
@@ -452,6 +497,14 @@ class RedisStore(_RedisBase, SyncContext):
         """See :meth:`jwtgate.stores.Store.is_revoked` (one script, one round trip)."""
         return self._run(self._check_op(subject, sid, jti, issued_at))
 
+    def list_sessions(self, subject: str) -> list[SessionInfo]:
+        """See :meth:`jwtgate.stores.Store.list_sessions`."""
+        return self._run(self._list_op(subject))
+
+    def session_subject(self, sid: str) -> str | None:
+        """See :meth:`jwtgate.stores.Store.session_subject`."""
+        return self._run(self._owner_op(sid))
+
     def purge_expired(self) -> int:
         """Nothing to purge (every key carries its own TTL), once Redis answers: a store
         that cannot be reached is ``StoreUnavailable``, not "0 purged"."""
@@ -491,35 +544,26 @@ class AsyncRedisStore(_RedisBase, AsyncContext):
 
     async def _run(self, op: Op[R]) -> R:
         with _unavailable_on(_import_async().RedisError):
+            if self.wait and hasattr(self.writer, "get_node_from_key"):
+                await self.writer.initialize()  # the slots, to aim each WAIT at its node
             reply = await op.call(self) if op.call is not None else None
         result = op.read(reply)
         if op.follow_up(result):
             await self._announce()
         return result
 
-    async def _acknowledged(self, key: str, queue: Callable[[Any], Any], strict: bool) -> Any:
-        if hasattr(self.writer, "get_node_from_key"):
-            await self.writer.initialize()  # an asyncio cluster learns its slots on first use
-        for attempt in (1, 2):
-            pipe, wait = self._waiting(key)
-            queued = queue(pipe)
-            if inspect.iscoroutine(queued):  # a script queued on an asyncio pipeline
-                await queued
-            wait()
-            try:
-                return self._confirmed(await pipe.execute(), strict)
-            except _import_async().exceptions.NoScriptError:
-                if attempt == 2:
-                    raise
-                for script in self._scripts():  # nothing ran: load them and send again
-                    await self.writer.script_load(script.script)
-        raise AssertionError  # unreachable
-
     async def create_session(
-        self, subject: str, sid: str, jti: str, *, now: float, ttl: float
+        self,
+        subject: str,
+        sid: str,
+        jti: str,
+        *,
+        now: float,
+        ttl: float,
+        client: Mapping[str, str] | None = None,
     ) -> None:
         """See :meth:`jwtgate.stores.Store.create_session`."""
-        await self._run(self._create_op(subject, sid, jti, now, ttl))
+        await self._run(self._create_op(subject, sid, jti, (now, ttl), client))
 
     async def rotate(
         self,
@@ -567,6 +611,14 @@ class AsyncRedisStore(_RedisBase, AsyncContext):
     ) -> bool:
         """See :meth:`jwtgate.stores.Store.is_revoked` (one script, one round trip)."""
         return await self._run(self._check_op(subject, sid, jti, issued_at))
+
+    async def list_sessions(self, subject: str) -> list[SessionInfo]:
+        """See :meth:`jwtgate.stores.Store.list_sessions`."""
+        return await self._run(self._list_op(subject))
+
+    async def session_subject(self, sid: str) -> str | None:
+        """See :meth:`jwtgate.stores.Store.session_subject`."""
+        return await self._run(self._owner_op(sid))
 
     async def purge_expired(self) -> int:
         """See :meth:`RedisStore.purge_expired`."""
