@@ -12,8 +12,11 @@ Options in the query string: ``prefix`` (the key prefix), ``wait`` (after each w
 ``WAIT`` until that many replicas have it: see :data:`RedisTarget.wait`) and
 ``sentinel_password``; the rest (``ssl_cert_reqs``, ``protocol``…) go to redis-py.
 
-Parsing imports nothing (the settings checks use it); the clients are built by
-functions handed the ``redis`` module, imported by :mod:`jwtgate.stores.redis`.
+Parsing imports nothing (the settings checks use it); redis-py is imported on first
+use, with an install hint when it is missing. Besides the store's clients, two
+things that only talk to the servers live here: :class:`RedisFeed`, the change
+feed, and :func:`persistence`, the startup question whether the data survives a
+restart.
 """
 
 from __future__ import annotations
@@ -24,9 +27,22 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
+from ._contract import logger, unavailable
+from ._feed import ChangeFeed
 from ._redis_ops import split_url
 
-__all__ = ["RedisTarget", "clients", "parse", "servers"]
+__all__ = [
+    "RedisFeed",
+    "RedisTarget",
+    "Writes",
+    "clients",
+    "failures",
+    "import_async",
+    "import_sync",
+    "parse",
+    "persistence",
+    "socket_timeout",
+]
 
 SCHEMES = frozenset(
     f"{tls}{mode}" for tls in ("redis", "rediss") for mode in ("", "+cluster", "+sentinel")
@@ -209,8 +225,175 @@ def _data_options(redis: Any, target: RedisTarget) -> dict[str, Any]:
     return options
 
 
+class Writes:
+    """How a write is sent: once, as one pipeline, and with ``wait`` confirmed by that
+    many replicas (``WAIT`` counts the writes of its own connection, so it follows
+    the write down each connection the pipeline uses: one per cluster node)."""
+
+    def __init__(self, writer: Any, wait: int, timeout: float) -> None:
+        self.writer = writer
+        self.wait = wait
+        self.wait_ms = max(1, int(timeout * 500))  # half the socket timeout: the reply fits
+
+    def pipelined(
+        self, keys: list[str], queue: tuple[Callable[[Any], object], ...], *, strict: bool
+    ) -> tuple[Callable[[object], Any], Callable[[list[Any]], list[Any]]]:
+        """The call that sends a write, and the reader of its replies.
+
+        Each of ``queue`` puts one command in the pipeline; ``keys`` are the keys it
+        writes. The reader drops the ``WAIT`` replies, after checking them: too few
+        replicas is StoreUnavailable when ``strict``, a warning otherwise.
+        """
+
+        def send(_store: object) -> Any:
+            pipe = self.writer.pipeline(transaction=False)
+            for command in queue:
+                command(pipe)
+            for where in self._targets(keys):
+                pipe.execute_command("WAIT", self.wait, self.wait_ms, **where)
+            return pipe.execute()
+
+        def read(replies: list[Any]) -> list[Any]:
+            confirmed = min((int(n) for n in replies[len(queue) :]), default=self.wait)
+            if confirmed < self.wait:
+                message = f"{confirmed} of {self.wait} replicas confirmed the write in time"
+                if strict:
+                    raise unavailable("redis", import_sync().RedisError(message))
+                logger.warning("jwtgate: a rotation was applied, but only %s", message)
+            return replies[: len(queue)]
+
+        return send, read
+
+    def _targets(self, keys: list[str]) -> list[dict[str, Any]]:
+        if not self.wait:
+            return []
+        if not hasattr(self.writer, "get_node_from_key"):
+            return [{}]
+        nodes = {node.name: node for node in map(self.writer.get_node_from_key, keys)}
+        return [{"target_nodes": node} for node in nodes.values()]
+
+
+def failures(redis: Any) -> tuple[type[Exception], ...]:
+    """What redis-py raises when the servers cannot answer: a ``RedisError``, or a
+    cluster error (``RedisClusterException`` is not one: no node reachable, say)."""
+    return (redis.RedisError, redis.exceptions.RedisClusterException)
+
+
 def servers(client: Any) -> list[Any]:
     """A plain client per master behind a sync store client (the cluster's primaries)."""
     if not hasattr(client, "get_primaries"):
         return [client]
     return [client.get_redis_connection(node) for node in client.get_primaries()]
+
+
+_INSTALL_HINT = "the Redis store needs redis-py: pip install 'jwtgate[redis]'"
+
+
+def import_sync() -> Any:
+    try:
+        import redis
+        import redis.backoff
+        import redis.retry
+    except ImportError as exc:
+        raise ImportError(_INSTALL_HINT) from exc
+    return redis
+
+
+def import_async() -> Any:
+    try:
+        import redis.asyncio
+        import redis.asyncio.retry
+        import redis.backoff
+    except ImportError as exc:
+        raise ImportError(_INSTALL_HINT) from exc
+    return redis
+
+
+def socket_timeout(client: Any) -> float | None:
+    kwargs = getattr(getattr(client, "connection_pool", None), "connection_kwargs", {})
+    timeout = kwargs.get("socket_timeout")
+    return float(timeout) if isinstance(timeout, (int, float)) else None
+
+
+def _open_pubsub(client: Any) -> Any:
+    """``client.pubsub()``, typed as Any on purpose.
+
+    redis-py < 8.2 leaves ``pubsub()`` untyped and 8.2+ types it; going through
+    Any keeps mypy's verdict the same for both, so no ``type: ignore`` depends on
+    the installed version.
+    """
+    return client.pubsub(ignore_subscribe_messages=True)
+
+
+class RedisFeed(ChangeFeed):
+    """Subscribed to the revocation channel, and reading its counter every interval.
+
+    The change feed is a store capability, not a cache: only the store knows which
+    of its writes revoke, so it announces them (``INCR`` + ``PUBLISH`` in one
+    script) and this feed listens. What to do with the news is the revocation
+    cache's business (``jwtgate.feed``, a layer over stores); nothing here imports it.
+
+    A published change wakes the thread at once; the counter catches anything
+    published while the subscription was down, and proves the server answers.
+    """
+
+    def __init__(self, client: Any, channel: str, interval: float, *, owner: Any = None) -> None:
+        super().__init__(interval)
+        self.client = client
+        self.channel = channel
+        self._owner = owner  # closed when the feed stops: the store the client came from
+        self._pubsub: Any = None
+
+    def poll(self) -> object:
+        if self._pubsub is None:
+            pubsub = _open_pubsub(self.client)
+            try:
+                pubsub.subscribe(self.channel)
+            except BaseException:
+                pubsub.close()
+                raise
+            self._pubsub = pubsub
+        return self.client.get(self.channel)
+
+    def wait(self, timeout: float) -> None:
+        pubsub = self._pubsub
+        if pubsub is None:
+            self._stop.wait(timeout)
+            return
+        try:
+            pubsub.get_message(timeout=timeout)
+        except Exception:  # noqa: BLE001 - the next poll resubscribes, or fails
+            self.reset()
+
+    def reset(self) -> None:
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            pubsub.close()
+
+    def release(self) -> None:
+        self.reset()
+        if self._owner is not None:
+            self._owner.close()
+
+
+def persistence(url: str, *, timeout: float = 2.0) -> bool | None:
+    """Whether the Redis server at ``url`` keeps its data across a restart (RDB
+    snapshots or the AOF are on; on a cluster, every master); None when it cannot
+    be told (``CONFIG`` disabled, as on some managed services, or unreachable)."""
+    redis = import_sync()
+    client, writer, guards = clients(redis, parse(url, "jwtgate:"), timeout, asyncio=False)
+    for other in (writer, *guards):
+        other.close()
+    answers = []
+    try:
+        for server in servers(client):
+            appendonly = server.config_get("appendonly").get("appendonly")
+            save = server.config_get("save").get("save")
+            if appendonly is None and save is None:
+                return None
+            answers.append(appendonly == "yes" or bool(save))
+    except failures(redis):
+        return None
+    finally:
+        client.close()
+    return all(answers) if answers else None

@@ -29,15 +29,12 @@ Design:
   script the server forgot (a new master after a failover has none), and a
   write must not be re-sent.
 - **Failures are quick and temporary**: socket timeouts are bounded, and any
-  ``RedisError`` becomes :class:`~jwtgate.errors.StoreUnavailable` (503 or
+  ``RedisError`` (or cluster error) becomes :class:`~jwtgate.errors.StoreUnavailable` (503 or
   ``on_store_error: allow``). The connection pools reconnect by themselves.
-- **A write is sent once.** Reads (the revocation check, the change feed) get one
-  quick retry, which covers a connection dropped by a restarted server, and only
-  that: a timed-out read is not sent again, so one socket timeout is the real
-  bound of a call to a stalled server (not twice it). Writes
-  go through a second client that never retries: a rotation re-sent after a
-  timeout would wait in the socket behind the first copy, and a frozen server
-  would run both when it wakes.
+- **A write is sent once.** Reads get one quick retry of a dropped connection,
+  never of a timeout (one socket timeout bounds a call). Writes go through a
+  second client that never retries: a rotation re-sent after a timeout would
+  wait behind the first copy, and a frozen server would run both when it wakes.
 - **A refresh is applied exactly once.** A rotation carries its caller's deadline
   (now plus the socket timeout, less :func:`deadline_margin`); the script compares
   it with the server's ``TIME``. Applied after it, the rotation is *in doubt*:
@@ -46,17 +43,9 @@ Design:
   reuse (see ``jwtgate.stores._base.decide``). This assumes the app's and the
   server's clocks agree to within the margin.
 
-Keys (``p`` = prefix, ``t`` = the subject's tag): ``p{t}:f:<sid>`` a hash
-(``cur``, ``prev``, ``rot``, ``created``, ``doubt``, ``ends``, ``client``);
-``p{t}:j:<jti>``; ``p{t}:all``; ``p{t}:s`` the set of the subject's session ids
-(the inventory); ``p o:<sid>`` the subject of a session (its own slot, written in
-the same pipeline as the family: on a cluster, sent once to each of the two nodes).
-
-The change feed is a store capability, not a cache: only the store knows which of
-its writes revoke, so it announces them (``INCR`` + ``PUBLISH`` on
-``p`` + ``revocations``) and :class:`RedisFeed` listens. What to do with the
-news is the revocation cache's business (``jwtgate.feed``, a layer over stores);
-nothing here imports it.
+The key layout is in :mod:`jwtgate.stores._redis_ops`; how the clients connect,
+the change feed (:class:`RedisFeed`) and :func:`persistence` are in
+:mod:`jwtgate.stores._redis_connect`.
 """
 
 from __future__ import annotations
@@ -71,8 +60,17 @@ from jwtgate._sansio import Op
 
 from ._base import AsyncContext, SyncContext
 from ._contract import Rotation, SessionInfo, logger, unavailable
-from ._feed import ChangeFeed
-from ._redis_connect import clients, parse, servers
+from ._redis_connect import (
+    RedisFeed,
+    Writes,
+    clients,
+    failures,
+    import_async,
+    import_sync,
+    parse,
+    persistence,
+    socket_timeout,
+)
 from ._redis_ops import (
     _ANNOUNCE,
     _CHANGES_TTL,
@@ -109,116 +107,6 @@ __all__ = [
 ]
 
 
-_INSTALL_HINT = "the Redis store needs redis-py: pip install 'jwtgate[redis]'"
-
-
-def _import_sync() -> Any:
-    try:
-        import redis
-        import redis.backoff
-        import redis.retry
-    except ImportError as exc:
-        raise ImportError(_INSTALL_HINT) from exc
-    return redis
-
-
-def _import_async() -> Any:
-    try:
-        import redis.asyncio
-        import redis.asyncio.retry
-        import redis.backoff
-    except ImportError as exc:
-        raise ImportError(_INSTALL_HINT) from exc
-    return redis
-
-
-def _socket_timeout(client: Any) -> float | None:
-    kwargs = getattr(getattr(client, "connection_pool", None), "connection_kwargs", {})
-    timeout = kwargs.get("socket_timeout")
-    return float(timeout) if isinstance(timeout, (int, float)) else None
-
-
-def _open_pubsub(client: Any) -> Any:
-    """``client.pubsub()``, typed as Any on purpose.
-
-    redis-py < 8.2 leaves ``pubsub()`` untyped and 8.2+ types it; going through
-    Any keeps mypy's verdict the same for both, so no ``type: ignore`` depends on
-    the installed version.
-    """
-    return client.pubsub(ignore_subscribe_messages=True)
-
-
-class RedisFeed(ChangeFeed):
-    """Subscribed to the revocation channel, and reading its counter every interval.
-
-    A published change wakes the thread at once; the counter catches anything
-    published while the subscription was down, and proves the server answers.
-    """
-
-    def __init__(
-        self, client: redis_sync.Redis, channel: str, interval: float, *, owner: Any = None
-    ) -> None:
-        super().__init__(interval)
-        self.client = client
-        self.channel = channel
-        self._owner = owner  # closed when the feed stops: the store the client came from
-        self._pubsub: Any = None
-
-    def poll(self) -> object:
-        if self._pubsub is None:
-            pubsub = _open_pubsub(self.client)
-            try:
-                pubsub.subscribe(self.channel)
-            except BaseException:
-                pubsub.close()
-                raise
-            self._pubsub = pubsub
-        return self.client.get(self.channel)
-
-    def wait(self, timeout: float) -> None:
-        pubsub = self._pubsub
-        if pubsub is None:
-            self._stop.wait(timeout)
-            return
-        try:
-            pubsub.get_message(timeout=timeout)
-        except Exception:  # noqa: BLE001 - the next poll resubscribes, or fails
-            self.reset()
-
-    def reset(self) -> None:
-        pubsub, self._pubsub = self._pubsub, None
-        if pubsub is not None:
-            pubsub.close()
-
-    def release(self) -> None:
-        self.reset()
-        if self._owner is not None:
-            self._owner.close()
-
-
-def persistence(url: str, *, timeout: float = 2.0) -> bool | None:
-    """Whether the Redis server at ``url`` keeps its data across a restart (RDB
-    snapshots or the AOF are on; on a cluster, every master); None when it cannot
-    be told (``CONFIG`` disabled, as on some managed services, or unreachable)."""
-    redis = _import_sync()
-    client, writer, guards = clients(redis, parse(url, "jwtgate:"), timeout, asyncio=False)
-    for other in (writer, *guards):
-        other.close()
-    answers = []
-    try:
-        for server in servers(client):
-            appendonly = server.config_get("appendonly").get("appendonly")
-            save = server.config_get("save").get("save")
-            if appendonly is None and save is None:
-                return None
-            answers.append(appendonly == "yes" or bool(save))
-    except redis.RedisError:
-        return None
-    finally:
-        client.close()
-    return all(answers) if answers else None
-
-
 def _announce_failed(exc: BaseException) -> None:
     # The write it announces is committed: refusing the request now would report a
     # failure that did not happen (and hide a ReusedToken behind a 503). Whoever
@@ -233,7 +121,7 @@ def _announce_failed(exc: BaseException) -> None:
 
 
 @contextmanager
-def _unavailable_on(error: type[Exception]) -> Iterator[None]:
+def _unavailable_on(error: tuple[type[Exception], ...]) -> Iterator[None]:
     try:
         yield
     except error as exc:
@@ -261,8 +149,9 @@ class _RedisBase:
         self.client = client
         self._guards = guards or []  # the sentinels' clients: closed with the store
         self.writer = writer if writer is not None else client
-        self._socket_timeout = timeout if timeout is not None else _socket_timeout(self.writer)
+        self._socket_timeout = timeout if timeout is not None else socket_timeout(self.writer)
         self.wait = wait
+        self._writes = Writes(self.writer, wait, self._socket_timeout or 5.0)
         self.keys = RedisKeys(prefix)
         self._check = client.register_script(_IS_REVOKED)
         self._list = client.register_script(_LIST)
@@ -275,46 +164,8 @@ class _RedisBase:
     def _write(
         self, keys: list[str], *queue: Callable[[Any], object], strict: bool = True
     ) -> tuple[Any, Callable[[list[Any]], list[Any]]]:
-        """The call that sends a write once, and how to read its replies.
-
-        Each of ``queue`` puts one command in a pipeline. With ``wait``, a ``WAIT``
-        follows on every connection the pipeline uses (one per node of ``keys``), and
-        the reader checks them: too few replicas is StoreUnavailable when ``strict``,
-        a warning otherwise.
-        """
-
-        def send(_store: object) -> Any:
-            pipe = self.writer.pipeline(transaction=False)
-            for command in queue:
-                command(pipe)
-            for where in self._wait_targets(keys):
-                pipe.execute_command("WAIT", self.wait, self._wait_ms, **where)
-            return pipe.execute()
-
-        def read(replies: list[Any]) -> list[Any]:
-            confirmed = min((int(n) for n in replies[len(queue) :]), default=self.wait)
-            if confirmed < self.wait:
-                message = f"{confirmed} of {self.wait} replicas confirmed the write in time"
-                if strict:
-                    raise unavailable("redis", _import_sync().RedisError(message))
-                logger.warning("jwtgate: a rotation was applied, but only %s", message)
-            return replies[: len(queue)]
-
-        return send, read
-
-    def _wait_targets(self, keys: list[str]) -> list[dict[str, Any]]:
-        if not self.wait:
-            return []
-        if not hasattr(self.writer, "get_node_from_key"):
-            return [{}]
-        # A cluster sends each node's share of a pipeline down one connection: one
-        # WAIT to each node the write touches.
-        nodes = {node.name: node for node in map(self.writer.get_node_from_key, keys)}
-        return [{"target_nodes": node} for node in nodes.values()]
-
-    @property
-    def _wait_ms(self) -> int:
-        return max(1, int((self._socket_timeout or 5.0) * 500))  # the reply must fit in time
+        """See :meth:`jwtgate.stores._redis_connect.Writes.pipelined`."""
+        return self._writes.pipelined(keys, queue, strict=strict)
 
     def _eval(self, source: str, call: tuple[list[str], list[Any]]) -> Callable[[Any], object]:
         keys, args = call
@@ -427,14 +278,14 @@ class RedisStore(_RedisBase, SyncContext):
         """The store for ``redis://…``, ``redis+cluster://…`` or ``redis+sentinel://…``
         (``?prefix=`` sets the key prefix, ``?wait=`` the replicas a write waits for)."""
         target = parse(url, prefix)
-        reader, writer, guards = clients(_import_sync(), target, timeout, asyncio=False)
+        reader, writer, guards = clients(import_sync(), target, timeout, asyncio=False)
         return cls(
             reader, prefix=target.prefix, writer=writer, wait=target.wait, timeout=timeout,
             guards=guards,
         )  # fmt: skip
 
     def _run(self, op: Op[R]) -> R:
-        with _unavailable_on(_import_sync().RedisError):
+        with _unavailable_on(failures(import_sync())):
             reply = op.call(self) if op.call is not None else None
         result = op.read(reply)
         if op.follow_up(result):
@@ -484,7 +335,7 @@ class RedisStore(_RedisBase, SyncContext):
     def _announce(self) -> None:
         try:
             self._announcement()
-        except _import_sync().RedisError as exc:
+        except failures(import_sync()) as exc:
             _announce_failed(exc)
 
     def change_feed(self, interval: float) -> RedisFeed:
@@ -534,7 +385,7 @@ class AsyncRedisStore(_RedisBase, AsyncContext):
     ) -> AsyncRedisStore:
         """The store for the same URLs as :meth:`RedisStore.from_url`."""
         target = parse(url, prefix)
-        reader, writer, guards = clients(_import_async(), target, timeout, asyncio=True)
+        reader, writer, guards = clients(import_async(), target, timeout, asyncio=True)
         store = cls(
             reader, prefix=target.prefix, writer=writer, wait=target.wait, timeout=timeout,
             guards=guards,
@@ -543,7 +394,7 @@ class AsyncRedisStore(_RedisBase, AsyncContext):
         return store
 
     async def _run(self, op: Op[R]) -> R:
-        with _unavailable_on(_import_async().RedisError):
+        with _unavailable_on(failures(import_async())):
             if self.wait and hasattr(self.writer, "get_node_from_key"):
                 await self.writer.initialize()  # the slots, to aim each WAIT at its node
             reply = await op.call(self) if op.call is not None else None
@@ -596,7 +447,7 @@ class AsyncRedisStore(_RedisBase, AsyncContext):
     async def _announce(self) -> None:
         try:
             await self._announcement()
-        except _import_async().RedisError as exc:
+        except failures(import_async()) as exc:
             _announce_failed(exc)
 
     def change_feed(self, interval: float) -> RedisFeed | None:
