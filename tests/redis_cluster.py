@@ -132,7 +132,10 @@ def _server_args(binary: str, port: int, *extra: str) -> list[str]:
 class RedisCluster:
     """Three masters and three replicas on free ports, with AOF on (issue #16)."""
 
-    def __init__(self, workdir: Path, masters: int = 3) -> None:
+    def __init__(
+        self, workdir: Path, masters: int = 3, node_timeout_ms: int = NODE_TIMEOUT_MS
+    ) -> None:
+        self.node_timeout_ms = node_timeout_ms
         self.binary = redis_binary()
         self.cli = redis_cli_binary()
         self.workdir = workdir
@@ -145,7 +148,7 @@ class RedisCluster:
             port,
             "--cluster-enabled", "yes",
             "--cluster-config-file", f"nodes-{port}.conf",
-            "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
+            "--cluster-node-timeout", str(self.node_timeout_ms),
             "--appendonly", "yes",
         )  # fmt: skip
         return Node(self.workdir / f"node{i}", port, args)

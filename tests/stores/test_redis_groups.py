@@ -3,12 +3,17 @@ must confirm under ``?wait=N``, and a cluster that is down when the app starts."
 
 from __future__ import annotations
 
+import inspect
 import logging
+import os
+import signal
+import threading
+from typing import Any
 
 import pytest
 
 from jwtgate.errors import StoreUnavailable
-from jwtgate.stores import open_async_store, open_store
+from jwtgate.stores import open_async_store, open_feed, open_store
 from jwtgate.stores._redis_connect import parse
 from jwtgate.stores.redis import persistence
 from redis_server import free_port
@@ -110,3 +115,68 @@ def test_a_write_too_few_replicas_confirm_is_refused_except_a_rotation(
 def test_a_cluster_with_the_aof_on_everywhere_is_persistent(redis_cluster: str) -> None:
     """The persistence check asks every master of a cluster (all have the AOF on here)."""
     assert persistence(redis_cluster) is True
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("group", ["redis_cluster_url", "redis_sentinel_url"])
+def test_the_change_feed_hears_a_revocation_made_elsewhere(
+    group: str, request: pytest.FixtureRequest
+) -> None:
+    """A feed on a cluster or a Sentinel group sees another store's revocation (its
+    generation moves), so a revocation view over it stops serving what it cached."""
+    url = str(request.getfixturevalue(group))
+    feed = open_feed(url, interval=0.05)
+    assert feed is not None
+    try:
+        assert feed.step() is True
+        before = feed.generation
+        with open_store(url) as other:
+            other.revoke_jti("alice", "j1", ttl=60)
+        feed.wait(5)  # returns at once when the announcement arrives
+        assert feed.step() is True
+        assert feed.generation > before
+    finally:
+        feed.release()
+
+
+async def settled(method: Any, *args: Any, **kwargs: Any) -> Any:
+    """A sync or an async store method's result."""
+    result = method(*args, **kwargs)
+    return await result if inspect.isawaitable(result) else result
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # redis-py's async client
+async def test_a_write_to_a_stalled_cluster_node_is_sent_once(redis_cluster_url: str) -> None:
+    """A rotation that times out on a cluster master frozen for 1.5 socket timeouts
+    (SIGSTOP, then SIGCONT) is a 503 and ran once: redis-py's cluster pipeline would
+    send the timed-out command again by itself, and the woken node would run both."""
+    import redis as redis_py
+
+    stores: list[Any] = [
+        open_store(redis_cluster_url, timeout=0.3),
+        open_async_store(redis_cluster_url, timeout=0.3),
+    ]
+    try:
+        for n, store in enumerate(stores):
+            sid = f"s{n}"
+            await settled(store.create_session, "alice", sid, "r1", now=T0, ttl=60)
+            node = stores[0].writer.get_node_from_key(stores[0].keys.family("alice", sid))
+            inspector = redis_py.Redis(host=node.host, port=node.port)
+            pid = int(inspector.info("server")["process_id"])
+            inspector.config_resetstat()
+            os.kill(pid, signal.SIGSTOP)
+            waking = threading.Timer(0.45, os.kill, (pid, signal.SIGCONT))
+            waking.start()
+            try:
+                with pytest.raises(StoreUnavailable):
+                    await settled(store.rotate, "alice", sid, "r1", "r2", now=T0, grace=0, ttl=60)
+            finally:
+                waking.join()
+                os.kill(pid, signal.SIGCONT)
+            assert inspector.info("commandstats")["cmdstat_eval"]["calls"] == 1
+            inspector.close()
+    finally:
+        stores[0].close()
+        await stores[1].aclose()

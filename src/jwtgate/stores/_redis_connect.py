@@ -21,6 +21,7 @@ restart.
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -251,7 +252,13 @@ class Writes:
                 command(pipe)
             for where in self._targets(keys):
                 pipe.execute_command("WAIT", self.wait, self.wait_ms, **where)
-            return pipe.execute()
+            if not hasattr(self.writer, "get_node_from_key"):
+                return pipe.execute()
+            # A cluster pipeline sends a command that failed (a timeout included) once
+            # more by itself, which would run a write twice once a frozen node wakes.
+            if inspect.iscoroutinefunction(pipe.execute):
+                return pipe.execute(allow_redirections=False)
+            return _send_once(pipe)
 
         def read(replies: list[Any]) -> list[Any]:
             confirmed = min((int(n) for n in replies[len(queue) :]), default=self.wait)
@@ -271,6 +278,18 @@ class Writes:
             return [{}]
         nodes = {node.name: node for node in map(self.writer.get_node_from_key, keys)}
         return [{"target_nodes": node} for node in nodes.values()]
+
+
+def _send_once(pipe: Any) -> Any:
+    """Send a sync cluster pipeline without its re-sending of failed commands (the
+    asyncio one takes ``allow_redirections=False`` in ``execute``; this one only in
+    ``send_cluster_commands``, given the queued commands)."""
+    strategy = getattr(pipe, "_execution_strategy", None)  # redis-py >= 6
+    stack = strategy._command_queue if strategy is not None else pipe.command_stack
+    try:
+        return pipe.send_cluster_commands(stack, allow_redirections=False)
+    finally:
+        pipe.reset()
 
 
 def failures(redis: Any) -> tuple[type[Exception], ...]:
