@@ -24,6 +24,7 @@ from __future__ import annotations
 import inspect
 import threading
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
@@ -235,15 +236,20 @@ class Writes:
         self.writer = writer
         self.wait = wait
         self.wait_ms = max(1, int(timeout * 500))  # half the socket timeout: the reply fits
+        # Asked of the type: asking a deferred cluster client would build it now.
+        self.cluster = isinstance(writer, _Deferred) or hasattr(type(writer), "get_node_from_key")
 
     def pipelined(
         self, keys: list[str], queue: tuple[Callable[[Any], object], ...], *, strict: bool
     ) -> tuple[Callable[[object], Any], Callable[[list[Any]], list[Any]]]:
         """The call that sends a write, and the reader of its replies.
 
-        Each of ``queue`` puts one command in the pipeline; ``keys`` are the keys it
-        writes. The reader drops the ``WAIT`` replies, after checking them: too few
-        replicas is StoreUnavailable when ``strict``, a warning otherwise.
+        Each of ``queue`` puts one command in the pipeline, the first one the write
+        itself (a script), the others its bookkeeping (the session's owner key, in
+        another slot); ``keys`` are the keys they write. The reader raises
+        StoreUnavailable if the first failed. If the bookkeeping failed or too few
+        replicas confirmed, it does too when ``strict``, and only logs a warning
+        otherwise (a rotation: a 503 for an applied rotation makes the retry reuse).
         """
 
         def send(_store: object) -> Any:
@@ -252,32 +258,58 @@ class Writes:
                 command(pipe)
             for where in self._targets(keys):
                 pipe.execute_command("WAIT", self.wait, self.wait_ms, **where)
-            if not hasattr(self.writer, "get_node_from_key"):
-                return pipe.execute()
+            if not self.cluster:
+                return pipe.execute(raise_on_error=False)
             # A cluster pipeline sends a command that failed (a timeout included) once
             # more by itself, which would run a write twice once a frozen node wakes.
             if inspect.iscoroutinefunction(pipe.execute):
-                return pipe.execute(allow_redirections=False)
-            return _send_once(pipe)
+                return self._send_async(pipe, keys)
+            replies = _send_once(pipe)
+            if _moved(replies):
+                with suppress(*failures(import_sync())):
+                    for key in keys:  # a redirected read teaches the client the new owner
+                        self.writer.exists(key)
+            return replies
 
         def read(replies: list[Any]) -> list[Any]:
-            confirmed = min((int(n) for n in replies[len(queue) :]), default=self.wait)
+            ours, waits = replies[: len(queue)], replies[len(queue) :]
+            if isinstance(ours[0], Exception):
+                raise unavailable("redis", ours[0]) from ours[0]
+            problems = [r for r in ours if isinstance(r, Exception)]
+            confirmed = min(
+                (0 if isinstance(n, Exception) else int(n) for n in waits), default=self.wait
+            )
             if confirmed < self.wait:
                 message = f"{confirmed} of {self.wait} replicas confirmed the write in time"
-                if strict:
-                    raise unavailable("redis", import_sync().RedisError(message))
-                logger.warning("jwtgate: a rotation was applied, but only %s", message)
-            return replies[: len(queue)]
+                problems.append(import_sync().RedisError(message))
+            if problems and strict:
+                raise unavailable("redis", problems[0]) from problems[0]
+            if problems:
+                logger.warning("jwtgate: a rotation was applied, but: %s", problems[0])
+            return ours
 
         return send, read
+
+    async def _send_async(self, pipe: Any, keys: list[str]) -> Any:
+        replies = await pipe.execute(raise_on_error=False, allow_redirections=False)
+        if _moved(replies):
+            with suppress(*failures(import_async())):
+                for key in keys:  # a redirected read teaches the client the new owner
+                    await self.writer.exists(key)
+        return replies
 
     def _targets(self, keys: list[str]) -> list[dict[str, Any]]:
         if not self.wait:
             return []
-        if not hasattr(self.writer, "get_node_from_key"):
+        if not self.cluster:
             return [{}]
         nodes = {node.name: node for node in map(self.writer.get_node_from_key, keys)}
         return [{"target_nodes": node} for node in nodes.values()]
+
+
+def _moved(replies: list[Any]) -> bool:
+    """Whether a node answered that a slot lives elsewhere now (after a failover)."""
+    return any(isinstance(r, import_sync().exceptions.AskError) for r in replies)
 
 
 def _send_once(pipe: Any) -> Any:
@@ -287,7 +319,7 @@ def _send_once(pipe: Any) -> Any:
     strategy = getattr(pipe, "_execution_strategy", None)  # redis-py >= 6
     stack = strategy._command_queue if strategy is not None else pipe.command_stack
     try:
-        return pipe.send_cluster_commands(stack, allow_redirections=False)
+        return pipe.send_cluster_commands(stack, raise_on_error=False, allow_redirections=False)
     finally:
         pipe.reset()
 
