@@ -22,7 +22,7 @@ import pytest
 
 from jwtgate.errors import StoreUnavailable
 from jwtgate.stores import Store, open_feed, open_store
-from redis_cluster import Node, RedisCluster, SentinelGroup, wait_until
+from redis_cluster import Node, RedisCluster, SentinelGroup, ask, role, wait_until
 
 pytestmark = pytest.mark.slow  # real clusters, killed and brought back
 
@@ -97,11 +97,31 @@ def kill_a_master(group: RedisCluster | SentinelGroup) -> Node:
     return victim
 
 
+def hand_back(group: RedisCluster | SentinelGroup, victim: Node) -> None:
+    """A graceful failover to ``victim`` (now a replica): the master it replaced stays up
+    as a replica and answers MOVED (Cluster) or READONLY (Sentinel) to writes."""
+    if isinstance(group, RedisCluster):
+        ask(victim.port, "CLUSTER", "FAILOVER")
+        wait_until("the old master to take over again", lambda: role(victim.port) == "master")
+    else:
+        ask(group.sentinels[0].port, "SENTINEL", "FAILOVER", group.service)
+        wait_until("the sentinels to hand the master back", lambda: group.master() is victim)
+    wait_until("the group to settle", group.healthy)
+
+
+def writes_and_reads_work(store: Store, tag: str) -> None:
+    """Subjects on every master are revoked and seen revoked (after 503s while it moves)."""
+    for n in range(1, 31):
+        eventually(lambda n=n: store.revoke_subject(f"{tag}{n}", at=1.0, ttl=60))
+        assert eventually(lambda n=n: store.is_revoked(f"{tag}{n}", None, None, 0.5)) is True
+
+
 def test_a_killed_master_loses_no_acknowledged_revocation(
     group: RedisCluster | SentinelGroup,
 ) -> None:
     """Revocations acknowledged before and during a master's death are all still seen after
-    the failover, through the same store (no restart), and its change feed resumes."""
+    the failover, through the same store (no restart), and its change feed resumes; then
+    a graceful failover back, which the same store follows too."""
     store = open_store(f"{group.url}?wait=1", timeout=TIMEOUT)
     feed = open_feed(f"{group.url}?wait=1", interval=0.05)
     assert feed is not None
@@ -120,10 +140,11 @@ def test_a_killed_master_loses_no_acknowledged_revocation(
         lost = [n for n, revoked in seen.items() if not revoked]
         assert lost == []
         assert load.refused > 0  # the kill was felt: some writes were refused, none lost
-        for n in range(1, 31):  # subjects on every master: reads and writes work again
-            eventually(lambda n=n: store.revoke_subject(f"after{n}", at=1.0, ttl=60))
-            assert store.is_revoked(f"after{n}", None, None, 0.5) is True
+        writes_and_reads_work(store, "after")
         wait_until("the change feed to answer again", feed.step)
+        hand_back(group, victim)
+        writes_and_reads_work(store, "handed")
+        wait_until("the change feed to answer after the hand-back", feed.step)
     finally:
         feed.release()
         store.close()
