@@ -193,14 +193,18 @@ class _RedisBase:
         self, subject: str, sid: str, presented: str, new: str, timing: _Timing
     ) -> Op[Rotation]:
         now, grace, ttl, deadline = timing
-        due = _deadline(deadline, self._socket_timeout)
-        call = self.keys.rotate(subject, sid, presented, new, now, grace, ttl, due)
         owner = self.keys.owner(sid)
+
+        def rotation(pipe: Any) -> object:
+            # The deadline starts when the call is queued, once the client is ready: a
+            # cluster client's first use discovers the slots, which is no part of it.
+            due = _deadline(deadline, self._socket_timeout)
+            call = self.keys.rotate(subject, sid, presented, new, now, grace, ttl, due)
+            return self._eval(_ROTATE, call)(pipe)
+
+        family = self.keys.family(subject, sid)
         send, read = self._write(
-            [call[0][0], owner],
-            self._eval(_ROTATE, call),
-            lambda pipe: pipe.pexpire(owner, _ms(ttl)),
-            strict=False,
+            [family, owner], rotation, lambda pipe: pipe.pexpire(owner, _ms(ttl)), strict=False
         )
         return Op(send, lambda replies: _rotation(read(replies)[0]), _revokes)
 
@@ -395,8 +399,10 @@ class AsyncRedisStore(_RedisBase, AsyncContext):
 
     async def _run(self, op: Op[R]) -> R:
         with _unavailable_on(failures(import_async())):
-            if self.wait and hasattr(self.writer, "get_node_from_key"):
-                await self.writer.initialize()  # the slots, to aim each WAIT at its node
+            if hasattr(self.writer, "get_node_from_key"):
+                # A cluster learns its slots first: to aim each WAIT at its node, and
+                # so that a rotation's deadline does not count the discovery.
+                await self.writer.initialize()
             reply = await op.call(self) if op.call is not None else None
         result = op.read(reply)
         if op.follow_up(result):
