@@ -1,0 +1,143 @@
+"""What the Django ORM store does beyond the store contract (tests/stores/test_contract.py):
+its system checks, exact id comparison on every database, its change feed, and its
+failures, on throwaway SQLite, PostgreSQL and MariaDB databases."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+from django.db import transaction
+from django.test import override_settings
+
+from django_project import settings as project_settings
+from jwtgate.contrib.django_checks import check_store_database
+from jwtgate.contrib.django_store.store import DjangoStore
+from jwtgate.errors import StoreUnavailable
+from jwtgate.stores import open_feed, open_store
+
+T0 = 1_800_000_000.0
+KINDS = ["sqlite", "postgresql", "mysql"]
+
+
+@pytest.fixture(params=KINDS)
+def store(request: pytest.FixtureRequest) -> Iterator[DjangoStore]:
+    """A Django store on each kind of database in turn, its tables empty."""
+    from django_databases import empty_store_tables
+
+    alias = request.getfixturevalue(f"django_{request.param}_alias")
+    with request.getfixturevalue("django_db_blocker").unblock():
+        empty_store_tables(alias)
+        with DjangoStore(alias) as opened:
+            yield opened
+
+
+def ids(**jwtgate: Any) -> list[str]:
+    """The ids check_store_database reports for the project's JWTGATE with ``jwtgate``."""
+    with override_settings(JWTGATE={**project_settings.JWTGATE, **jwtgate}):
+        return [message.id for message in check_store_database()]
+
+
+def test_check_accepts_a_django_store_on_a_database_file(django_sqlite_alias: str) -> None:
+    """A django:// store naming a database file: no problem (keys in either case)."""
+    assert ids(STORE=f"django://{django_sqlite_alias}") == []
+    assert ids(store=f"django://{django_sqlite_alias}") == []
+    assert ids(STORE="memory://x") == []  # not a Django store: nothing to check
+    assert ids(STORE="django://") == ["jwtgate.W020"]  # the test project's ':memory:'
+
+
+def test_check_reports_an_unknown_database_alias() -> None:
+    """A django:// store naming no DATABASES alias is jwtgate.E120, with the aliases."""
+    with override_settings(JWTGATE={**project_settings.JWTGATE, "STORE": "django://nope"}):
+        (message,) = check_store_database()
+    assert message.id == "jwtgate.E120"
+    assert "'nope'" in message.msg and "'default'" in message.hint
+
+
+def test_check_reports_the_app_missing_and_an_in_memory_database() -> None:
+    """Without the app in INSTALLED_APPS: jwtgate.E121; on in-memory SQLite: jwtgate.W020.
+    `manage.py check` fails on the error."""
+    apps = [app for app in project_settings.INSTALLED_APPS if "django_store" not in app]
+    apps.remove("django.contrib.admin")  # its admin module registers the store's model
+    jwtgate = {**project_settings.JWTGATE, "STORE": "django://"}
+    with override_settings(INSTALLED_APPS=apps, JWTGATE=jwtgate):
+        assert [message.id for message in check_store_database()] == [
+            "jwtgate.W020",  # the test project's default database is ':memory:'
+            "jwtgate.E121",
+        ]
+        with pytest.raises(SystemCheckError, match=r"jwtgate\.E121"):
+            call_command("check", verbosity=0)
+
+
+def test_ids_are_compared_exactly(store: DjangoStore) -> None:
+    """Alice is not alice (MySQL and MariaDB compare text case-insensitively by default)."""
+    store.create_session("Alice", "S1", "r1", now=T0, ttl=60)
+    store.revoke_subject("alice", at=T0 + 1, ttl=60)
+    store.revoke_jti("Alice", "J", ttl=60)
+    assert store.is_revoked("Alice", "S1", None, T0) is False
+    assert store.is_revoked("Alice", None, "j", T0) is False
+    assert store.is_revoked("Alice", None, "J", T0) is True
+    assert store.is_revoked("alice", "s1", None, T0) is True  # no such session
+    assert store.session_subject("s1") is None
+    assert store.rotate("Alice", "S1", "R1", "r2", now=T0, grace=0, ttl=60).outcome == "reused"
+
+
+def test_an_id_too_long_for_its_column_is_refused(store: DjangoStore) -> None:
+    """A subject over 255 characters cannot be stored: StoreUnavailable, nothing cut short."""
+    with pytest.raises(StoreUnavailable):
+        store.create_session("a" * 256, "s1", "r1", now=T0, ttl=60)
+    with pytest.raises(StoreUnavailable):
+        store.revoke_subject("a" * 256, at=T0, ttl=60)
+    assert store.is_revoked("a" * 255, None, None, T0 + 1) is False
+
+
+def test_the_change_feed_sees_each_revoking_write(store: DjangoStore) -> None:
+    """The feed's marker moves on a revocation (any process's), not on a login or refresh."""
+    feed = open_feed(f"django://{store.using}", interval=0.05)
+    assert feed is not None
+    try:
+        assert feed.step()
+        seen = feed.generation
+        store.create_session("alice", "s1", "r1", now=T0, ttl=60)
+        store.rotate("alice", "s1", "r1", "r2", now=T0, grace=0, ttl=60)
+        assert feed.step() and feed.generation == seen
+        for revoke in (
+            lambda: store.revoke_session("alice", "s1"),
+            lambda: store.revoke_jti("alice", "j", ttl=60),
+            lambda: store.revoke_subject("alice", at=T0, ttl=60),
+        ):
+            revoke()
+            assert feed.step() and feed.generation == seen + 1
+            seen = feed.generation
+    finally:
+        feed.close()
+
+
+def test_inside_a_transaction_the_store_commits_with_it(store: DjangoStore) -> None:
+    """Called inside the caller's transaction, the store's writes roll back with it."""
+    outcomes = []
+
+    def work_then_fail() -> None:
+        with transaction.atomic(using=store.using):
+            store.create_session("alice", "s1", "r1", now=T0, ttl=60)
+            outcomes.append(store.rotate("alice", "s1", "r1", "r2", now=T0, grace=0, ttl=60))
+            raise RuntimeError("roll back")
+
+    with pytest.raises(RuntimeError):
+        work_then_fail()
+    assert [rotation.outcome for rotation in outcomes] == ["rotated"]
+    assert store.is_revoked("alice", "s1", None, T0) is True
+
+
+def test_an_unknown_database_or_a_closed_store_fails_cleanly() -> None:
+    """django://nope answers StoreUnavailable (the cause chained); a closed store refuses."""
+    with open_store("django://nope") as store, pytest.raises(StoreUnavailable) as info:
+        store.is_revoked("alice", None, None, None)
+    assert "nope" in str(info.value.__cause__)
+    with pytest.raises(RuntimeError, match="closed"):
+        store.is_revoked("alice", None, None, None)
+    with pytest.raises(ValueError, match="django://"):
+        open_store("django://default/extra")
