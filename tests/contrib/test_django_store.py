@@ -14,6 +14,7 @@ from django.db import transaction
 from django.test import override_settings
 
 from django_project import settings as project_settings
+from jwtgate import AsyncSessions
 from jwtgate.contrib.django_checks import check_store_database
 from jwtgate.contrib.django_store.store import DjangoStore
 from jwtgate.errors import StoreUnavailable
@@ -21,6 +22,12 @@ from jwtgate.stores import open_feed, open_store
 
 T0 = 1_800_000_000.0
 KINDS = ["sqlite", "postgresql", "mysql"]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Django's async test client runs on asyncio."""
+    return "asyncio"
 
 
 @pytest.fixture(params=KINDS)
@@ -141,3 +148,19 @@ def test_an_unknown_database_or_a_closed_store_fails_cleanly() -> None:
         store.is_revoked("alice", None, None, None)
     with pytest.raises(ValueError, match="django://"):
         open_store("django://default/extra")
+
+
+@pytest.mark.anyio
+@pytest.mark.django_db(transaction=True)
+async def test_async_django_checks_revocation_through_the_django_store(async_client: Any) -> None:
+    """Under ASGI the middleware asks the async Django store (worker threads, no
+    blocking on the event loop): a session logged out is refused at the next request."""
+
+    jwtgate = {**project_settings.JWTGATE, "STORE": "django://", "CHECK_REVOCATION": True}
+    with override_settings(JWTGATE=jwtgate):
+        async with AsyncSessions(jwtgate) as sessions:
+            pair = await sessions.login("alice")
+            headers = {"Authorization": f"Bearer {pair.access_token}"}
+            assert (await async_client.get("/async", headers=headers)).status_code == 200
+            assert await sessions.logout(pair.refresh_token) is True
+            assert (await async_client.get("/async", headers=headers)).status_code == 401
