@@ -131,18 +131,30 @@ def drop_database(kind: str, settings: dict[str, Any]) -> None:
 @contextmanager
 def django_database(kind: str, workdir: Path, alias: str) -> Iterator[str]:
     """A throwaway, migrated database of ``kind`` as the Django alias ``alias``."""
-    from django.conf import settings
     from django.core.management import call_command
     from django.db import connections
 
     entry = database_settings(kind, workdir)
+    try:
+        with database_alias(alias, entry):
+            call_command("migrate", database=alias, verbosity=0)
+            connections[alias].close()
+            yield alias
+    finally:
+        drop_database(kind, entry)
+
+
+@contextmanager
+def database_alias(alias: str, entry: dict[str, Any]) -> Iterator[str]:
+    """``entry`` in ``DATABASES`` as ``alias`` for the duration (no database is made)."""
+    from django.conf import settings
+    from django.db import connections
+
     settings.DATABASES[alias] = entry
     connections.settings[alias] = entry
     # Django fills in the defaults of an entry (CONN_MAX_AGE, OPTIONS, TEST, ...).
     connections.configure_settings({"default": connections.settings["default"], alias: entry})
     try:
-        call_command("migrate", database=alias, verbosity=0)
-        connections[alias].close()
         yield alias
     finally:
         with suppress(Exception):
@@ -150,7 +162,6 @@ def django_database(kind: str, workdir: Path, alias: str) -> Iterator[str]:
         del connections[alias]
         del connections.settings[alias]
         settings.DATABASES.pop(alias, None)
-        drop_database(kind, entry)
 
 
 def empty_store_tables(alias: str) -> None:

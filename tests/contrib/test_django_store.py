@@ -5,6 +5,7 @@ failures, on throwaway SQLite, PostgreSQL and MariaDB databases."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -164,3 +165,60 @@ async def test_async_django_checks_revocation_through_the_django_store(async_cli
             assert (await async_client.get("/async", headers=headers)).status_code == 200
             assert await sessions.logout(pair.refresh_token) is True
             assert (await async_client.get("/async", headers=headers)).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("entry", "cause"),
+    [
+        pytest.param({"NAME": "not-migrated.db"}, "no such table", id="not-migrated"),
+        pytest.param({"NAME": "missing/dir/x.db"}, "unable to open", id="unreachable"),
+    ],
+)
+def test_a_database_failure_is_store_unavailable(
+    entry: dict[str, str], cause: str, tmp_path: Path, django_db_blocker: Any
+) -> None:
+    """A database the store cannot use (tables never migrated, file unreachable) answers
+    StoreUnavailable with the database's error chained, for reads and writes alike."""
+    from django_databases import database_alias
+
+    name = str(tmp_path / entry["NAME"])
+    sqlite = {"ENGINE": "django.db.backends.sqlite3", "NAME": name}
+    with django_db_blocker.unblock(), database_alias("jwtgate_broken", sqlite):
+        store = DjangoStore("jwtgate_broken")
+        for call in (
+            lambda: store.is_revoked("alice", "s1", None, T0),
+            lambda: store.create_session("alice", "s1", "r1", now=T0, ttl=60),
+            lambda: store.rotate("alice", "s1", "r1", "r2", now=T0, grace=0, ttl=60),
+        ):
+            with pytest.raises(StoreUnavailable) as info:
+                call()
+            assert cause in str(info.value.__cause__)
+
+
+def test_without_the_app_the_store_is_unavailable(django_db_blocker: Any) -> None:
+    """With jwtgate.contrib.django_store missing from INSTALLED_APPS the store answers
+    StoreUnavailable naming the app (manage.py check reports it as jwtgate.E121)."""
+    apps = [app for app in project_settings.INSTALLED_APPS if "django_store" not in app]
+    apps.remove("django.contrib.admin")
+    with override_settings(INSTALLED_APPS=apps), pytest.raises(StoreUnavailable) as info:
+        DjangoStore().is_revoked("alice", None, None, None)
+    assert "INSTALLED_APPS" in str(info.value.__cause__)
+
+
+def test_expired_rows_are_purged_on_a_login_now_and_then(store: DjangoStore) -> None:
+    """A new session purges expired rows once purge_interval has passed since the last purge."""
+    clock = [T0]
+    purging = DjangoStore(store.using, purge_interval=0, clock=lambda: clock[0])
+    purging.create_session("alice", "old", "r1", now=T0, ttl=1)
+    purging.revoke_jti("alice", "j", ttl=1)
+    clock[0] += 10
+    purging.create_session("alice", "new", "r2", now=T0 + 10, ttl=60)
+    assert purging.purge_expired() == 0  # the login purged both
+    assert [str(row) for row in models().Session.objects.using(store.using)] == ["alice (new)"]
+
+
+def models() -> Any:
+    """The store's models module (imported once Django is set up)."""
+    from jwtgate.contrib.django_store import models
+
+    return models
