@@ -3,7 +3,8 @@
 Every number is a ratio against a baseline timed interleaved in the same run
 (``harness.compare``); absolute microseconds are printed for orientation only.
 Sections (``--only`` picks some): verify, middleware, peers, sizes, hostile,
-revocation, jwks, sessions, telemetry, throughput. ``--quick`` shrinks every budget (the smoke test uses it).
+revocation, jwks, sessions, telemetry, throughput. ``--quick`` shrinks every
+budget (the smoke test uses it).
 """
 
 from __future__ import annotations

@@ -173,6 +173,25 @@ def remote_keys(server: JWKSServer, **settings: Any) -> Any:
     return source
 
 
+def test_hostile_input_cannot_forge_audit_lines(caplog: pytest.LogCaptureFixture) -> None:
+    """A username or user agent with line breaks stays on one log line, and is bounded."""
+    from jwtgate.endpoints import wsgi_app
+
+    caplog.set_level(logging.INFO, logger="jwtgate.audit")
+    app = wsgi_app(make_settings(store="memory://forge"), lambda username, password: None)
+    forged = "mallory\njwtgate audit: login success subject='admin'" + "x" * 1000
+    response = Client(app).post(
+        "/auth/token",
+        json={"username": forged, "password": "x"},
+        headers={"User-Agent": "agent/1 " + "y" * 1000},
+    )
+    assert response.status_code == 400
+    (record,) = [r for r in caplog.records if r.name == "jwtgate.audit"]
+    assert "\n" not in record.getMessage()
+    fields = record.jwtgate_audit  # type: ignore[attr-defined]
+    assert len(fields["subject"]) == 256 and len(fields["user_agent"]) == 256
+
+
 def test_a_key_rotation_seen_at_the_jwks_is_one_event() -> None:
     """A refetch that finds other kids emits key_rotation with the kids added and removed."""
 

@@ -235,7 +235,8 @@ class _Core:
         else:
             subject, claims = result, None
         if not subject:
-            self.reporter.report("login", "refused", username, client=request.client)
+            attempted = username[:256]  # whatever was typed, bounded
+            self.reporter.report("login", "refused", attempted, client=request.client)
             raise _oauth_error(400, "invalid_grant", "invalid username or password")
         pair = yield _Login(subject, claims, request.client)
         return self.issued(request, pair)

@@ -90,7 +90,7 @@ def emit(event: AuditEvent, hook: AuditHook | None = None) -> None:
     """Log ``event`` on ``jwtgate.audit`` and hand it to ``hook``."""
     if logger.isEnabledFor(logging.INFO):
         logger.info(
-            "jwtgate audit: %s %s subject=%s session=%s",
+            "jwtgate audit: %s %s subject=%r session=%r",  # %r: no line breaks from input
             event.event,
             event.outcome,
             event.subject,
@@ -127,8 +127,11 @@ class Reporter:
         client: Mapping[str, str] | None = None,
         detail: Mapping[str, str] | None = None,
     ) -> None:
-        """Emit one event (``client``: a login's ``address`` and ``user_agent``)."""
-        client = client or {}
+        """Emit one event (``client``: a login's ``address`` and ``user_agent``, each cut
+        to 256 characters as the stores keep them)."""
+        from .stores._contract import client_record
+
+        client = client_record(client)
         emit(
             AuditEvent(
                 event,
