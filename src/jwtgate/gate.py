@@ -34,6 +34,7 @@ from .identity import ANONYMOUS, Identity
 from .paths import is_canonical
 from .revocation import RevocationCheck, check_persistence
 from .stores import AsyncStore, Store
+from .telemetry import telemetry_for
 from .verify import Clock, Verifier
 
 __all__ = ["Gate", "Reads", "RequestFields", "RequestInfo", "reads_everything", "resolve_gate"]
@@ -192,6 +193,10 @@ class Gate:
         )
         if self.revocation is not None and store is None and async_store is None:
             check_persistence(settings)
+        telemetry = telemetry_for(settings)
+        if telemetry is not None:  # counted here, so the uncounted path stays as it is
+            self.decide = telemetry.counting(self.decide)  # type: ignore[method-assign]
+            self.decide_async = telemetry.counting(self.decide_async)  # type: ignore[method-assign]
         # Keys from settings and no revocation store: decide() does no I/O at all, so
         # an event loop may call it directly; decide_async() would give the same answer.
         self.never_waits = self.verifier.never_blocks and self.revocation is None

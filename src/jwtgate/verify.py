@@ -76,6 +76,7 @@ from .errors import (
 )
 from .identity import Identity, parse_scopes
 from .keys import KeySource, StaticKeys, VerificationKey
+from .telemetry import telemetry_for
 
 __all__ = ["Clock", "Verifier"]
 
@@ -177,6 +178,12 @@ class Verifier:
             if self._cache is not None and (self._static_keys or self._peek is not None)
             else None
         )
+        telemetry = telemetry_for(settings)
+        if telemetry is not None:  # instrumented here, so the uninstrumented path is untouched
+            self.remembered = telemetry.hits(self.remembered)  # type: ignore[method-assign]
+            self._lookup = telemetry.hits(self._lookup)  # type: ignore[method-assign]
+            self._verify_in_full = telemetry.misses(self._verify_in_full)  # type: ignore[method-assign]
+            self._verify_in_full_async = telemetry.misses(self._verify_in_full_async)  # type: ignore[method-assign]
 
     # -- public API -------------------------------------------------------------
 
@@ -191,9 +198,7 @@ class Verifier:
             if current is entry.key:
                 return entry.identity
             self._drop(token)
-        raw, header, segments = self._parse(token)
-        key = self.keys.get(header["alg"], header.get("kid"))
-        return self._finish(token, raw, header, segments, key)
+        return self._verify_in_full(token)
 
     async def verify_async(self, token: str | bytes) -> Identity:
         """Like :meth:`verify`, letting a remote key source fetch without blocking."""
@@ -206,9 +211,7 @@ class Verifier:
             if current is entry.key:
                 return entry.identity
             self._drop(token)
-        raw, header, segments = self._parse(token)
-        key = await self.keys.get_async(header["alg"], header.get("kid"))
-        return self._finish(token, raw, header, segments, key)
+        return await self._verify_in_full_async(token)
 
     def remembered(self, token: str) -> Identity | None:
         """The identity of ``token`` if the cache holds a verification that still
@@ -258,6 +261,16 @@ class Verifier:
         return len(self._cache) if self._cache is not None else 0
 
     # -- steps ------------------------------------------------------------------
+
+    def _verify_in_full(self, token: str | bytes) -> Identity:
+        raw, header, segments = self._parse(token)
+        key = self.keys.get(header["alg"], header.get("kid"))
+        return self._finish(token, raw, header, segments, key)
+
+    async def _verify_in_full_async(self, token: str | bytes) -> Identity:
+        raw, header, segments = self._parse(token)
+        key = await self.keys.get_async(header["alg"], header.get("kid"))
+        return self._finish(token, raw, header, segments, key)
 
     def _lookup(self, token: str | bytes) -> _Entry | None:
         """The cache entry for ``token`` if its time claims and age still hold, or None."""
