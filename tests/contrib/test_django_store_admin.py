@@ -3,6 +3,7 @@ through Django's test client as a staff user, on the test project's database."""
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import uuid
@@ -68,10 +69,14 @@ def act(client: Client, action: str, *sids: str) -> Any:
 
 
 @pytest.mark.usefixtures("jwtgate")
-def test_the_admin_lists_searches_and_revokes_sessions(staff: Client) -> None:
+def test_the_admin_lists_searches_and_revokes_sessions(
+    staff: Client, caplog: pytest.LogCaptureFixture
+) -> None:
     """The change list shows live sessions by user; search and the user link filter it;
     revoking one session, then logging a user out everywhere, ends exactly those
-    sessions, and the gate (CHECK_REVOCATION on) refuses their access tokens at once."""
+    sessions, and the gate (CHECK_REVOCATION on) refuses their access tokens at once.
+    The audit trail records both actions with the admin's client."""
+    caplog.set_level(logging.INFO, logger="jwtgate.audit")
     sessions = get_sessions()
     alice1, alice2, bob = sessions.login("alice"), sessions.login("alice"), sessions.login("bob")
     a1, a2, b = sid_of(alice1), sid_of(alice2), sid_of(bob)
@@ -104,6 +109,12 @@ def test_the_admin_lists_searches_and_revokes_sessions(staff: Client) -> None:
     assert shown(staff) == {b, "carol-laptop"}
     assert get_sessions().login("alice")  # a new login after that works
     assert len(shown(staff, "?subject=alice")) == 1
+
+    audit = [r.jwtgate_audit for r in caplog.records if r.name == "jwtgate.audit"]  # type: ignore[attr-defined]
+    actions = [(a["event"], a["outcome"], a["subject"]) for a in audit if a["event"] != "login"]
+    assert actions == [("revoke", "success", "alice"), ("logout_all", "success", "alice")]
+    revoked = next(a for a in audit if a["event"] == "revoke")
+    assert (revoked["session_id"], revoked["client_address"]) == (a1, "127.0.0.1")
 
 
 @pytest.mark.usefixtures("jwtgate")

@@ -12,14 +12,16 @@ ids. Nothing can be added or edited. Two actions:
 - **Log the selected sessions' users out everywhere**: every session of those
   users, and every token issued to them before now, ends.
 
-Both need the model's delete permission, and write through the store (so the
-revocation caches of every process learn of them), as does the delete button of
-a session's page.
+Both need the model's delete permission and go through :class:`~jwtgate.Sessions`
+over the store, as does the delete button of a session's page: the audit trail
+records each (``revoke``, ``logout_all``, with the admin request's client), and
+the revocation caches of every process learn of them.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlencode
@@ -34,6 +36,7 @@ from jwtgate.contrib.django_store.models import Session
 from jwtgate.contrib.django_store.store import DjangoStore, live_sessions
 from jwtgate.errors import StoreUnavailable
 from jwtgate.feed import CachedStore
+from jwtgate.sessions import Sessions
 
 __all__ = ["SessionAdmin"]
 
@@ -42,9 +45,19 @@ def _when(seconds: float | None) -> datetime | None:
     return None if seconds is None else datetime.fromtimestamp(seconds, tz=timezone.utc)
 
 
-def _store() -> CachedStore:
+def _sessions() -> Sessions:
+    from jwtgate.contrib.django import get_gate
+
     # In the cache layer: a revocation is announced to this process's Gates at once.
-    return CachedStore(DjangoStore(django_store_alias() or "default"))
+    store = CachedStore(DjangoStore(django_store_alias() or "default"))
+    return Sessions(get_gate().settings, store=store)
+
+
+def _client(request: HttpRequest) -> Mapping[str, str]:
+    """The admin user's client, as the audit trail records it."""
+    from jwtgate.contrib.django_views import endpoint_request
+
+    return endpoint_request(request).client
 
 
 @admin.register(Session)
@@ -81,7 +94,7 @@ class SessionAdmin(admin.ModelAdmin):
         return actions
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        _store().revoke_session(obj.subject, obj.sid)
+        _sessions().revoke_session(obj.sid, client=_client(request))
 
     # -- columns ------------------------------------------------------------------
 
@@ -114,10 +127,10 @@ class SessionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke the selected sessions", permissions=["delete"])
     def revoke_sessions(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        rows = list(queryset.values_list("subject", "sid"))
+        sids, client = list(queryset.values_list("sid", flat=True)), _client(request)
         try:
-            with _store() as store:
-                count = sum(store.revoke_session(subject, sid) for subject, sid in rows)
+            sessions = _sessions()
+            count = sum(sessions.revoke_session(sid, client=client) for sid in sids)
         except StoreUnavailable:
             self.message_user(request, "The session store is unavailable.", messages.ERROR)
             return
@@ -127,15 +140,12 @@ class SessionAdmin(admin.ModelAdmin):
         description="Log the selected sessions' users out everywhere", permissions=["delete"]
     )
     def log_out_everywhere(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        from jwtgate.contrib.django import get_gate
-        from jwtgate.sessions import remember_for
-
         subjects = sorted(set(queryset.values_list("subject", flat=True)))
-        ttl, at = remember_for(get_gate().settings), time.time()
+        client = _client(request)
         try:
-            with _store() as store:
-                for subject in subjects:
-                    store.revoke_subject(subject, at=at, ttl=ttl)
+            sessions = _sessions()
+            for subject in subjects:
+                sessions.logout_all(subject, client=client)
         except StoreUnavailable:
             self.message_user(request, "The session store is unavailable.", messages.ERROR)
             return
