@@ -4,6 +4,11 @@ failures, on throwaway SQLite, PostgreSQL and MariaDB databases."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -222,3 +227,39 @@ def models() -> Any:
     from jwtgate.contrib.django_store import models
 
     return models
+
+
+def test_the_cli_uses_a_django_store_with_the_projects_settings(
+    django_sqlite_alias: str, tmp_path: Path, django_db_blocker: Any
+) -> None:
+    """`jwtgate sessions list/revoke` on a django:// store, run with the project's
+    DJANGO_SETTINGS_MODULE: the store sets Django up itself and reads its database."""
+    from django.conf import settings
+
+    database = {"ENGINE": "django.db.backends.sqlite3"}
+    database["NAME"] = settings.DATABASES[django_sqlite_alias]["NAME"]
+    (tmp_path / "cli_project.py").write_text(
+        f"DATABASES = {{'default': {database!r}}}\n"
+        "INSTALLED_APPS = ['jwtgate.contrib.django_store']\n"
+        "USE_TZ = True\n"
+        f"JWTGATE = {{'SECRET': {project_settings.SECRET!r}, 'STORE': 'django://'}}\n"
+    )
+    with django_db_blocker.unblock():
+        from django_databases import empty_store_tables
+
+        empty_store_tables(django_sqlite_alias)
+        store = DjangoStore(django_sqlite_alias)
+        store.create_session("alice", "laptop", "r1", now=time.time(), ttl=60)
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "cli_project", "PYTHONPATH": str(tmp_path)}
+
+    def jwtgate(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "jwtgate", "sessions", *args]
+        command += ["--settings", str(tmp_path / "cli_project.py")]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+
+    listed = jwtgate("list", "alice", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [info["sid"] for info in json.loads(listed.stdout)] == ["laptop"]
+    assert jwtgate("revoke", "laptop").returncode == 0
+    with django_db_blocker.unblock():
+        assert store.session_subject("laptop") is None
