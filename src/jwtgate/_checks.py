@@ -443,21 +443,17 @@ class _Checks(Report):
             self.type_error("store", "a URL string")
             return None
         parts = urlsplit(value)
-        scheme = parts.scheme
+        scheme, sqlite_path = parts.scheme, value[10:].split("?", 1)[0]
         if (
             scheme not in STORE_SCHEMES
-            or (
-                scheme == "sqlite"
-                and (not value.startswith("sqlite:///") or not value[10:].split("?", 1)[0])
-            )
+            or (scheme == "sqlite" and not (value.startswith("sqlite:///") and sqlite_path))
             or (scheme == "django" and (parts.path not in ("", "/") or parts.query))
         ):
             self.add(
                 "E020",
                 "store",
                 f"{self.ref('store')} is not a store URL jwtgate knows.",
-                "Use 'memory://', 'sqlite:////abs/path/file.db', 'redis://host:6379/0' "
-                "or 'django://' (the Django database 'default'; 'django://<alias>' for another).",
+                "Use 'memory://', 'sqlite:////abs/path.db', 'redis://host:6379/0' or 'django://'.",
             )
             return None
         if scheme == "sqlite":
