@@ -34,7 +34,7 @@ __all__ = ["validate"]
 logger = logging.getLogger("jwtgate")
 
 TOKEN_SOURCES = ("header", "cookie", "query")
-STORE_SCHEMES = ("memory", "sqlite", "redis", "rediss")
+STORE_SCHEMES = ("memory", "sqlite", "redis", "rediss", "django")
 # The jwks_* settings that become JWKSOptions fields of the same name, less the prefix.
 _OPTIONS = (
     "cache_ttl",
@@ -442,16 +442,18 @@ class _Checks(Report):
         if not isinstance(value, str):
             self.type_error("store", "a URL string")
             return None
-        scheme = urlsplit(value).scheme
-        if scheme not in STORE_SCHEMES or (
-            scheme == "sqlite"
-            and (not value.startswith("sqlite:///") or not value[10:].split("?", 1)[0])
+        parts = urlsplit(value)
+        scheme, sqlite_path = parts.scheme, value[10:].split("?", 1)[0]
+        if (
+            scheme not in STORE_SCHEMES
+            or (scheme == "sqlite" and not (value.startswith("sqlite:///") and sqlite_path))
+            or (scheme == "django" and (parts.path not in ("", "/") or parts.query))
         ):
             self.add(
                 "E020",
                 "store",
                 f"{self.ref('store')} is not a store URL jwtgate knows.",
-                "Use 'memory://', 'sqlite:////abs/path/file.db' or 'redis://host:6379/0'.",
+                "Use 'memory://', 'sqlite:////abs/path.db', 'redis://host:6379/0' or 'django://'.",
             )
             return None
         if scheme == "sqlite":
