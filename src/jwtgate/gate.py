@@ -23,6 +23,7 @@ from .errors import (
     InsufficientScope,
     InsufficientUserAuthentication,
     InvalidRequest,
+    MetadataAnswered,
     MissingToken,
     NonCanonicalPath,
     PreflightAnswered,
@@ -32,6 +33,7 @@ from .errors import (
 from .http import Rejection, render
 from .identity import ANONYMOUS, Identity
 from .paths import is_canonical
+from .resource_metadata import metadata_paths, metadata_response, metadata_url
 from .revocation import RevocationCheck, check_persistence
 from .stores import AsyncStore, Store
 from .verify import Clock, Verifier
@@ -164,8 +166,18 @@ class Gate:
         self._rules = settings.rules
         # Paths matter: a non-canonical one is refused before any pattern sees it.
         self.judges_paths = self._strict_paths = self._any_public or bool(self._rules)
-        # Only a judged path or a preflight can make _skips() say anything.
-        self._screens = self._strict_paths
+        # RFC 9728: with a resource, its metadata is answered here on GET and HEAD (no
+        # token, the app never runs) and every challenge points to it.
+        self.resource_metadata: str | None = None
+        """The URL of the protected resource metadata (``resource`` set), or None."""
+        self._metadata: frozenset[str] = frozenset()
+        if settings.resource is not None:
+            self.resource_metadata = metadata_url(settings.resource)
+            self._metadata = frozenset(metadata_paths(settings.resource))
+            body, headers = metadata_response(settings)
+            self._metadata_answer = Rejection(200, tuple(headers), body, MetadataAnswered())
+        # Only a judged path, the metadata path or a preflight can make _skips() say anything.
+        self._screens = self._strict_paths or bool(self._metadata)
         self._answer_preflights = settings.cors_preflight == "answer"
         self._required = settings.credentials_required
         self._realm = settings.realm
@@ -286,13 +298,19 @@ class Gate:
         True when keys are held (or none are remote). A provider that is down is
         logged by the key source; requests then fetch as usual.
         """
-        prefetch = getattr(self.verifier.keys, "prefetch", None)
-        return bool(prefetch()) if prefetch is not None else True
+        held = True
+        for source in self.verifier.key_sources:  # one per issuer
+            prefetch = getattr(source, "prefetch", None)
+            held = (bool(prefetch()) if prefetch is not None else True) and held
+        return held
 
     async def prefetch_async(self) -> bool:
         """Like :meth:`prefetch`, without blocking the event loop (ASGI lifespan startup)."""
-        prefetch = getattr(self.verifier.keys, "prefetch_async", None)
-        return bool(await prefetch()) if prefetch is not None else True
+        held = True
+        for source in self.verifier.key_sources:
+            prefetch = getattr(source, "prefetch_async", None)
+            held = (bool(await prefetch()) if prefetch is not None else True) and held
+        return held
 
     def close(self) -> None:
         """Close the revocation store this Gate opened (``check_revocation``), if any."""
@@ -311,6 +329,8 @@ class Gate:
         answered preflight."""
         if self._strict_paths and not is_canonical(request[PATH], request[RAW_PATH]):
             raise NonCanonicalPath()
+        if request[PATH] in self._metadata and request[METHOD].upper() in ("GET", "HEAD"):
+            raise MetadataAnswered()
         if request[PREFLIGHT] and request[METHOD].upper() == "OPTIONS":
             if self._answer_preflights:
                 raise PreflightAnswered()
@@ -433,6 +453,8 @@ class Gate:
     def reject(self, error: RequestError) -> Rejection:
         """The HTTP answer for ``error``, logged without any token material, and reshaped
         by the ``error_handler`` setting when there is one."""
+        if isinstance(error, MetadataAnswered):  # an answer, not a refusal
+            return self._metadata_answer
         logger.debug("jwtgate: refused (%s: %s)", type(error).__name__, error.description)
         rejection = self._render(error)
         handler = self.settings.error_handler
@@ -445,13 +467,13 @@ class Gate:
 
     def _render(self, error: RequestError) -> Rejection:
         if isinstance(error, ServiceUnavailable):  # Retry-After varies: never reused
-            return render(error, self._realm)
+            return render(error, self._realm, resource_metadata=self.resource_metadata)
         # The vocabulary is fixed, so each refusal is rendered once (a flood of forged
         # tokens then costs a lookup, not a JSON encoding).
         key = (type(error), error.status, error.error, error.description, _scopes_of(error))
         done = self._rendered.get(key)
         if done is None:
-            done = render(error, self._realm)
+            done = render(error, self._realm, resource_metadata=self.resource_metadata)
             if len(self._rendered) < 256:
                 self._rendered[key] = done
             return done
