@@ -172,6 +172,10 @@ class MetadataAnswered(RequestError):
     status = 200
     description = "protected resource metadata"
 
+    def __init__(self, *, head: bool = False) -> None:
+        self.head = head  # a HEAD request: the same answer without its body
+        super().__init__()
+
 
 class InvalidToken(AuthenticationError):
     """Raised when the token is malformed, expired, revoked or otherwise invalid."""

@@ -33,7 +33,7 @@ from .errors import (
 from .http import Rejection, render
 from .identity import ANONYMOUS, Identity
 from .paths import is_canonical
-from .resource_metadata import metadata_paths, metadata_response, metadata_url
+from .resource_metadata import metadata_answers, metadata_paths, metadata_url
 from .revocation import RevocationCheck, check_persistence
 from .stores import AsyncStore, Store
 from .verify import Clock, Verifier
@@ -168,14 +168,11 @@ class Gate:
         self.judges_paths = self._strict_paths = self._any_public or bool(self._rules)
         # RFC 9728: with a resource, its metadata is answered here on GET and HEAD (no
         # token, the app never runs) and every challenge points to it.
-        self.resource_metadata: str | None = None
+        resource = settings.resource
+        self.resource_metadata = metadata_url(resource) if resource else None
         """The URL of the protected resource metadata (``resource`` set), or None."""
-        self._metadata: frozenset[str] = frozenset()
-        if settings.resource is not None:
-            self.resource_metadata = metadata_url(settings.resource)
-            self._metadata = frozenset(metadata_paths(settings.resource))
-            body, headers = metadata_response(settings)
-            self._metadata_answer = Rejection(200, tuple(headers), body, MetadataAnswered())
+        self._metadata = frozenset(metadata_paths(resource) if resource else ())
+        self._metadata_answers = metadata_answers(settings) if resource else ()
         # Only a judged path, the metadata path or a preflight can make _skips() say anything.
         self._screens = self._strict_paths or bool(self._metadata)
         self._answer_preflights = settings.cors_preflight == "answer"
@@ -298,19 +295,14 @@ class Gate:
         True when keys are held (or none are remote). A provider that is down is
         logged by the key source; requests then fetch as usual.
         """
-        held = True
-        for source in self.verifier.key_sources:  # one per issuer
-            prefetch = getattr(source, "prefetch", None)
-            held = (bool(prefetch()) if prefetch is not None else True) and held
-        return held
+        prefetches = [getattr(s, "prefetch", None) for s in self.verifier.key_sources]
+        # A list, not a generator: every issuer's keys are fetched, even after one failed.
+        return all([bool(fetch()) for fetch in prefetches if fetch is not None])  # noqa: C419
 
     async def prefetch_async(self) -> bool:
         """Like :meth:`prefetch`, without blocking the event loop (ASGI lifespan startup)."""
-        held = True
-        for source in self.verifier.key_sources:
-            prefetch = getattr(source, "prefetch_async", None)
-            held = (bool(await prefetch()) if prefetch is not None else True) and held
-        return held
+        prefetches = [getattr(s, "prefetch_async", None) for s in self.verifier.key_sources]
+        return all([bool(await fetch()) for fetch in prefetches if fetch is not None])
 
     def close(self) -> None:
         """Close the revocation store this Gate opened (``check_revocation``), if any."""
@@ -330,7 +322,7 @@ class Gate:
         if self._strict_paths and not is_canonical(request[PATH], request[RAW_PATH]):
             raise NonCanonicalPath()
         if request[PATH] in self._metadata and request[METHOD].upper() in ("GET", "HEAD"):
-            raise MetadataAnswered()
+            raise MetadataAnswered(head=request[METHOD].upper() == "HEAD")
         if request[PREFLIGHT] and request[METHOD].upper() == "OPTIONS":
             if self._answer_preflights:
                 raise PreflightAnswered()
@@ -454,7 +446,7 @@ class Gate:
         """The HTTP answer for ``error``, logged without any token material, and reshaped
         by the ``error_handler`` setting when there is one."""
         if isinstance(error, MetadataAnswered):  # an answer, not a refusal
-            return self._metadata_answer
+            return self._metadata_answers[error.head]
         logger.debug("jwtgate: refused (%s: %s)", type(error).__name__, error.description)
         rejection = self._render(error)
         handler = self.settings.error_handler

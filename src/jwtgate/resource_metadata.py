@@ -33,6 +33,8 @@ from urllib.parse import urlsplit
 
 from ._documents import ASGIApp, document_asgi_app, document_wsgi_app
 from .config import Settings
+from .errors import MetadataAnswered
+from .http import Rejection
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -113,6 +115,16 @@ def metadata_response(settings: Settings) -> tuple[bytes, list[tuple[str, str]]]
         ("content-length", str(len(body))),
     ]
     return body, headers
+
+
+def metadata_answers(settings: Settings) -> tuple[Rejection, Rejection]:
+    """The :class:`~jwtgate.Gate`'s answers to ``GET`` and ``HEAD`` of the document
+    (the same headers; no body for ``HEAD``)."""
+    body, headers = metadata_response(settings)
+    return (
+        Rejection(200, tuple(headers), body, MetadataAnswered()),
+        Rejection(200, tuple(headers), b"", MetadataAnswered(head=True)),
+    )
 
 
 def metadata_asgi_app(settings: Settings | Mapping[str, Any]) -> ASGIApp:
