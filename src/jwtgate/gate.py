@@ -168,13 +168,15 @@ class Gate:
         self.judges_paths = self._strict_paths = self._any_public or bool(self._rules)
         # RFC 9728: with a resource, its metadata is answered here on GET and HEAD (no
         # token, the app never runs) and every challenge points to it.
-        resource = settings.resource
-        self.resource_metadata = metadata_url(resource) if resource else None
-        """The URL of the protected resource metadata (``resource`` set), or None."""
-        self._metadata = frozenset(metadata_paths(resource) if resource else ())
-        self._metadata_answers = metadata_answers(settings) if resource else ()
+        # One attribute (where it is, what GET and HEAD get): every attribute added to a
+        # Gate costs the hot path once CPython stops sharing the instance's dict keys.
+        self._metadata: tuple[frozenset[str], tuple[Rejection, ...]] = (
+            (frozenset(metadata_paths(settings.resource)), metadata_answers(settings))
+            if settings.resource
+            else (frozenset(), ())
+        )
         # Only a judged path, the metadata path or a preflight can make _skips() say anything.
-        self._screens = self._strict_paths or bool(self._metadata)
+        self._screens = self._strict_paths or bool(settings.resource)
         self._answer_preflights = settings.cors_preflight == "answer"
         self._required = settings.credentials_required
         self._realm = settings.realm
@@ -321,7 +323,7 @@ class Gate:
         answered preflight."""
         if self._strict_paths and not is_canonical(request[PATH], request[RAW_PATH]):
             raise NonCanonicalPath()
-        if request[PATH] in self._metadata and request[METHOD].upper() in ("GET", "HEAD"):
+        if request[PATH] in self._metadata[0] and request[METHOD].upper() in ("GET", "HEAD"):
             raise MetadataAnswered(head=request[METHOD].upper() == "HEAD")
         if request[PREFLIGHT] and request[METHOD].upper() == "OPTIONS":
             if self._answer_preflights:
@@ -446,7 +448,7 @@ class Gate:
         """The HTTP answer for ``error``, logged without any token material, and reshaped
         by the ``error_handler`` setting when there is one."""
         if isinstance(error, MetadataAnswered):  # an answer, not a refusal
-            return self._metadata_answers[error.head]
+            return self._metadata[1][error.head]
         logger.debug("jwtgate: refused (%s: %s)", type(error).__name__, error.description)
         rejection = self._render(error)
         handler = self.settings.error_handler
@@ -470,6 +472,12 @@ class Gate:
                 self._rendered[key] = done
             return done
         return Rejection(done.status, done.headers, done.body, error)
+
+    @property
+    def resource_metadata(self) -> str | None:
+        """The URL of the protected resource metadata (``resource`` set), or None."""
+        resource = self.settings.resource
+        return metadata_url(resource) if resource else None
 
     def expires_at(self, identity: Identity) -> float | None:
         """When ``identity`` stops being valid (``exp`` plus leeway), or None."""

@@ -175,7 +175,7 @@ class Verifier:
         """Verify ``token`` and return its identity; raise a ``jwtgate.errors`` error."""
         entry = self._lookup(token)
         if entry is not None:
-            if entry.profile.static or self._peeks(entry):
+            if self._static_keys or entry.profile.static or self._peeks(entry):
                 return entry.identity
             with self._dropping(token):
                 current = entry.profile.keys.get(entry.alg, entry.kid)
@@ -191,7 +191,7 @@ class Verifier:
         """Like :meth:`verify`, letting a remote key source fetch without blocking."""
         entry = self._lookup(token)
         if entry is not None:
-            if entry.profile.static or self._peeks(entry):
+            if self._static_keys or entry.profile.static or self._peeks(entry):
                 return entry.identity
             with self._dropping(token):
                 current = await entry.profile.keys.get_async(entry.alg, entry.kid)
@@ -219,8 +219,12 @@ class Verifier:
         entry = entries.get(token)
         if entry is None or not entry.start <= self.clock() < entry.end:
             return None
-        peek = entry.peek  # None: static keys (a source without peek is never remembered)
-        if peek is not None and peek(entry.alg, entry.kid) is not entry.key:
+        # entry.peek is None for static keys (a source without peek is never remembered).
+        if (
+            not self._static_keys
+            and entry.peek is not None
+            and entry.peek(entry.alg, entry.kid) is not entry.key
+        ):
             return None
         entry.used = True
         return entry.identity
