@@ -3,7 +3,8 @@
 Every number is a ratio against a baseline timed interleaved in the same run
 (``harness.compare``); absolute microseconds are printed for orientation only.
 Sections (``--only`` picks some): verify, middleware, peers, sizes, hostile,
-revocation, jwks, throughput. ``--quick`` shrinks every budget (the smoke test uses it).
+revocation, jwks, sessions, telemetry, throughput. ``--quick`` shrinks every
+budget (the smoke test uses it).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ ALGORITHMS = {
 
 
 BATCH = 50
-BATCHED = frozenset({"middleware", "peers", "sizes", "jwks-middleware"})
+BATCHED = frozenset({"middleware", "peers", "sizes", "jwks-middleware", "telemetry"})
 
 
 class Report:
@@ -634,6 +635,37 @@ def section_sessions(report: Report) -> None:
     report.add("sessions", compare("Sessions.refresh", refresh, "jwt.encode", raw_encode))
 
 
+def section_telemetry(report: Report) -> None:
+    table(
+        "OpenTelemetry on: the extra cost of a cached request over telemetry off, x one raw decode"
+    )
+    try:
+        from opentelemetry import metrics
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    except ImportError:
+        print("(skipped: needs jwtgate[otel] and opentelemetry-sdk)")
+        return
+    # The SDK as an app would configure it; it reads jwtgate's counters only when it
+    # collects, so the request path below never calls into it.
+    metrics.set_meter_provider(MeterProvider(metric_readers=[InMemoryMetricReader()]))
+    signing, verifying, data = material("HS256")
+    token = mint("HS256", signing)
+    raw = raw_batch(token, verifying, "HS256")
+    for stack, middleware, caller, bare_app in (
+        ("ASGI", asgi.JWTGateMiddleware, asgi_caller, apps.asgi_bare),
+        ("WSGI", wsgi.JWTGateMiddleware, wsgi_caller, apps.wsgi_bare),
+    ):
+        off = caller(middleware(bare_app, data), token)
+        on = caller(middleware(bare_app, {**data, "telemetry": True}), token)
+        report.add(
+            "telemetry",
+            compare(
+                f"HS256 {stack} cached, telemetry on - off", on, "jwt.decode", raw, subtract=off
+            ),
+        )
+
+
 def section_throughput(report: Report, budget: tuple[int, int, float]) -> None:
     print("\n### Throughput on 127.0.0.1 (ratio of req/s, auth / bare)\n", flush=True)
     print("| server, app | auth | bare | ratio |\n| --- | --- | --- | --- |", flush=True)
@@ -749,6 +781,7 @@ SECTIONS = (
     "revocation",
     "jwks",
     "sessions",
+    "telemetry",
     "throughput",
 )
 
@@ -815,6 +848,8 @@ def main(argv: list[str] | None = None) -> int:
             section_jwks(report)
         elif name == "sessions":
             section_sessions(report)
+        elif name == "telemetry":
+            section_telemetry(report)
         elif name == "throughput":
             budget = (1, 100, 2.0) if args.quick else (5, 3000, 10.0)
             section_throughput(report, budget)

@@ -80,6 +80,9 @@ def _validate(
     v["rules"] = checks.check_rules()
     v["error_handler"] = checks.check_function("error_handler", "(rejection) -> Rejection")
     v["claims_hook"] = checks.check_function("claims_hook", "(subject, claims) -> claims")
+    v["audit_hook"] = checks.check_function("audit_hook", "(event) -> None")
+    if v.get("telemetry"):
+        checks.check_telemetry()
     v["store"] = checks.check_store()
     if v["check_revocation"] and v["store"] is None:
         checks.add(
@@ -404,6 +407,18 @@ class _Checks(IssuerChecks):
             detail = "no callable of that name" if name else "no ':function' part"
         self.add("E037", key, f"{self.ref(key)} = {value!r} names no function ({detail}).", hint)
         return None
+
+    def check_telemetry(self) -> None:
+        """``telemetry`` needs the OpenTelemetry API (found, not imported: startup stays light)."""
+        import importlib.util
+
+        if importlib.util.find_spec("opentelemetry") is None:
+            self.add(
+                "E160",
+                "telemetry",
+                f"{self.ref('telemetry')} is on but the OpenTelemetry API is not installed.",
+                "pip install 'jwtgate[otel]' (opentelemetry-api), or set it to False.",
+            )
 
     def check_key_prefix(self) -> str:
         value = self.get("store_key_prefix")

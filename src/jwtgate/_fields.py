@@ -276,6 +276,13 @@ FIELDS: tuple[Field, ...] = (
         "how many revocation answers each process keeps",
     ),
     _seconds("revocation_poll_interval", 0.05, 0.01, 5, "E083", "How often the change feed polls"),
+    # -- observability
+    _custom(
+        "audit_hook",
+        'a function, or `"module:function"`',
+        "Also receives every audit event (login, refresh, reuse detected, logout…).",
+    ),
+    _flag("telemetry", "OpenTelemetry metrics and spans (needs `jwtgate[otel]`)"),
 )
 
 BY_NAME = {f.name: f for f in FIELDS}

@@ -25,6 +25,7 @@ from .keys import HMAC_ALGORITHMS, KeySource, SigningKey, StaticKeys
 from .paths import PathMatcher
 
 if TYPE_CHECKING:
+    from .audit import AuditEvent
     from .http import Rejection
 
 __all__ = ["DEFAULTS", "RENAMED", "Rule", "Settings", "check_settings"]
@@ -97,6 +98,9 @@ class Settings:
     verify_cache_max_age: float = DEFAULTS["verify_cache_max_age"]
     revocation_cache_size: int = DEFAULTS["revocation_cache_size"]
     revocation_poll_interval: float = DEFAULTS["revocation_poll_interval"]
+    # Observability (#18): the audit hook, and OpenTelemetry on or off.
+    audit_hook: Callable[[AuditEvent], object] | None = field(default=None, repr=False)
+    telemetry: bool = False
     # The key source once built (jwtgate._keysource), for this object only: a copy
     # made by ``replace`` builds its own.
     built_sources: dict[str, KeySource] = field(

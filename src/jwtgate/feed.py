@@ -44,7 +44,7 @@ import anyio.to_thread
 
 from ._cache import LRU
 from .stores._base import AsyncContext, SyncContext
-from .stores._contract import AsyncStore, Store
+from .stores._contract import AsyncStore, SessionInfo, Store
 from .stores._feed import ChangeFeed
 
 if TYPE_CHECKING:
@@ -209,6 +209,14 @@ class CachedStore(_Layer[Store], SyncContext):
         with _announcing():
             self.store.revoke_subject(subject, **options)
 
+    def list_sessions(self, subject: str) -> list[SessionInfo]:
+        """See :meth:`jwtgate.stores.Store.list_sessions` (never cached)."""
+        return self.store.list_sessions(subject)
+
+    def session_subject(self, sid: str) -> str | None:
+        """See :meth:`jwtgate.stores.Store.session_subject`."""
+        return self.store.session_subject(sid)
+
     def purge_expired(self) -> int:
         """See :meth:`jwtgate.stores.Store.purge_expired` (expired entries answer nothing)."""
         return self.store.purge_expired()
@@ -268,6 +276,14 @@ class AsyncCachedStore(_Layer[AsyncStore], AsyncContext):
         """See :meth:`jwtgate.stores.Store.revoke_subject`."""
         with _announcing():
             await self.store.revoke_subject(subject, **options)
+
+    async def list_sessions(self, subject: str) -> list[SessionInfo]:
+        """See :meth:`jwtgate.stores.Store.list_sessions` (never cached)."""
+        return await self.store.list_sessions(subject)
+
+    async def session_subject(self, sid: str) -> str | None:
+        """See :meth:`jwtgate.stores.Store.session_subject`."""
+        return await self.store.session_subject(sid)
 
     async def purge_expired(self) -> int:
         """See :meth:`jwtgate.stores.Store.purge_expired`."""

@@ -33,9 +33,10 @@ from .errors import (
 from .http import Rejection, render
 from .identity import ANONYMOUS, Identity
 from .paths import is_canonical
-from .resource_metadata import metadata_answers, metadata_paths, metadata_url
+from .resource_metadata import metadata_answers, metadata_url
 from .revocation import RevocationCheck, check_persistence
 from .stores import AsyncStore, Store
+from .telemetry import telemetry_for
 from .verify import Clock, Verifier
 
 __all__ = ["Gate", "Reads", "RequestFields", "RequestInfo", "reads_everything", "resolve_gate"]
@@ -166,15 +167,9 @@ class Gate:
         self._rules = settings.rules
         # Paths matter: a non-canonical one is refused before any pattern sees it.
         self.judges_paths = self._strict_paths = self._any_public or bool(self._rules)
-        # RFC 9728: with a resource, its metadata is answered here on GET and HEAD (no
-        # token, the app never runs) and every challenge points to it.
-        # One attribute (where it is, what GET and HEAD get): every attribute added to a
-        # Gate costs the hot path once CPython stops sharing the instance's dict keys.
-        self._metadata: tuple[frozenset[str], tuple[Rejection, ...]] = (
-            (frozenset(metadata_paths(settings.resource)), metadata_answers(settings))
-            if settings.resource
-            else (frozenset(), ())
-        )
+        # RFC 9728: the metadata, answered on GET and HEAD without a token (every challenge
+        # points to it). One attribute: more would slow every request's attribute lookups.
+        self._metadata = metadata_answers(settings)
         # Only a judged path, the metadata path or a preflight can make _skips() say anything.
         self._screens = self._strict_paths or bool(settings.resource)
         self._answer_preflights = settings.cors_preflight == "answer"
@@ -203,6 +198,10 @@ class Gate:
         )
         if self.revocation is not None and store is None and async_store is None:
             check_persistence(settings)
+        telemetry = telemetry_for(settings)
+        if telemetry is not None:  # counted here, so the uncounted path stays as it is
+            self.decide = telemetry.counting(self.decide)  # type: ignore[method-assign]
+            self.decide_async = telemetry.counting(self.decide_async)  # type: ignore[method-assign]
         # Keys from settings and no revocation store: decide() does no I/O at all, so
         # an event loop may call it directly; decide_async() would give the same answer.
         self.never_waits = self.verifier.never_blocks and self.revocation is None

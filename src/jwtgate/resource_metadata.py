@@ -117,11 +117,14 @@ def metadata_response(settings: Settings) -> tuple[bytes, list[tuple[str, str]]]
     return body, headers
 
 
-def metadata_answers(settings: Settings) -> tuple[Rejection, Rejection]:
-    """The :class:`~jwtgate.Gate`'s answers to ``GET`` and ``HEAD`` of the document
-    (the same headers; no body for ``HEAD``)."""
+def metadata_answers(settings: Settings) -> tuple[frozenset[str], tuple[Rejection, ...]]:
+    """Where the :class:`~jwtgate.Gate` answers the document (:func:`metadata_paths`), and
+    its answers to ``GET`` and ``HEAD`` (the same headers, no body for ``HEAD``); no
+    paths and no answers without ``resource``."""
+    if settings.resource is None:
+        return frozenset(), ()
     body, headers = metadata_response(settings)
-    return (
+    return frozenset(metadata_paths(settings.resource)), (
         Rejection(200, tuple(headers), body, MetadataAnswered()),
         Rejection(200, tuple(headers), b"", MetadataAnswered(head=True)),
     )

@@ -24,13 +24,11 @@ and base64url alphabet, the last character of each segment is checked for
 canonical encoding (no stray bits, RFC 4648 §3.5), no padding is accepted
 (RFC 7515 §2), and the payload is decoded only after its signature verified.
 
-With several issuers (the ``issuers`` setting), step 3 starts by choosing the
-issuer: the payload is decoded before the signature is checked, only to read its
-``iss``, which picks one entry (:class:`~jwtgate._issuers.IssuerTable`); an ``iss``
-no entry accepts is refused there, before any key source is asked. From then on
-only that entry's algorithms, keys, audience and claim mapping apply, so a token
-naming provider B is checked against B's keys alone. ``require_typ`` (RFC 9068 §4)
-is checked with the header, before any key is used.
+With ``issuers``, step 3 first reads the unverified payload's ``iss`` to choose
+the entry (:class:`~jwtgate._issuers.IssuerTable`): an unknown one is refused before
+any key source is asked, and only that entry's algorithms, keys, audience and claim
+mapping apply (B's token is checked with B's keys alone). ``require_typ`` (RFC 9068
+§4) is checked then too, before any key is used.
 
 Verified tokens are remembered (``verify_cache_size`` entries, the coldest out
 first: see ``_cache.SecondChance``; keyed by the exact token): a hit re-checks
@@ -86,6 +84,7 @@ from .errors import (
 )
 from .identity import Identity, parse_scopes
 from .keys import KeySource, VerificationKey
+from .telemetry import telemetry_for
 
 __all__ = ["Clock", "Verifier"]
 
@@ -138,6 +137,12 @@ class Verifier:
         self._cache: SecondChance[str | bytes, Entry] | None = SecondChance(size) if size else None
         self._max_age = settings.verify_cache_max_age
         self._adopt(profiles)
+        telemetry = telemetry_for(settings)
+        if telemetry is not None:  # instrumented here, so the uninstrumented path is untouched
+            self.remembered = telemetry.hits(self.remembered)  # type: ignore[method-assign]
+            self._lookup = telemetry.hits(self._lookup)  # type: ignore[method-assign]
+            self._verify_in_full = telemetry.misses(self._verify_in_full)  # type: ignore[method-assign]
+            self._verify_in_full_async = telemetry.misses(self._verify_in_full_async)  # type: ignore[method-assign]
 
     def _adopt(self, profiles: tuple[Profile, ...]) -> None:
         self._profile = profiles[0]
@@ -158,9 +163,8 @@ class Verifier:
 
     @property
     def keys(self) -> KeySource:
-        """The key source: the one of the settings, or ``keys=``. With ``issuers``, the
-        first entry's (:attr:`key_sources` has every entry's). Settable with one issuer
-        (tests replace it)."""
+        """The key source (settings' or ``keys=``; with ``issuers`` the first entry's, and
+        :attr:`key_sources` every entry's). Settable with one issuer."""
         return self._profile.keys
 
     @keys.setter
@@ -182,10 +186,7 @@ class Verifier:
             if current is entry.key:
                 return entry.identity
             self._drop(token)
-        raw, header, segments = self._parse(token)
-        profile, claims = self._choose(header, segments)
-        key = profile.keys.get(header["alg"], header.get("kid"))
-        return self._finish(token, raw, header, segments, key, profile, claims)
+        return self._verify_in_full(token)
 
     async def verify_async(self, token: str | bytes) -> Identity:
         """Like :meth:`verify`, letting a remote key source fetch without blocking."""
@@ -198,10 +199,7 @@ class Verifier:
             if current is entry.key:
                 return entry.identity
             self._drop(token)
-        raw, header, segments = self._parse(token)
-        profile, claims = self._choose(header, segments)
-        key = await profile.keys.get_async(header["alg"], header.get("kid"))
-        return self._finish(token, raw, header, segments, key, profile, claims)
+        return await self._verify_in_full_async(token)
 
     def remembered(self, token: str) -> Identity | None:
         """The identity of ``token`` if the cache holds a verification that still
@@ -256,6 +254,18 @@ class Verifier:
         return len(self._cache) if self._cache is not None else 0
 
     # -- steps ------------------------------------------------------------------
+
+    def _verify_in_full(self, token: str | bytes) -> Identity:
+        raw, header, segments = self._parse(token)
+        profile, claims = self._choose(header, segments)
+        key = profile.keys.get(header["alg"], header.get("kid"))
+        return self._finish(token, raw, header, segments, key, profile, claims)
+
+    async def _verify_in_full_async(self, token: str | bytes) -> Identity:
+        raw, header, segments = self._parse(token)
+        profile, claims = self._choose(header, segments)
+        key = await profile.keys.get_async(header["alg"], header.get("kid"))
+        return self._finish(token, raw, header, segments, key, profile, claims)
 
     def _lookup(self, token: str | bytes) -> Entry | None:
         """The cache entry for ``token`` if its time claims and age still hold, or None."""

@@ -72,12 +72,16 @@ def test_sqlite_upgrades_a_version_1_file_in_place(tmp_path: Path) -> None:
     conn.commit()
     conn.close()
     with SQLiteStore(path) as store:
+        # Listed before any write of schema 3: no end or client recorded yet.
+        (old,) = store.list_sessions("alice")
+        assert (old.sid, old.created, old.expires, dict(old.client)) == ("s1", T0, 0.0, {})
         assert store.rotate("alice", "s1", "r1", "r2", now=T0, grace=0, ttl=60).outcome == (
             "rotated"
         )
+        assert store.list_sessions("alice")[0].expires == T0 + 60
     conn = sqlite3.connect(path)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
         assert conn.execute("SELECT current, in_doubt FROM jwtgate_families").fetchone() == (
             "r2",
             0,
@@ -197,14 +201,17 @@ def test_redis_every_key_has_a_ttl(redis_url: str) -> None:
     client = store.client
     prefix = store.keys.prefix
     keys = [k for k in client.scan_iter(match=f"{prefix}*") if k != store.keys.changes.encode()]
-    assert len(keys) == 3
+    # The family, its session-index and owner entries, the revoked jti, the logout mark.
+    assert len(keys) == 5
     assert 0 < client.pttl(store.keys.changes) <= 86_400_000  # the revocation counter (#9)
     ttls = sorted(client.pttl(k) for k in keys)
     assert 0 < ttls[0] <= 50_000
-    assert 50_000 < ttls[1] <= 100_000
-    assert 100_000 < ttls[2] <= 200_000
+    assert all(50_000 < ttl <= 100_000 for ttl in ttls[1:4])
+    assert 100_000 < ttls[4] <= 200_000
     store.rotate("alice", "s1", "r1", "r2", now=T0, grace=0, ttl=300)
-    assert 200_000 < client.pttl(store.keys.family("alice", "s1")) <= 300_000
+    for key in (store.keys.family("alice", "s1"), store.keys.sessions("alice")):
+        assert 200_000 < client.pttl(key) <= 300_000
+    assert 200_000 < client.pttl(store.keys.owner("s1")) <= 300_000
     store.close()
 
 

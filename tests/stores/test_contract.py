@@ -266,6 +266,56 @@ def test_rotation_race_has_one_winner(store: Store) -> None:
     assert outcomes.count("reused") + outcomes.count("revoked") == 49
 
 
+def test_inventory_lists_live_sessions_with_their_times_and_client(store: Store) -> None:
+    """list_sessions reports each live session: created, last refresh, end, and its client."""
+    client = {"address": "203.0.113.9", "user_agent": "curl/8", "other": "dropped"}
+    store.create_session("alice", "s2", "r1", now=T0 + 5, ttl=60, client=client)
+    store.create_session("alice", "s1", "q1", now=T0, ttl=60)
+    store.create_session("bob", "s3", "p1", now=T0, ttl=60)
+    store.rotate("alice", "s2", "r1", "r2", now=T0 + 20, grace=0, ttl=100)
+    listed = store.list_sessions("alice")
+    assert [info.sid for info in listed] == ["s1", "s2"]  # oldest first
+    first, second = listed
+    assert (first.subject, first.created, first.refreshed, first.expires) == (
+        "alice",
+        T0,
+        None,
+        T0 + 60,
+    )
+    assert dict(first.client) == {}
+    assert (second.created, second.refreshed, second.expires) == (T0 + 5, T0 + 20, T0 + 120)
+    assert dict(second.client) == {"address": "203.0.113.9", "user_agent": "curl/8"}
+    assert second.as_dict()["client"] == {"address": "203.0.113.9", "user_agent": "curl/8"}
+    assert store.list_sessions("nobody") == []
+
+
+def test_inventory_leaves_out_ended_sessions(harness: Harness) -> None:
+    """Revoked, reused, expired and logged-out-everywhere sessions are not listed."""
+    store = harness.store
+    for sid in ("a", "b", "c", "d"):
+        store.create_session("alice", sid, f"{sid}1", now=T0, ttl=60)
+    store.create_session("alice", "short", "x1", now=T0, ttl=SHORT)
+    store.revoke_session("alice", "a")
+    store.rotate("alice", "b", "b1", "b2", now=T0 + 1, grace=0, ttl=60)
+    store.rotate("alice", "b", "b1", "bx", now=T0 + 2, grace=0, ttl=60)  # reuse
+    harness.expire(SHORT * 3)
+    assert [info.sid for info in store.list_sessions("alice")] == ["c", "d"]
+    store.revoke_subject("alice", at=T0 + 1, ttl=60)
+    store.create_session("alice", "e", "e1", now=T0 + 2, ttl=60)
+    assert [info.sid for info in store.list_sessions("alice")] == ["e"]
+
+
+def test_session_subject_names_the_owner(store: Store) -> None:
+    """session_subject finds whose session an id is; None for an unknown or revoked one."""
+    store.create_session("alice", "s1", "r1", now=T0, ttl=60)
+    assert store.session_subject("s1") == "alice"
+    assert store.session_subject("nope") is None
+    store.rotate("alice", "s1", "r1", "r2", now=T0 + 1, grace=0, ttl=60)
+    assert store.session_subject("s1") == "alice"
+    store.revoke_session("alice", "s1")
+    assert store.session_subject("s1") is None
+
+
 def test_sync_store_is_a_context_manager(harness: Harness) -> None:
     """``with store:`` returns the store and closes it on exit."""
     with open_store(harness.url) as store:
@@ -306,7 +356,10 @@ async def test_async_twin_follows_the_same_rules(harness: Harness, astore: Async
     retry = await astore.rotate("carol", "s3", "p1", "px", now=T0 + 2, grace=0, ttl=60)
     assert (late.current, retry.outcome, retry.current) == ("p2", "rotated", "p2")
     assert await astore.is_revoked("carol", "s1", None, T0) is True
-    await astore.create_session("carol", "s2", "q1", now=T0, ttl=60)
+    await astore.create_session("carol", "s2", "q1", now=T0, ttl=60, client={"address": "::1"})
+    listed = [(i.sid, dict(i.client)) for i in await astore.list_sessions("carol")]
+    assert listed == [("s2", {"address": "::1"}), ("s3", {})]  # same created: by sid
+    assert await astore.session_subject("s2") == "carol"
     assert await astore.revoke_session("carol", "s2") is True
     await astore.revoke_jti("carol", "j1", ttl=60)
     assert await astore.is_revoked("carol", None, "j1", T0) is True

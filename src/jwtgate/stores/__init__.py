@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 from jwtgate._fields import DEFAULTS
 from jwtgate.errors import StoreUnavailable
 
-from ._contract import AsyncStore, Outcome, Rotation, Store
+from ._contract import AsyncStore, Outcome, Rotation, SessionInfo, Store
 
 if TYPE_CHECKING:
     from ._feed import ChangeFeed
@@ -46,6 +46,7 @@ __all__ = [
     "AsyncStore",
     "Outcome",
     "Rotation",
+    "SessionInfo",
     "Store",
     "StoreUnavailable",
     "open_async_store",

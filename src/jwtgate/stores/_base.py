@@ -6,11 +6,12 @@ tests hold the three to one behaviour.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from ._contract import Rotation
+from ._contract import Rotation, SessionInfo
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -26,6 +27,23 @@ class FamilyRow:
     rotated_at: float | None
     created: float
     in_doubt: bool = False  # the last hand-out of ``current`` reached the store too late
+    ends: float = 0.0  # caller's clock: ``now + ttl`` of the last write (for the inventory)
+    client: Mapping[str, str] = field(default_factory=dict)
+
+    def info(self, sid: str) -> SessionInfo:
+        """This family as the session inventory reports it."""
+        return SessionInfo(sid, self.subject, self.created, self.rotated_at, self.ends, self.client)
+
+
+def listed(families: list[tuple[str, FamilyRow]], logout_at: float | None) -> list[SessionInfo]:
+    """The inventory of one subject's live families: those not older than its
+    logout-all mark, oldest first (then by session id)."""
+    alive = [
+        family.info(sid)
+        for sid, family in families
+        if logout_at is None or family.created >= logout_at
+    ]
+    return sorted(alive, key=lambda info: (info.created, info.sid))
 
 
 def decide(
@@ -36,6 +54,7 @@ def decide(
     now: float,
     grace: float,
     late: bool = False,
+    ttl: float = 0.0,
 ) -> tuple[Rotation, FamilyRow | None]:
     """The rotation rule: the outcome, and the family to keep (None: delete it).
 
@@ -44,7 +63,8 @@ def decide(
     the caller answered 503, so the client never saw the successor and will
     present ``presented`` again. That one next presentation gets the same
     successor (``rotated``, ``current``) instead of counting as reuse; so does an
-    exact re-send of the call itself (same ``presented`` and ``new``).
+    exact re-send of the call itself (same ``presented`` and ``new``). A rotation
+    extends the family's end (``ends``, for the inventory) to ``now + ttl``.
     """
     if family is None:
         return Rotation("revoked"), None
@@ -52,6 +72,7 @@ def decide(
         return Rotation("revoked"), None
     if presented == family.current:
         family.previous, family.current, family.rotated_at = presented, new, now
+        family.ends = now + ttl
         family.in_doubt = late
         return Rotation("rotated", new), family
     if presented == family.previous and (new == family.current or family.in_doubt):

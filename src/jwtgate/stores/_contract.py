@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
@@ -18,7 +19,15 @@ from jwtgate.errors import StoreUnavailable
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-__all__ = ["AsyncStore", "Outcome", "Rotation", "Store", "logger", "unavailable"]
+__all__ = [
+    "AsyncStore",
+    "Outcome",
+    "Rotation",
+    "SessionInfo",
+    "Store",
+    "logger",
+    "unavailable",
+]
 
 logger = logging.getLogger("jwtgate.stores")
 
@@ -50,12 +59,67 @@ class Rotation:
     current: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """One live session, as :meth:`Store.list_sessions` reports it.
+
+    Times are the caller's clock (seconds since the epoch), as passed to the store:
+    ``created`` when the session started, ``refreshed`` at its last rotation (None
+    before the first), ``expires`` when it ends unless refreshed again. ``client`` is
+    what the login recorded about the client (``address``, ``user_agent``), possibly
+    nothing.
+    """
+
+    sid: str
+    subject: str
+    created: float
+    refreshed: float | None
+    expires: float
+    client: Mapping[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, object]:
+        """The fields as plain JSON-ready values."""
+        return {
+            "sid": self.sid,
+            "subject": self.subject,
+            "created": self.created,
+            "refreshed": self.refreshed,
+            "expires": self.expires,
+            "client": dict(self.client),
+        }
+
+
+CLIENT_FIELDS = ("address", "user_agent")
+CLIENT_VALUE_MAX = 256
+
+
+def client_record(client: Mapping[str, str] | None) -> dict[str, str]:
+    """What a store keeps of a login's client: the known fields, each at most 256 characters."""
+    if not client:
+        return {}
+    return {
+        name: str(client[name])[:CLIENT_VALUE_MAX]
+        for name in CLIENT_FIELDS
+        if client.get(name) is not None
+    }
+
+
 @runtime_checkable
 class Store(Protocol):
     """The sync store protocol (memory, SQLite, Redis)."""
 
-    def create_session(self, subject: str, sid: str, jti: str, *, now: float, ttl: float) -> None:
-        """Start a family whose current refresh token id is ``jti``."""
+    def create_session(
+        self,
+        subject: str,
+        sid: str,
+        jti: str,
+        *,
+        now: float,
+        ttl: float,
+        client: Mapping[str, str] | None = None,
+    ) -> None:
+        """Start a family whose current refresh token id is ``jti``; ``client``
+        (see :func:`client_record`) is kept for :meth:`list_sessions`."""
 
     def rotate(
         self,
@@ -100,6 +164,15 @@ class Store(Protocol):
         """
         ...
 
+    def list_sessions(self, subject: str) -> list[SessionInfo]:
+        """The live sessions of ``subject`` (not expired, revoked or logged out
+        everywhere), oldest first (then by ``sid``)."""
+        ...
+
+    def session_subject(self, sid: str) -> str | None:
+        """The subject of the live session ``sid``; None when there is none."""
+        ...
+
     def purge_expired(self) -> int:
         """Delete expired entries now; the number deleted (0 where the backend expires keys)."""
         ...
@@ -122,7 +195,14 @@ class AsyncStore(Protocol):
     """The async twin of :class:`Store`: same operations, awaited; ``aclose``."""
 
     async def create_session(
-        self, subject: str, sid: str, jti: str, *, now: float, ttl: float
+        self,
+        subject: str,
+        sid: str,
+        jti: str,
+        *,
+        now: float,
+        ttl: float,
+        client: Mapping[str, str] | None = None,
     ) -> None:
         """See :meth:`Store.create_session`."""
 
@@ -155,6 +235,14 @@ class AsyncStore(Protocol):
         self, subject: str, sid: str | None, jti: str | None, issued_at: float | None
     ) -> bool:
         """See :meth:`Store.is_revoked`."""
+        ...
+
+    async def list_sessions(self, subject: str) -> list[SessionInfo]:
+        """See :meth:`Store.list_sessions`."""
+        ...
+
+    async def session_subject(self, sid: str) -> str | None:
+        """See :meth:`Store.session_subject`."""
         ...
 
     async def purge_expired(self) -> int:

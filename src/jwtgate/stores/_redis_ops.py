@@ -8,11 +8,13 @@ here and interpret the replies here; they differ only in how they send a call.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from ._contract import Rotation
+from ._contract import Rotation, SessionInfo, client_record
 
 __all__ = ["RedisKeys", "deadline_margin", "split_url"]
 
@@ -31,8 +33,12 @@ if ARGV[6] ~= '' then
   if tonumber(t[1]) + tonumber(t[2]) / 1000000 > tonumber(ARGV[6]) then late = '1' end
 end
 if f[1] == ARGV[1] then
-  redis.call('HSET', KEYS[1], 'cur', ARGV[2], 'prev', ARGV[1], 'rot', ARGV[3], 'doubt', late)
+  redis.call('HSET', KEYS[1], 'cur', ARGV[2], 'prev', ARGV[1], 'rot', ARGV[3], 'doubt', late,
+             'ends', ARGV[7])
   redis.call('PEXPIRE', KEYS[1], ARGV[5])
+  if redis.call('PTTL', KEYS[3]) < tonumber(ARGV[5]) then
+    redis.call('PEXPIRE', KEYS[3], ARGV[5])
+  end
   return {'rotated', ARGV[2]}
 end
 if f[2] == ARGV[1] and (f[1] == ARGV[2] or f[5] == '1') then
@@ -50,8 +56,26 @@ return {'reused'}
 
 _CREATE = """
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'cur', ARGV[1], 'created', ARGV[2])
+redis.call('HSET', KEYS[1], 'cur', ARGV[1], 'created', ARGV[2], 'ends', ARGV[4], 'client', ARGV[5])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('SADD', KEYS[2], ARGV[6])
+if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
+"""
+
+# A subject's live sessions; the index forgets the session ids whose family is gone.
+# The family keys are built here, in the subject's hash slot (KEYS[1]'s tag).
+_LIST = """
+local out = {}
+local logout = redis.call('GET', KEYS[2])
+for _, sid in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local f = redis.call('HMGET', ARGV[1] .. sid, 'created', 'rot', 'ends', 'client')
+  if not f[1] then
+    redis.call('SREM', KEYS[1], sid)
+  elseif not (logout and tonumber(f[1]) < tonumber(logout)) then
+    table.insert(out, {sid, f[1], f[2] or '', f[3] or '', f[4] or ''})
+  end
+end
+return out
 """
 
 _IS_REVOKED = """
@@ -126,6 +150,14 @@ class RedisKeys:
     def logout(self, subject: str) -> str:
         return f"{self.tag(subject)}:all"
 
+    def sessions(self, subject: str) -> str:
+        """The set of the subject's session ids (pruned when listed)."""
+        return f"{self.tag(subject)}:s"
+
+    def owner(self, sid: str) -> str:
+        """Whose session ``sid`` is (its own slot: a session id alone names no subject)."""
+        return f"{self.prefix}o:{sid}"
+
     @property
     def changes(self) -> str:
         """The revocation counter key, and the channel revocations are announced on."""
@@ -133,8 +165,21 @@ class RedisKeys:
 
     # Keys and arguments of each script, shared by the sync and async stores.
 
-    def create(self, subject: str, sid: str, jti: str, now: float, ttl: float) -> _Call:
-        return [self.family(subject, sid)], [jti, _num(now), _ms(ttl)]
+    def create(
+        self,
+        subject: str,
+        sid: str,
+        jti: str,
+        now: float,
+        ttl: float,
+        client: Mapping[str, str] | None,
+    ) -> _Call:
+        recorded = json.dumps(client_record(client), separators=(",", ":"))
+        keys = [self.family(subject, sid), self.sessions(subject)]
+        return keys, [jti, _num(now), _ms(ttl), _num(now + ttl), recorded, sid]
+
+    def listing(self, subject: str) -> _Call:
+        return [self.sessions(subject), self.logout(subject)], [self.family(subject, "")]
 
     def rotate(
         self,
@@ -147,8 +192,9 @@ class RedisKeys:
         ttl: float,
         deadline: float | None,
     ) -> _Call:
-        keys = [self.family(subject, sid), self.logout(subject)]
-        return keys, [presented, new, _num(now), _num(grace), _ms(ttl), _num(deadline)]
+        keys = [self.family(subject, sid), self.logout(subject), self.sessions(subject)]
+        args = [presented, new, _num(now), _num(grace), _ms(ttl), _num(deadline), _num(now + ttl)]
+        return keys, args
 
     def revoke_jti(self, subject: str, jti: str, ttl: float) -> _Call:
         return [self.jti(subject, jti)], [_ms(ttl)]
@@ -184,6 +230,26 @@ def _deadline(deadline: float | None, timeout: float | None) -> float | None:
     if deadline is not None or timeout is None:
         return deadline
     return time.time() + timeout - deadline_margin(timeout)
+
+
+def sessions_listed(subject: str, reply: list[list[bytes]]) -> list[SessionInfo]:
+    """The inventory from the listing script's reply, oldest first."""
+
+    def number(raw: bytes) -> float | None:
+        return float(raw) if raw else None
+
+    found = [
+        SessionInfo(
+            sid.decode(),
+            subject,
+            float(created),
+            number(rotated),
+            number(ends) or 0.0,
+            json.loads(client) if client else {},
+        )
+        for sid, created, rotated, ends, client in reply
+    ]
+    return sorted(found, key=lambda info: (info.created, info.sid))
 
 
 def _rotation(reply: list[bytes]) -> Rotation:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
-from ._base import FamilyRow, SyncContext, decide, is_late, revoked
-from ._contract import Rotation
+from ._base import FamilyRow, SyncContext, decide, is_late, listed, revoked
+from ._contract import Rotation, SessionInfo, client_record
 from .threaded import SyncToAsync
 
 __all__ = ["AsyncMemoryStore", "MemoryStore", "memory_store"]
@@ -50,6 +50,7 @@ class MemoryStore(SyncContext):
         self._wall = wall  # compared with a caller's deadline
         self._lock = threading.Lock()
         self._families: dict[str, tuple[FamilyRow, float]] = {}
+        self._sids: dict[str, set[str]] = {}  # subject -> its session ids (pruned lazily)
         self._jtis: dict[tuple[str, str], float] = {}
         self._subjects: dict[str, tuple[float, float]] = {}
 
@@ -61,9 +62,17 @@ class MemoryStore(SyncContext):
             return None
         family, deadline = entry
         if deadline <= now:
-            del self._families[sid]
+            self._forget(family.subject, sid)
             return None
         return family if family.subject == subject else None
+
+    def _forget(self, subject: str, sid: str) -> None:
+        del self._families[sid]
+        sids = self._sids.get(subject)
+        if sids is not None:
+            sids.discard(sid)
+            if not sids:
+                del self._sids[subject]
 
     def _logout_at(self, subject: str, now: float) -> float | None:
         entry = self._subjects.get(subject)
@@ -76,11 +85,22 @@ class MemoryStore(SyncContext):
 
     # -- the protocol ---------------------------------------------------------------
 
-    def create_session(self, subject: str, sid: str, jti: str, *, now: float, ttl: float) -> None:
+    def create_session(
+        self,
+        subject: str,
+        sid: str,
+        jti: str,
+        *,
+        now: float,
+        ttl: float,
+        client: Mapping[str, str] | None = None,
+    ) -> None:
         """See :meth:`jwtgate.stores.Store.create_session`."""
         with self._lock:
-            row = FamilyRow(subject, jti, None, None, now)
+            row = FamilyRow(subject, jti, None, None, now, ends=now + ttl)
+            row.client = client_record(client)
             self._families[sid] = (row, self._clock() + ttl)
+            self._sids.setdefault(subject, set()).add(sid)
 
     def rotate(
         self,
@@ -99,11 +119,10 @@ class MemoryStore(SyncContext):
             mono = self._clock()
             family = self._family(subject, sid, mono)
             late = is_late(deadline, self._wall())
-            result, keep = decide(
-                family, self._logout_at(subject, mono), presented, new, now, grace, late
-            )
+            logout_at = self._logout_at(subject, mono)
+            result, keep = decide(family, logout_at, presented, new, now, grace, late, ttl)
             if keep is None and family is not None:
-                del self._families[sid]
+                self._forget(subject, sid)
             elif keep is not None and result.outcome == "rotated":
                 self._families[sid] = (keep, mono + ttl)
             return result
@@ -113,7 +132,7 @@ class MemoryStore(SyncContext):
         with self._lock:
             if self._family(subject, sid, self._clock()) is None:
                 return False
-            del self._families[sid]
+            self._forget(subject, sid)
             return True
 
     def revoke_jti(self, subject: str, jti: str, *, ttl: float) -> None:
@@ -147,6 +166,28 @@ class MemoryStore(SyncContext):
             family = self._family(subject, sid, mono) if sid is not None else None
             return revoked(family, jti_revoked, self._logout_at(subject, mono), sid, issued_at)
 
+    def list_sessions(self, subject: str) -> list[SessionInfo]:
+        """See :meth:`jwtgate.stores.Store.list_sessions`."""
+        with self._lock:
+            mono = self._clock()
+            sids = sorted(self._sids.get(subject, ()))  # a copy: _family prunes the index
+            families = [(sid, self._family(subject, sid, mono)) for sid in sids]
+            alive = [(sid, family) for sid, family in families if family is not None]
+            return listed(alive, self._logout_at(subject, mono))
+
+    def session_subject(self, sid: str) -> str | None:
+        """See :meth:`jwtgate.stores.Store.session_subject`."""
+        with self._lock:
+            entry = self._families.get(sid)
+            if entry is None:
+                return None
+            mono = self._clock()
+            family = self._family(entry[0].subject, sid, mono)
+            if family is None:
+                return None
+            logout_at = self._logout_at(family.subject, mono)
+            return family.subject if listed([(sid, family)], logout_at) else None
+
     def purge_expired(self) -> int:
         """See :meth:`jwtgate.stores.Store.purge_expired`."""
         with self._lock:
@@ -155,7 +196,7 @@ class MemoryStore(SyncContext):
             dead_jtis = [k for k, d in self._jtis.items() if d <= now]
             dead_subjects = [k for k, (_, d) in self._subjects.items() if d <= now]
             for sid in dead_families:
-                del self._families[sid]
+                self._forget(self._families[sid][0].subject, sid)
             for key in dead_jtis:
                 del self._jtis[key]
             for subject in dead_subjects:

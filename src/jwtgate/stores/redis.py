@@ -34,18 +34,25 @@ Design:
   server's clocks agree to within the margin.
 
 Keys (``p`` = prefix, ``t`` = the subject's tag): ``p{t}:f:<sid>`` a hash
-(``cur``, ``prev``, ``rot``, ``created``, ``doubt``); ``p{t}:j:<jti>``; ``p{t}:all``.
+(``cur``, ``prev``, ``rot``, ``created``, ``doubt``, ``ends``, ``client``);
+``p{t}:j:<jti>``; ``p{t}:all``; ``p{t}:s`` the set of the subject's session ids
+(the inventory); ``p o:<sid>`` the subject of a session (its own slot, written in
+the same pipeline as the family).
 
 The change feed is a store capability, not a cache: only the store knows which of
 its writes revoke, so it announces them (``INCR`` + ``PUBLISH`` on
 ``p`` + ``revocations``) and :class:`RedisFeed` listens. What to do with the
 news is the revocation cache's business (``jwtgate.feed``, a layer over stores);
 nothing here imports it.
+
+Over 500 lines: for now, while Redis Cluster and Sentinel support land beside the
+session inventory; the clients and the change feed move to a module of their own
+right after.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -54,19 +61,22 @@ import anyio
 from jwtgate._sansio import Op
 
 from ._base import AsyncContext, SyncContext
-from ._contract import Rotation, logger, unavailable
+from ._contract import Rotation, SessionInfo, logger, unavailable
 from ._feed import ChangeFeed
 from ._redis_ops import (
     _CHANGES_TTL,
     _CREATE,
     _IS_REVOKED,
+    _LIST,
     _REVOKE_JTI,
     _REVOKE_SUBJECT,
     _REVOKING,
     _ROTATE,
     RedisKeys,
     _deadline,
+    _ms,
     _rotation,
+    sessions_listed,
     split_url,
 )
 from ._redis_ops import deadline_margin as deadline_margin  # documented in docs/stores.md
@@ -221,11 +231,10 @@ class _RedisBase:
         self.writer = writer if writer is not None else client
         self._socket_timeout = _socket_timeout(self.writer)
         self.keys = RedisKeys(prefix)
-        self._rotate = client.register_script(_ROTATE)
-        self._create = client.register_script(_CREATE)
         self._check = client.register_script(_IS_REVOKED)
         self._revoke_jti = client.register_script(_REVOKE_JTI)
         self._revoke_subject = client.register_script(_REVOKE_SUBJECT)
+        self._list = client.register_script(_LIST)
 
     def _script(self, script: Any, call: tuple[list[str], list[Any]], *, write: bool = True) -> Any:
         keys, args = call
@@ -233,8 +242,33 @@ class _RedisBase:
             keys=keys, args=args, client=self.writer if write else self.client
         )
 
-    def _create_op(self, subject: str, sid: str, jti: str, now: float, ttl: float) -> Op[None]:
-        return Op(self._script(self._create, self.keys.create(subject, sid, jti, now, ttl)), _none)
+    def _with_owner(self, source: str, call: tuple[list[str], list[Any]], owner: Any) -> Any:
+        """A script and a command on the session's owner key, sent in one pipeline (they
+        live in different slots). EVAL, not EVALSHA: a pipeline cannot reload a script
+        the server forgot, and a write must not be re-sent."""
+        keys, args = call
+
+        def send(_store: object) -> Any:
+            pipe = self.writer.pipeline(transaction=False)
+            pipe.eval(source, len(keys), *keys, *args)
+            owner(pipe)
+            return pipe.execute()
+
+        return send
+
+    def _create_op(
+        self,
+        subject: str,
+        sid: str,
+        jti: str,
+        timing: tuple[float, float],
+        client: Mapping[str, str] | None,
+    ) -> Op[None]:
+        now, ttl = timing
+        call = self.keys.create(subject, sid, jti, now, ttl, client)
+        owner = self.keys.owner(sid)
+        send = self._with_owner(_CREATE, call, lambda pipe: pipe.set(owner, subject, px=_ms(ttl)))
+        return Op(send, _none)
 
     def _rotate_op(
         self, subject: str, sid: str, presented: str, new: str, timing: _Timing
@@ -242,11 +276,28 @@ class _RedisBase:
         now, grace, ttl, deadline = timing
         due = _deadline(deadline, self._socket_timeout)
         call = self.keys.rotate(subject, sid, presented, new, now, grace, ttl, due)
-        return Op(self._script(self._rotate, call), _rotation, _revokes)
+        owner = self.keys.owner(sid)
+        send = self._with_owner(_ROTATE, call, lambda pipe: pipe.pexpire(owner, _ms(ttl)))
+        return Op(send, lambda replies: _rotation(replies[0]), _revokes)
 
     def _revoke_session_op(self, subject: str, sid: str) -> Op[bool]:
-        family = self.keys.family(subject, sid)
-        return Op(lambda _store: self.writer.delete(family), bool, _always)
+        family, owner = self.keys.family(subject, sid), self.keys.owner(sid)
+
+        def send(_store: object) -> Any:
+            pipe = self.writer.pipeline(transaction=False)
+            pipe.delete(family)
+            pipe.delete(owner)
+            return pipe.execute()
+
+        return Op(send, lambda replies: bool(replies[0]), _always)
+
+    def _list_op(self, subject: str) -> Op[list[SessionInfo]]:
+        call = self._script(self._list, self.keys.listing(subject), write=False)
+        return Op(call, lambda reply: sessions_listed(subject, reply))
+
+    def _owner_op(self, sid: str) -> Op[str | None]:
+        owner = self.keys.owner(sid)
+        return Op(lambda _store: self.client.get(owner), _text)
 
     def _revoke_jti_op(self, subject: str, jti: str, ttl: float) -> Op[None]:
         call = self._script(self._revoke_jti, self.keys.revoke_jti(subject, jti, ttl))
@@ -278,6 +329,10 @@ class _RedisBase:
 
 def _none(_reply: object) -> None:
     return None
+
+
+def _text(reply: bytes | None) -> str | None:
+    return reply.decode() if reply is not None else None
 
 
 def _always(_result: object) -> bool:
@@ -336,9 +391,18 @@ class RedisStore(_RedisBase, SyncContext):
             self._announce()
         return result
 
-    def create_session(self, subject: str, sid: str, jti: str, *, now: float, ttl: float) -> None:
+    def create_session(
+        self,
+        subject: str,
+        sid: str,
+        jti: str,
+        *,
+        now: float,
+        ttl: float,
+        client: Mapping[str, str] | None = None,
+    ) -> None:
         """See :meth:`jwtgate.stores.Store.create_session`."""
-        self._run(self._create_op(subject, sid, jti, now, ttl))
+        self._run(self._create_op(subject, sid, jti, (now, ttl), client))
 
     def rotate(
         self,
@@ -383,6 +447,14 @@ class RedisStore(_RedisBase, SyncContext):
         """See :meth:`jwtgate.stores.Store.is_revoked` (one script, one round trip)."""
         return self._run(self._check_op(subject, sid, jti, issued_at))
 
+    def list_sessions(self, subject: str) -> list[SessionInfo]:
+        """See :meth:`jwtgate.stores.Store.list_sessions`."""
+        return self._run(self._list_op(subject))
+
+    def session_subject(self, sid: str) -> str | None:
+        """See :meth:`jwtgate.stores.Store.session_subject`."""
+        return self._run(self._owner_op(sid))
+
     def purge_expired(self) -> int:
         """Nothing to purge (every key carries its own TTL), once Redis answers: a store
         that cannot be reached is ``StoreUnavailable``, not "0 purged"."""
@@ -426,10 +498,17 @@ class AsyncRedisStore(_RedisBase, AsyncContext):
         return result
 
     async def create_session(
-        self, subject: str, sid: str, jti: str, *, now: float, ttl: float
+        self,
+        subject: str,
+        sid: str,
+        jti: str,
+        *,
+        now: float,
+        ttl: float,
+        client: Mapping[str, str] | None = None,
     ) -> None:
         """See :meth:`jwtgate.stores.Store.create_session`."""
-        await self._run(self._create_op(subject, sid, jti, now, ttl))
+        await self._run(self._create_op(subject, sid, jti, (now, ttl), client))
 
     async def rotate(
         self,
@@ -477,6 +556,14 @@ class AsyncRedisStore(_RedisBase, AsyncContext):
     ) -> bool:
         """See :meth:`jwtgate.stores.Store.is_revoked` (one script, one round trip)."""
         return await self._run(self._check_op(subject, sid, jti, issued_at))
+
+    async def list_sessions(self, subject: str) -> list[SessionInfo]:
+        """See :meth:`jwtgate.stores.Store.list_sessions`."""
+        return await self._run(self._list_op(subject))
+
+    async def session_subject(self, sid: str) -> str | None:
+        """See :meth:`jwtgate.stores.Store.session_subject`."""
+        return await self._run(self._owner_op(sid))
 
     async def purge_expired(self) -> int:
         """See :meth:`RedisStore.purge_expired`."""

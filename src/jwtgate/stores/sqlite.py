@@ -28,24 +28,25 @@ the file, which the cache uses to decide how long an answer may be served.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import parse_qs, urlsplit
 
-from ._base import FamilyRow, SyncContext, decide, is_late, revoked
-from ._contract import Rotation, logger, unavailable
+from ._base import FamilyRow, SyncContext, decide, is_late, listed, revoked
+from ._contract import Rotation, SessionInfo, client_record, logger, unavailable
 from ._feed import ChangeFeed
 
 __all__ = ["SCHEMA_VERSION", "SQLiteFeed", "SQLiteStore"]
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jwtgate_families (
@@ -56,9 +57,12 @@ CREATE TABLE IF NOT EXISTS jwtgate_families (
     rotated_at REAL,
     created REAL NOT NULL,
     expires REAL NOT NULL,
-    in_doubt INTEGER NOT NULL DEFAULT 0
+    in_doubt INTEGER NOT NULL DEFAULT 0,
+    ends REAL,
+    client TEXT
 );
 CREATE INDEX IF NOT EXISTS jwtgate_families_expires ON jwtgate_families (expires);
+CREATE INDEX IF NOT EXISTS jwtgate_families_subject ON jwtgate_families (subject);
 CREATE TABLE IF NOT EXISTS jwtgate_revoked_jti (
     subject TEXT NOT NULL,
     jti TEXT NOT NULL,
@@ -77,6 +81,12 @@ CREATE TABLE IF NOT EXISTS jwtgate_subjects (
 _UPGRADES = {
     # 2: families remember whether their last rotation was handed out too late.
     1: ("ALTER TABLE jwtgate_families ADD COLUMN in_doubt INTEGER NOT NULL DEFAULT 0",),
+    # 3: the session inventory: when a family ends (caller's clock), its login's client.
+    2: (
+        "ALTER TABLE jwtgate_families ADD COLUMN ends REAL",
+        "ALTER TABLE jwtgate_families ADD COLUMN client TEXT",
+        "CREATE INDEX IF NOT EXISTS jwtgate_families_subject ON jwtgate_families (subject)",
+    ),
 }
 
 _CHECK = """
@@ -85,6 +95,12 @@ SELECT
     (SELECT created FROM jwtgate_families WHERE sid = :sid AND subject = :sub AND expires > :now),
     (SELECT logout_at FROM jwtgate_subjects WHERE subject = :sub AND expires > :now)
 """
+
+_LIST = (
+    "SELECT sid, current, rotated_at, created, ends, client FROM jwtgate_families "
+    "WHERE subject = ? AND expires > ?"
+)
+_LOGOUT_AT = "SELECT logout_at FROM jwtgate_subjects WHERE subject = ? AND expires > ?"
 
 _PURGE = (
     "DELETE FROM jwtgate_families WHERE expires <= ?",
@@ -198,17 +214,27 @@ class SQLiteStore(SyncContext):
 
     # -- the protocol -------------------------------------------------------------
 
-    def create_session(self, subject: str, sid: str, jti: str, *, now: float, ttl: float) -> None:
+    def create_session(
+        self,
+        subject: str,
+        sid: str,
+        jti: str,
+        *,
+        now: float,
+        ttl: float,
+        client: Mapping[str, str] | None = None,
+    ) -> None:
         """See :meth:`jwtgate.stores.Store.create_session`."""
+        recorded = json.dumps(client_record(client), separators=(",", ":"))
 
         def work(conn: sqlite3.Connection) -> None:
             wall = self._clock()
             with _transaction(conn):
                 conn.execute(
-                    "INSERT OR REPLACE INTO jwtgate_families "
-                    "(sid, subject, current, previous, rotated_at, created, expires) "
-                    "VALUES (?, ?, ?, NULL, NULL, ?, ?)",
-                    (sid, subject, jti, now, wall + ttl),
+                    "INSERT OR REPLACE INTO jwtgate_families (sid, subject, current, previous, "
+                    "rotated_at, created, expires, ends, client) "
+                    "VALUES (?, ?, ?, NULL, NULL, ?, ?, ?, ?)",
+                    (sid, subject, jti, now, wall + ttl, now + ttl, recorded),
                 )
             if wall - self._last_purge >= self.purge_interval:
                 self._purge(conn, wall)
@@ -248,21 +274,21 @@ class SQLiteStore(SyncContext):
                     (subject, wall),
                 ).fetchone()
                 late = is_late(deadline, self._clock())  # after the write lock was won
-                result, keep = decide(
-                    family, logout[0] if logout else None, presented, new, now, grace, late
-                )
+                logout_at = logout[0] if logout else None
+                result, keep = decide(family, logout_at, presented, new, now, grace, late, ttl)
                 if keep is None and family is not None:
                     conn.execute("DELETE FROM jwtgate_families WHERE sid = ?", (sid,))
                 elif keep is not None and result.outcome == "rotated":
                     conn.execute(
                         "UPDATE jwtgate_families SET current = ?, previous = ?, "
-                        "rotated_at = ?, in_doubt = ?, expires = ? WHERE sid = ?",
+                        "rotated_at = ?, in_doubt = ?, expires = ?, ends = ? WHERE sid = ?",
                         (
                             keep.current,
                             keep.previous,
                             keep.rotated_at,
                             int(keep.in_doubt),
                             wall + ttl,
+                            keep.ends,
                             sid,
                         ),
                     )
@@ -325,6 +351,26 @@ class SQLiteStore(SyncContext):
             jti_hit, created, logout_at = conn.execute(_CHECK, params).fetchone()
             family = FamilyRow(subject, "", None, None, created) if created is not None else None
             return revoked(family, jti_hit is not None, logout_at, sid, issued_at)
+
+        return self._run(work)
+
+    def list_sessions(self, subject: str) -> list[SessionInfo]:
+        """See :meth:`jwtgate.stores.Store.list_sessions`."""
+
+        return self._run(lambda conn: _sessions_of(conn, subject, self._clock()))
+
+    def session_subject(self, sid: str) -> str | None:
+        """See :meth:`jwtgate.stores.Store.session_subject`."""
+
+        def work(conn: sqlite3.Connection) -> str | None:
+            wall = self._clock()
+            found = conn.execute(
+                "SELECT subject FROM jwtgate_families WHERE sid = ? AND expires > ?", (sid, wall)
+            ).fetchone()
+            if found is None:
+                return None
+            alive = {info.sid for info in _sessions_of(conn, found[0], wall)}
+            return str(found[0]) if sid in alive else None
 
         return self._run(work)
 
@@ -398,6 +444,25 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
             conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def _sessions_of(conn: sqlite3.Connection, subject: str, wall: float) -> list[SessionInfo]:
+    rows = conn.execute(_LIST, (subject, wall)).fetchall()
+    logout = conn.execute(_LOGOUT_AT, (subject, wall)).fetchone()
+    return listed([_listed_family(subject, row) for row in rows], logout and logout[0])
+
+
+def _listed_family(subject: str, row: tuple[object, ...]) -> tuple[str, FamilyRow]:
+    sid, current, rotated_at, created, ends, client = row
+    family = FamilyRow(subject, str(current), None, _real(rotated_at), _real(created) or 0.0)
+    # Families written before schema 3 have no end or client recorded.
+    family.ends = _real(ends) or 0.0
+    family.client = json.loads(client) if isinstance(client, str) else {}
+    return str(sid), family
+
+
+def _real(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
 
 
 def _is_busy(exc: sqlite3.Error) -> bool:

@@ -8,14 +8,14 @@ store does no I/O and is called inline.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
 
 from ._base import AsyncContext
-from ._contract import Rotation, Store
+from ._contract import Rotation, SessionInfo, Store
 from ._feed import ChangeFeed
 
 __all__ = ["SyncToAsync", "ThreadedAsyncStore"]
@@ -41,10 +41,18 @@ class SyncToAsync(AsyncContext):
         return await anyio.to_thread.run_sync(functools.partial(method, *args, **kwargs))
 
     async def create_session(
-        self, subject: str, sid: str, jti: str, *, now: float, ttl: float
+        self,
+        subject: str,
+        sid: str,
+        jti: str,
+        *,
+        now: float,
+        ttl: float,
+        client: Mapping[str, str] | None = None,
     ) -> None:
         """See :meth:`jwtgate.stores.Store.create_session`."""
-        await self._call(self.sync.create_session, subject, sid, jti, now=now, ttl=ttl)
+        create = self.sync.create_session
+        await self._call(create, subject, sid, jti, now=now, ttl=ttl, client=client)
 
     async def rotate(
         self,
@@ -88,6 +96,14 @@ class SyncToAsync(AsyncContext):
     ) -> bool:
         """See :meth:`jwtgate.stores.Store.is_revoked`."""
         return await self._call(self.sync.is_revoked, subject, sid, jti, issued_at)
+
+    async def list_sessions(self, subject: str) -> list[SessionInfo]:
+        """See :meth:`jwtgate.stores.Store.list_sessions`."""
+        return await self._call(self.sync.list_sessions, subject)
+
+    async def session_subject(self, sid: str) -> str | None:
+        """See :meth:`jwtgate.stores.Store.session_subject`."""
+        return await self._call(self.sync.session_subject, sid)
 
     async def purge_expired(self) -> int:
         """See :meth:`jwtgate.stores.Store.purge_expired`."""
