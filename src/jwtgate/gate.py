@@ -167,8 +167,7 @@ class Gate:
         self._rules = settings.rules
         # Paths matter: a non-canonical one is refused before any pattern sees it.
         self.judges_paths = self._strict_paths = self._any_public or bool(self._rules)
-        # RFC 9728: the metadata, answered on GET and HEAD without a token (every challenge
-        # points to it). One attribute: more would slow every request's attribute lookups.
+        # RFC 9728 (one attribute: more slow every request's attribute lookups).
         self._metadata = metadata_answers(settings)
         # Only a judged path, the metadata path or a preflight can make _skips() say anything.
         self._screens = self._strict_paths or bool(settings.resource)
@@ -322,8 +321,10 @@ class Gate:
         answered preflight."""
         if self._strict_paths and not is_canonical(request[PATH], request[RAW_PATH]):
             raise NonCanonicalPath()
-        if request[PATH] in self._metadata[0] and request[METHOD].upper() in ("GET", "HEAD"):
-            raise MetadataAnswered(head=request[METHOD].upper() == "HEAD")
+        if request[PATH] in self._metadata[0]:
+            method = request[METHOD].upper()
+            if method in ("GET", "HEAD"):
+                raise MetadataAnswered(head=True) if method == "HEAD" else MetadataAnswered()
         if request[PREFLIGHT] and request[METHOD].upper() == "OPTIONS":
             if self._answer_preflights:
                 raise PreflightAnswered()
