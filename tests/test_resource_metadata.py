@@ -240,3 +240,20 @@ def test_the_challenge_parameter_is_a_quoted_string() -> None:
         value = client.get("/anything").headers["www-authenticate"]
     assert value == f'Bearer realm="api", resource_metadata="{DOCUMENT_URL}"'
     assert parse_challenge(value)[1]["resource_metadata"] == DOCUMENT_URL
+
+
+def test_flask_serves_the_metadata_through_the_same_gate() -> None:
+    """Every door shares the decision: Flask's extension answers the document and points to it."""
+    import flask
+
+    from jwtgate.contrib.flask import JWTGate
+
+    app = flask.Flask(__name__)
+    app.config["JWTGATE"] = {"secret": "s" * 32, "resource": RESOURCE}
+    JWTGate(app)
+    app.add_url_rule("/mcp", "mcp", lambda: "ok")
+    client = app.test_client()
+    answer = client.get(f"{WELL_KNOWN_PATH}/mcp")
+    assert (answer.status_code, answer.json) == (200, metadata_document(app.config["JWTGATE"]))
+    assert client.head(f"{WELL_KNOWN_PATH}/mcp").data == b""
+    assert assert_rfc6750(client.get("/mcp"), 401)["resource_metadata"] == DOCUMENT_URL
