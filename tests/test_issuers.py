@@ -510,3 +510,20 @@ def test_cli_verify_explains_issuer_and_typ_refusals(
     assert "REFUSED: token type not accepted (DisallowedTokenType)" in typ
     assert "typ 'JWT'; REQUIRE_TYP accepts at+jwt" in typ
     assert (a.requests, entra_provider.requests) == (0, 0)
+
+
+def test_the_several_issuers_examples_of_the_docs_are_valid_settings() -> None:
+    """Each JWTGATE dict docs/jwks.md shows for several issuers builds, with no I/O."""
+    import re
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parent.parent / "docs" / "jwks.md").read_text()
+    section = page.split("## Several issuers")[1].split("\n## ")[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert len(blocks) == 2
+    for block in blocks:
+        namespace: dict[str, Any] = {}
+        exec(block, namespace)
+        settings = Settings.from_dict(namespace["JWTGATE"])
+        assert settings.issuers and settings.warnings == ()
+    assert settings.issuers[0].allows("72f988bf-86f1-41af-91ab-2d7cd011db47")
