@@ -3,7 +3,7 @@
 Every number is a ratio against a baseline timed interleaved in the same run
 (``harness.compare``); absolute microseconds are printed for orientation only.
 Sections (``--only`` picks some): verify, middleware, peers, sizes, hostile,
-revocation, jwks, sessions, telemetry, throughput. ``--quick`` shrinks every
+revocation, jwks, issuers, sessions, telemetry, throughput. ``--quick`` shrinks every
 budget (the smoke test uses it).
 """
 
@@ -496,6 +496,47 @@ def section_revocation(report: Report, trials: int) -> None:
                 report.value("propagation", f"{name}: max delay", max(values) * 1000, "ms", note)
 
 
+def section_issuers(report: Report) -> None:
+    """Several issuers (#17) against the one-issuer settings with the same key: what
+    choosing the issuer by ``iss`` costs, and what refusing an unknown one costs."""
+    table("Several issuers: two ISSUERS entries against one issuer with the same key")
+    public_pem = (KEYS / "ec256_public.pem").read_text()
+    private = load_private_key((KEYS / "ec256_private.pem").read_bytes())
+    rsa_pem = (KEYS / "rsa_public.pem").read_text()
+    one = {"algorithms": ["ES256"], "issuer": "https://a.example/", "public_key": public_pem}
+    entries = [
+        {"issuer": "https://b.example/", "algorithms": ["RS256"], "public_key": rsa_pem},
+        {"issuer": "https://a.example/", "algorithms": ["ES256"], "public_key": public_pem},
+    ]
+
+    def token(iss: str) -> str:
+        return jwt.encode({"sub": "alice", "iss": iss, "exp": FAR}, private, algorithm="ES256")
+
+    known, stranger = token("https://a.example/"), token("https://stranger.example/")
+    for label, size in (("uncached", 0), ("cached", 1024)):
+        single = Verifier(Settings.from_dict({**one, "verify_cache_size": size}))
+        several = Verifier(Settings.from_dict({"issuers": entries, "verify_cache_size": size}))
+        report.add(
+            "issuers",
+            compare(
+                f"verify ES256, 2 issuers, {label}",
+                lambda v=several: v.verify(known),
+                "1 issuer",
+                lambda v=single: v.verify(known),
+            ),
+        )
+    gate = Gate(Settings.from_dict({"issuers": entries, "verify_cache_size": 0}))
+    report.add(
+        "issuers",
+        compare(
+            "refuse an unknown iss (no key used)",
+            lambda: gate.decide(("GET", "/", (f"Bearer {stranger}",), None, "", False, None)),
+            "verify a known one",
+            lambda: gate.decide(("GET", "/", (f"Bearer {known}",), None, "", False, None)),
+        ),
+    )
+
+
 def section_jwks(report: Report) -> None:
     from jwt.algorithms import RSAAlgorithm
 
@@ -780,6 +821,7 @@ SECTIONS = (
     "hostile",
     "revocation",
     "jwks",
+    "issuers",
     "sessions",
     "telemetry",
     "throughput",
@@ -846,6 +888,8 @@ def main(argv: list[str] | None = None) -> int:
             section_revocation(report, trials=2 if args.quick else 20)
         elif name == "jwks":
             section_jwks(report)
+        elif name == "issuers":
+            section_issuers(report)
         elif name == "sessions":
             section_sessions(report)
         elif name == "telemetry":

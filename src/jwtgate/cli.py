@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from ._explain import explain_issuer
 from ._version import __version__
 from .config import Settings, check_settings
 from .errors import (
@@ -110,7 +111,9 @@ def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
                 check.close()
     except RequestError as error:
         print(f"REFUSED: {error.description} ({type(error).__name__})", file=out)
-        detail = _time_detail(error, args.token, now, settings.leeway)
+        detail = _time_detail(error, args.token, now, settings.leeway) or _issuer_detail(
+            error, args.token, settings
+        )
         if detail:
             print(detail, file=out)
         return EXIT_FAILED
@@ -139,6 +142,14 @@ def _time_detail(error: RequestError, token: str, now: float, leeway: float) -> 
         float(payload.get(c, 0)) for c in ("nbf", "iat") if isinstance(payload.get(c), int | float)
     )
     return f"not valid for another {human_duration(starts - now)}, leeway {human_duration(leeway)}"
+
+
+def _issuer_detail(error: RequestError, token: str, settings: Settings) -> str:
+    try:
+        header, payload = decode_unverified(token)
+    except UsageError:  # the verifier parsed it already
+        return ""
+    return explain_issuer(error, header, payload, settings)
 
 
 def cmd_issue(args: argparse.Namespace, out: TextIO) -> int:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ._checks import validate
 from ._fields import DEFAULTS, RENAMED
+from ._issuers import IssuerEntry
 from ._remote import JWKSOptions
 from ._rules import Rule
 from .errors import ConfigurationError, Problem
@@ -74,6 +75,15 @@ class Settings:
     set_remote_user: bool
     load_user: bool
     user_field: str | None
+    # Several issuers (issue 17): one validated entry each, chosen by the token's iss;
+    # empty for the usual one-issuer settings, whose own keys and claims are the entry.
+    issuers: tuple[IssuerEntry, ...]
+    # RFC 9068 / RFC 8725 §3.11: accepted typ values, compared lower-cased without
+    # "application/"; empty: any typ, or none.
+    require_typ: tuple[str, ...]
+    # RFC 9728: this resource's URI, and the document's further members.
+    resource: str | None
+    resource_metadata: Mapping[str, Any] = field(repr=False, compare=False)
     source: Mapping[str, Any] = field(repr=False, compare=False)
     # How problems refer to the dict (``from_dict``'s ``name``); ``replace`` keeps it.
     name: str = field(default="JWTGATE", repr=False, compare=False)
@@ -103,7 +113,7 @@ class Settings:
 
         ``name`` is how problems refer to the dict (``JWTGATE['LEEWAY']``).
         """
-        return cls(**validate(data if data is not None else {}, name))
+        return cls(**validate(data if data is not None else {}, name, make=cls))
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with some keys changed, validated again like ``from_dict``."""
