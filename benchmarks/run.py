@@ -3,7 +3,8 @@
 Every number is a ratio against a baseline timed interleaved in the same run
 (``harness.compare``); absolute microseconds are printed for orientation only.
 Sections (``--only`` picks some): verify, middleware, peers, sizes, hostile,
-revocation, jwks, throughput. ``--quick`` shrinks every budget (the smoke test uses it).
+revocation, jwks, issuers, sessions, telemetry, throughput. ``--quick`` shrinks every
+budget (the smoke test uses it).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ ALGORITHMS = {
 
 
 BATCH = 50
-BATCHED = frozenset({"middleware", "peers", "sizes", "jwks-middleware"})
+BATCHED = frozenset({"middleware", "peers", "sizes", "jwks-middleware", "telemetry"})
 
 
 class Report:
@@ -511,6 +512,47 @@ def section_revocation(report: Report, trials: int) -> None:
                 report.value("propagation", f"{name}: max delay", max(values) * 1000, "ms", note)
 
 
+def section_issuers(report: Report) -> None:
+    """Several issuers (#17) against the one-issuer settings with the same key: what
+    choosing the issuer by ``iss`` costs, and what refusing an unknown one costs."""
+    table("Several issuers: two ISSUERS entries against one issuer with the same key")
+    public_pem = (KEYS / "ec256_public.pem").read_text()
+    private = load_private_key((KEYS / "ec256_private.pem").read_bytes())
+    rsa_pem = (KEYS / "rsa_public.pem").read_text()
+    one = {"algorithms": ["ES256"], "issuer": "https://a.example/", "public_key": public_pem}
+    entries = [
+        {"issuer": "https://b.example/", "algorithms": ["RS256"], "public_key": rsa_pem},
+        {"issuer": "https://a.example/", "algorithms": ["ES256"], "public_key": public_pem},
+    ]
+
+    def token(iss: str) -> str:
+        return jwt.encode({"sub": "alice", "iss": iss, "exp": FAR}, private, algorithm="ES256")
+
+    known, stranger = token("https://a.example/"), token("https://stranger.example/")
+    for label, size in (("uncached", 0), ("cached", 1024)):
+        single = Verifier(Settings.from_dict({**one, "verify_cache_size": size}))
+        several = Verifier(Settings.from_dict({"issuers": entries, "verify_cache_size": size}))
+        report.add(
+            "issuers",
+            compare(
+                f"verify ES256, 2 issuers, {label}",
+                lambda v=several: v.verify(known),
+                "1 issuer",
+                lambda v=single: v.verify(known),
+            ),
+        )
+    gate = Gate(Settings.from_dict({"issuers": entries, "verify_cache_size": 0}))
+    report.add(
+        "issuers",
+        compare(
+            "refuse an unknown iss (no key used)",
+            lambda: gate.decide(("GET", "/", (f"Bearer {stranger}",), None, "", False, None)),
+            "verify a known one",
+            lambda: gate.decide(("GET", "/", (f"Bearer {known}",), None, "", False, None)),
+        ),
+    )
+
+
 def section_jwks(report: Report) -> None:
     from jwt.algorithms import RSAAlgorithm
 
@@ -650,6 +692,37 @@ def section_sessions(report: Report) -> None:
     report.add("sessions", compare("Sessions.refresh", refresh, "jwt.encode", raw_encode))
 
 
+def section_telemetry(report: Report) -> None:
+    table(
+        "OpenTelemetry on: the extra cost of a cached request over telemetry off, x one raw decode"
+    )
+    try:
+        from opentelemetry import metrics
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    except ImportError:
+        print("(skipped: needs jwtgate[otel] and opentelemetry-sdk)")
+        return
+    # The SDK as an app would configure it; it reads jwtgate's counters only when it
+    # collects, so the request path below never calls into it.
+    metrics.set_meter_provider(MeterProvider(metric_readers=[InMemoryMetricReader()]))
+    signing, verifying, data = material("HS256")
+    token = mint("HS256", signing)
+    raw = raw_batch(token, verifying, "HS256")
+    for stack, middleware, caller, bare_app in (
+        ("ASGI", asgi.JWTGateMiddleware, asgi_caller, apps.asgi_bare),
+        ("WSGI", wsgi.JWTGateMiddleware, wsgi_caller, apps.wsgi_bare),
+    ):
+        off = caller(middleware(bare_app, data), token)
+        on = caller(middleware(bare_app, {**data, "telemetry": True}), token)
+        report.add(
+            "telemetry",
+            compare(
+                f"HS256 {stack} cached, telemetry on - off", on, "jwt.decode", raw, subtract=off
+            ),
+        )
+
+
 def section_throughput(report: Report, budget: tuple[int, int, float]) -> None:
     print("\n### Throughput on 127.0.0.1 (ratio of req/s, auth / bare)\n", flush=True)
     print("| server, app | auth | bare | ratio |\n| --- | --- | --- | --- |", flush=True)
@@ -764,7 +837,9 @@ SECTIONS = (
     "hostile",
     "revocation",
     "jwks",
+    "issuers",
     "sessions",
+    "telemetry",
     "throughput",
 )
 
@@ -829,8 +904,12 @@ def main(argv: list[str] | None = None) -> int:
             section_revocation(report, trials=2 if args.quick else 20)
         elif name == "jwks":
             section_jwks(report)
+        elif name == "issuers":
+            section_issuers(report)
         elif name == "sessions":
             section_sessions(report)
+        elif name == "telemetry":
+            section_telemetry(report)
         elif name == "throughput":
             budget = (1, 100, 2.0) if args.quick else (5, 3000, 10.0)
             section_throughput(report, budget)

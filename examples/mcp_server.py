@@ -1,13 +1,14 @@
 """A Starlette MCP server (streamable HTTP transport) protected as an OAuth resource server.
 
-What the MCP authorization spec asks of a server, with jwtgate:
+What the MCP authorization spec asks of a server, with jwtgate's ``RESOURCE``
+setting (the server's own URL):
 
-- tokens must be meant for this server: ``AUDIENCE`` is the server's own URL
-  (RFC 8707 resource indicators);
+- tokens must be meant for this server: the audience is the resource (RFC 8707
+  resource indicators);
 - the server publishes where to get tokens, at
-  ``/.well-known/oauth-protected-resource`` (RFC 9728), a public path;
-- every 401 points there: ``WWW-Authenticate: Bearer resource_metadata="…"``,
-  added to jwtgate's challenge by the ``error_handler`` setting.
+  ``/.well-known/oauth-protected-resource/mcp`` (RFC 9728 §3.1), which the
+  middleware answers without a token;
+- every challenge points there: ``WWW-Authenticate: Bearer resource_metadata="…"``.
 
 Run it from the repository root (after ``pip install "jwtgate[starlette]" uvicorn``)::
 
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import os
 from typing import Any
-from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -31,50 +31,18 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from jwtgate.asgi import JWTGateMiddleware
-from jwtgate.http import Rejection
 
 RESOURCE = os.environ.get("RESOURCE", "http://127.0.0.1:8000/mcp")
 ISSUER = os.environ.get("ISSUER", "https://example.us.auth0.com/")
-origin = urlsplit(RESOURCE)
-METADATA_PATH = "/.well-known/oauth-protected-resource"
-METADATA_URL = f"{origin.scheme}://{origin.netloc}{METADATA_PATH}"
-
-
-def point_to_metadata(rejection: Rejection) -> Rejection:
-    """RFC 9728 §5.1: a 401 names the resource metadata in its challenge."""
-    if rejection.status != 401:
-        return rejection
-    headers = tuple(
-        (
-            name,
-            f'{value}, resource_metadata="{METADATA_URL}"' if name == "www-authenticate" else value,
-        )
-        for name, value in rejection.headers
-    )
-    return Rejection(rejection.status, headers, rejection.body, rejection.error)
-
 
 SETTINGS: dict[str, Any] = {
     "ALGORITHMS": ["RS256"],
     "ISSUER": ISSUER,
-    "AUDIENCE": RESOURCE,
     "JWKS_DISCOVERY": True,  # the issuer's /.well-known/openid-configuration names its keys
-    "SCOPES_CLAIM": "scope",
-    "PUBLIC_PATHS": [METADATA_PATH],
+    "RESOURCE": RESOURCE,  # the audience, the metadata document, the challenges' pointer
+    "RESOURCE_METADATA": {"resource_name": "Orders MCP server"},
     "RULES": [{"path": "/mcp", "scopes": ["mcp:tools"]}],
-    "ERROR_HANDLER": point_to_metadata,
 }
-
-
-async def metadata(request: Request) -> JSONResponse:
-    return JSONResponse(
-        {
-            "resource": RESOURCE,
-            "authorization_servers": [ISSUER],
-            "scopes_supported": ["mcp:tools"],
-            "bearer_methods_supported": ["header"],
-        }
-    )
 
 
 TOOLS = [
@@ -99,7 +67,5 @@ async def mcp(request: Request) -> JSONResponse:
     return JSONResponse({"jsonrpc": "2.0", "id": ident, "error": error})
 
 
-api = Starlette(
-    routes=[Route(METADATA_PATH, metadata), Route("/mcp", mcp, methods=["POST"])],
-)
+api = Starlette(routes=[Route("/mcp", mcp, methods=["POST"])])
 app = JWTGateMiddleware(api, SETTINGS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -16,6 +17,29 @@ from redis_cluster import RedisCluster, SentinelGroup, running
 from redis_server import RedisServer, redis_binary
 
 pytest_plugins = ["jwtgate.pytest_plugin"]
+
+try:
+    import django
+except ImportError:  # a Flask-only environment
+    django = None
+
+if django is not None:
+    # The test Django project (tests/django_project), for the Django tests and the
+    # Django ORM store's. Set here rather than in the ini so that runs without
+    # Django are not affected; pytest-django provides the database fixtures.
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "django_project.settings")
+    django.setup()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _close_django_connections() -> Iterator[None]:
+    """Close Django's database connections after the session (no ResourceWarning at exit)."""
+    yield
+    if django is not None:
+        from django.db import connections
+
+        connections.close_all()
+
 
 KEYS = Path(__file__).parent / "keys"
 SECRET = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"  # fake, 50 bytes
@@ -134,6 +158,34 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server.start()
     yield server
     server.stop()
+
+
+def _django_database(kind: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    pytest.importorskip("django")
+    from django_databases import django_database
+
+    blocker = request.getfixturevalue("django_db_blocker")
+    workdir = request.getfixturevalue("tmp_path_factory").mktemp(f"django-{kind}")
+    with blocker.unblock(), django_database(kind, workdir, f"jwtgate_{kind}") as alias:
+        yield alias
+
+
+@pytest.fixture(scope="session")
+def django_sqlite_alias(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A migrated SQLite database file, as a Django database alias."""
+    yield from _django_database("sqlite", request)
+
+
+@pytest.fixture(scope="session")
+def django_postgresql_alias(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A migrated throwaway PostgreSQL database, as a Django database alias."""
+    yield from _django_database("postgresql", request)
+
+
+@pytest.fixture(scope="session")
+def django_mysql_alias(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A migrated throwaway MariaDB/MySQL database, as a Django database alias."""
+    yield from _django_database("mysql", request)
 
 
 @pytest.fixture

@@ -100,6 +100,7 @@ API_MODULES = [
     "stores/__init__",
     "feed",
     "jwks",
+    "resource_metadata",
     "errors",
     "asgi",
     "wsgi",

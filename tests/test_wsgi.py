@@ -338,3 +338,22 @@ def test_settings_or_gate_exactly_one() -> None:
         JWTGateMiddleware(Recorder())
     with pytest.raises(TypeError, match="not both"):
         JWTGateMiddleware(Recorder(), settings=make_settings(), gate=Gate(make_settings()))
+
+
+def test_a_head_refusal_sends_the_get_headers_and_no_body() -> None:
+    """HEAD refused: the status and headers a GET gets (Content-Length included), and no
+    body, for servers that send whatever the app returns after a HEAD answer."""
+    middleware, _ = wrap()
+    started: list[tuple[str, list[tuple[str, str]]]] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        started.append((status, headers))
+
+    head = EnvironBuilder(path="/private", method="HEAD").get_environ()
+    get = EnvironBuilder(path="/private", method="GET").get_environ()
+    assert b"".join(middleware(head, start_response)) == b""
+    body = b"".join(middleware(get, start_response))
+    assert json.loads(body)["error"]
+    (head_status, head_headers), (get_status, get_headers) = started
+    assert head_status == get_status == "401 Unauthorized"
+    assert head_headers == get_headers

@@ -21,55 +21,68 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 from ._fields import DEFAULTS, RENAMED, TCHAR, TTL_MAX, check_fields, string_list
-from ._problems import Report
+from ._issuer_checks import JWKS_OPTIONS, IssuerChecks
+from ._issuers import normal_typ
 from ._remote import JWKSOptions, is_loopback_url
 from ._rules import HTTP_METHODS, Rule, rule_methods
-from .errors import ConfigurationError
+from ._store_checks import STORE_SCHEMES, StoreChecks
+from .errors import ConfigurationError, Problem
 from .keyfiles import load_keys
 from .keys import ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, SUPPORTED_ALGORITHMS, StaticKeys
 from .paths import PathMatcher, compile_patterns
-from .stores._redis_connect import SCHEMES as REDIS_SCHEMES
-from .stores._redis_connect import parse as parse_redis_url
 
 __all__ = ["validate"]
 
 logger = logging.getLogger("jwtgate")
 
 TOKEN_SOURCES = ("header", "cookie", "query")
-STORE_SCHEMES = ("memory", "sqlite", *sorted(REDIS_SCHEMES))
-# The jwks_* settings that become JWKSOptions fields of the same name, less the prefix.
-_OPTIONS = (
-    "cache_ttl",
-    "cache_ttl_min",
-    "cache_ttl_max",
-    "refetch_interval",
-    "fetch_timeout",
-    "max_stale",
-    "max_bytes",
-    "redirects",
-)
 _MISSING = object()
 
 
-def validate(data: object, name: str) -> dict[str, Any]:
-    """The checked value of every ``Settings`` attribute, or raise ``ConfigurationError``."""
-    checks = _Checks(data, name)
+def validate(data: object, name: str, *, make: Callable[..., Any] | None = None) -> dict[str, Any]:
+    """The checked value of every ``Settings`` attribute, or raise ``ConfigurationError``.
+
+    ``make`` is the ``Settings`` class, to build the entries of ``issuers`` with
+    (without it they are checked but not built).
+    """
+    values, problems, found_warnings = _validate(data, name, make)
+    if problems:
+        raise ConfigurationError(problems)
+    for warning in found_warnings:
+        logger.warning("jwtgate: %s", warning)
+    return values
+
+
+def _validate(
+    data: object, name: str, make: Callable[..., Any] | None
+) -> tuple[dict[str, Any], list[Problem], list[Problem]]:
+    """The checked values, the problems and the warnings of one settings dict (the
+    top-level one, or one entry of ``issuers`` merged with what it inherits)."""
+    checks = _Checks(data, name, make)
     checks.check_unknown_keys()
+    several = checks.raw.get("issuers") is not None
+    if several:
+        checks.check_issuer_level_keys()
     algorithms = checks.check_algorithms()
     keys, signing_key = StaticKeys(()), None
     if algorithms is None:  # keys cannot be judged without knowing the algorithms
         algorithms = ()
-    else:
+    elif not several:  # with several issuers, every key is an entry's
         keys, signing_key, problems = load_keys(checks.raw, algorithms, name=name)
         checks.problems.extend(problems)
     v = checks.values = check_fields(checks, checks.raw)
+    v["resource"] = checks.check_resource()
     v["issuer"] = checks.optional_strings("issuer")
-    v["audience"] = checks.optional_strings("audience")
+    v["audience"] = checks.check_audience(v["resource"])
+    v["require_typ"] = tuple(normal_typ(t) for t in v["require_typ"])
     v["token_sources"] = checks.check_token_sources()
     v["public_paths"] = checks.check_patterns("public_paths")
     v["rules"] = checks.check_rules()
     v["error_handler"] = checks.check_function("error_handler", "(rejection) -> Rejection")
     v["claims_hook"] = checks.check_function("claims_hook", "(subject, claims) -> claims")
+    v["audit_hook"] = checks.check_function("audit_hook", "(event) -> None")
+    if v.get("telemetry"):
+        checks.check_telemetry()
     v["store"] = checks.check_store()
     if v["check_revocation"] and v["store"] is None:
         checks.add(
@@ -80,23 +93,22 @@ def validate(data: object, name: str) -> dict[str, Any]:
         )
     v["store_key_prefix"] = checks.check_key_prefix()
     v["jwks_url"], v["jwks_options"] = checks.check_remote_jwks(algorithms, v["issuer"])
-    if checks.problems:
-        raise ConfigurationError(checks.problems)
-    for warning in checks.warnings:
-        logger.warning("jwtgate: %s", warning)
+    v["issuers"] = checks.check_issuers(v["resource"]) if several else ()
+    v["resource_metadata"] = checks.check_resource_metadata(v["issuers"])
     v.update(algorithms=algorithms, keys=keys, signing_key=signing_key)
     v.update(key_id=checks.raw.get("key_id"), source=dict(checks.raw))
     v.update(name=name, warnings=tuple(checks.warnings))
-    return v
+    return v, checks.problems, checks.warnings
 
 
-class _Checks(Report):
+class _Checks(IssuerChecks, StoreChecks):
     """The custom checks, each adding its problems to the report."""
 
-    def __init__(self, data: object, name: str) -> None:
+    def __init__(self, data: object, name: str, make: Callable[..., Any] | None) -> None:
         self.raw: dict[str, Any] = {}
         super().__init__(self.raw, name)
         self.values: dict[str, Any] = {}
+        self.make = make
         if not isinstance(data, Mapping):
             self.add("E003", "", f"{name} should be a dict, not {type(data).__name__}.")
             data = {}
@@ -114,12 +126,17 @@ class _Checks(Report):
                 )
             self.raw[lower] = value
 
+    def validate_entry(
+        self, data: dict[str, Any], name: str
+    ) -> tuple[dict[str, Any], list[Problem], list[Problem]]:
+        return _validate(data, name, self.make)
+
     def check_remote_jwks(
         self, algorithms: tuple[str, ...], issuer: tuple[str, ...] | None
     ) -> tuple[str | None, JWKSOptions | None]:
         """Validate ``jwks_url`` and its tuning keys (ids E040-E049)."""
         url = self.raw.get("jwks_url")
-        options = {key: self.values.pop(f"jwks_{key}") for key in _OPTIONS}
+        options = {key: self.values.pop(f"jwks_{key}") for key in JWKS_OPTIONS}
         discovery = self.values.pop("jwks_discovery")
         insecure = self.values.pop("allow_insecure_jwks_url")
         allow_hmac = self.values.pop("allow_hmac_jwks")
@@ -253,26 +270,6 @@ class _Checks(Report):
             )
         return tuple(result)
 
-    def optional_strings(self, key: str) -> tuple[str, ...] | None:
-        value = self.raw.get(key)
-        if value is None:
-            return None
-        if isinstance(value, str) and value:
-            return (value,)
-        if (
-            isinstance(value, list | tuple)
-            and value
-            and all(isinstance(v, str) and v for v in value)
-        ):
-            return tuple(value)
-        self.add(
-            "E027",
-            key,
-            f"{self.ref(key)} should be a non-empty string or a non-empty list "
-            "of strings (matched exactly).",
-        )
-        return None
-
     def check_token_sources(self) -> tuple[str, ...]:
         sources = string_list(self, "token_sources", self.get("token_sources"), allow_empty=False)
         if sources is None:
@@ -384,10 +381,13 @@ class _Checks(Report):
             )
         return tuple(rules)
 
-    def check_function(self, key: str, signature: str) -> Callable[..., Any] | None:
+    def check_function(
+        self, key: str, signature: str, value: object = _MISSING
+    ) -> Callable[..., Any] | None:
         """A callable, or one named ``"package.module:function"`` (imported now, so a typo
         fails at startup, not at the first use)."""
-        value: object = self.get(key)
+        if value is _MISSING:
+            value = self.get(key)
         if value is None:
             return None
         if callable(value):
@@ -407,6 +407,18 @@ class _Checks(Report):
             detail = "no callable of that name" if name else "no ':function' part"
         self.add("E037", key, f"{self.ref(key)} = {value!r} names no function ({detail}).", hint)
         return None
+
+    def check_telemetry(self) -> None:
+        """``telemetry`` needs the OpenTelemetry API (found, not imported: startup stays light)."""
+        import importlib.util
+
+        if importlib.util.find_spec("opentelemetry") is None:
+            self.add(
+                "E160",
+                "telemetry",
+                f"{self.ref('telemetry')} is on but the OpenTelemetry API is not installed.",
+                "pip install 'jwtgate[otel]' (opentelemetry-api), or set it to False.",
+            )
 
     def check_key_prefix(self) -> str:
         value = self.get("store_key_prefix")
@@ -429,34 +441,23 @@ class _Checks(Report):
         if not isinstance(value, str):
             self.type_error("store", "a URL string")
             return None
-        scheme = urlsplit(value).scheme
-        if scheme not in STORE_SCHEMES or (
-            scheme == "sqlite"
-            and (not value.startswith("sqlite:///") or not value[10:].split("?", 1)[0])
+        parts = urlsplit(value)
+        scheme, sqlite_path = parts.scheme, value[10:].split("?", 1)[0]
+        if (
+            scheme not in STORE_SCHEMES
+            or (scheme == "sqlite" and not (value.startswith("sqlite:///") and sqlite_path))
+            or (scheme == "django" and (parts.path not in ("", "/") or parts.query))
         ):
             self.add(
                 "E020",
                 "store",
                 f"{self.ref('store')} is not a store URL jwtgate knows.",
-                "Use 'memory://', 'sqlite:////abs/path/file.db' or 'redis://host:6379/0'.",
+                "Use 'memory://', 'sqlite:////abs/path.db', 'redis://host:6379/0' or 'django://'.",
             )
             return None
         if scheme == "sqlite":
             return self.check_sqlite_path(value)
-        if scheme in REDIS_SCHEMES:
-            try:
-                parse_redis_url(value, "jwtgate:")
-            except ValueError as exc:
-                self.add(
-                    "E110",
-                    "store",
-                    f"{self.ref('store')} is not a usable Redis URL: {exc}.",
-                    "See docs/stores.md: 'redis://host:6379/0', "
-                    "'redis+cluster://host:7000,host:7001' or "
-                    "'redis+sentinel://host:26379,host:26380/service/0'.",
-                )
-                return None
-        return value
+        return self.check_redis_url(value)
 
     def check_sqlite_path(self, url: str) -> str:
         """The SQLite URL with its path made absolute, once (ids W001, E063).

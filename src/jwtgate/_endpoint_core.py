@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from . import _bearer
+from .audit import Reporter
 from .config import Settings
 from .errors import AuthenticationError, RequestError, RevokedToken, ServiceUnavailable
 from .http import render
@@ -42,10 +43,17 @@ class EndpointRequest:
     body: bytes = b""
     headers: Mapping[str, str] | None = None
     authorization: tuple[str, ...] = ()
+    client_address: str | None = None  # the peer, as the server reports it
 
     def header(self, name: str) -> str | None:
         """One header's value, or None."""
         return (self.headers or {}).get(name)
+
+    @property
+    def client(self) -> dict[str, str]:
+        """What the session inventory and the audit trail record of the client."""
+        found = {"address": self.client_address, "user_agent": self.header("user-agent")}
+        return {name: value for name, value in found.items() if value}
 
 
 @dataclass(frozen=True)
@@ -96,9 +104,10 @@ class _Authenticate:
 class _Login:
     subject: str
     claims: Mapping[str, Any] | None
+    client: Mapping[str, str]
 
     def on(self, sessions: Sessions | AsyncSessions) -> Any:
-        return sessions.login(self.subject, self.claims)
+        return sessions.login(self.subject, self.claims, client=self.client)
 
 
 @dataclass(frozen=True)
@@ -112,25 +121,28 @@ class _Verify:
 @dataclass(frozen=True)
 class _Refresh:
     token: str
+    client: Mapping[str, str]
 
     def on(self, sessions: Sessions | AsyncSessions) -> Any:
-        return sessions.refresh(self.token)
+        return sessions.refresh(self.token, client=self.client)
 
 
 @dataclass(frozen=True)
 class _Logout:
     token: str
+    client: Mapping[str, str]
 
     def on(self, sessions: Sessions | AsyncSessions) -> Any:
-        return sessions.logout(self.token)
+        return sessions.logout(self.token, client=self.client)
 
 
 @dataclass(frozen=True)
 class _LogoutAll:
     subject: str
+    client: Mapping[str, str]
 
     def on(self, sessions: Sessions | AsyncSessions) -> Any:
-        return sessions.logout_all(self.subject)
+        return sessions.logout_all(self.subject, client=self.client)
 
 
 @dataclass(frozen=True)
@@ -184,6 +196,7 @@ class _Core:
         if not prefix.startswith("/") or prefix.endswith("/"):
             raise ValueError("prefix must start with '/' and not end with one, e.g. '/auth'")
         self.settings = settings
+        self.reporter = Reporter.of(settings)
         self.prefix = prefix
         self.cookie = cookie
         self.cookie_name = cookie_name
@@ -222,8 +235,10 @@ class _Core:
         else:
             subject, claims = result, None
         if not subject:
+            attempted = username[:256]  # whatever was typed, bounded
+            self.reporter.report("login", "refused", attempted, client=request.client)
             raise _oauth_error(400, "invalid_grant", "invalid username or password")
-        pair = yield _Login(subject, claims)
+        pair = yield _Login(subject, claims, request.client)
         return self.issued(request, pair)
 
     def refresh(self, request: EndpointRequest, body: Mapping[str, Any]) -> _Flow:
@@ -233,7 +248,7 @@ class _Core:
         try:
             if from_cookie:  # ambient: prove the page sent it before anything changes
                 self.check_csrf(request, (yield _Verify(token)))
-            pair = yield _Refresh(token)
+            pair = yield _Refresh(token, request.client)
         except AuthenticationError as error:
             # A dead refresh cookie is useless to the browser: drop it.
             raise _oauth_error(
@@ -265,12 +280,12 @@ class _Core:
                 # /refresh, so a used one is a replay (its family ends, 400), not a
                 # way for whoever kept it to log the user out everywhere.
                 if identity.claims.get("token_use") == "refresh":
-                    yield _Refresh(token)
+                    yield _Refresh(token, request.client)
                 elif (yield _IsRevoked(identity)):
                     raise RevokedToken()
-                yield _LogoutAll(str(identity.subject))
+                yield _LogoutAll(str(identity.subject), request.client)
             else:
-                yield _Logout(token)
+                yield _Logout(token, request.client)
         except AuthenticationError as error:
             if access is not None:
                 return self.rendered(error)

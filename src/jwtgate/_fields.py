@@ -154,6 +154,12 @@ FIELDS: tuple[Field, ...] = (
     # -- claims
     _custom("issuer", "str or list of str", "Accepted `iss` values, matched exactly"),
     _custom("audience", "str or list of str", "Accepted `aud` values, matched exactly"),
+    _custom(
+        "issuers",
+        "list of dicts",
+        "Several issuers, each with its own keys, audience, algorithms and claims.",
+    ),
+    _field("require_typ", "list", [], "The `typ` header values accepted; empty: any (or none)."),
     _seconds("leeway", 0, 0, 300, "E010", "Clock skew tolerated on `exp`, `nbf` and `iat`."),
     _field("required_claims", "list", ["exp", "sub"], "Claims that must be present."),
     _field("identity_claim", "str", "sub", "The claim that names the subject"),
@@ -198,6 +204,14 @@ FIELDS: tuple[Field, ...] = (
         "error_handler",
         'a function, or `"module:function"`',
         "Reshapes every refusal a door sends (the body, extra headers).",
+    ),
+    # -- the protected resource (RFC 9728)
+    _custom("resource", "URL", "This resource's own URI (RFC 8707, RFC 9728)."),
+    _custom(
+        "resource_metadata",
+        "dict",
+        "More members of the protected resource metadata document",
+        {},
     ),
     # -- sessions and stores
     _whole(
@@ -262,6 +276,13 @@ FIELDS: tuple[Field, ...] = (
         "how many revocation answers each process keeps",
     ),
     _seconds("revocation_poll_interval", 0.05, 0.01, 5, "E083", "How often the change feed polls"),
+    # -- observability
+    _custom(
+        "audit_hook",
+        'a function, or `"module:function"`',
+        "Also receives every audit event (login, refresh, reuse detected, logout…).",
+    ),
+    _flag("telemetry", "OpenTelemetry metrics and spans (needs `jwtgate[otel]`)"),
 )
 
 BY_NAME = {f.name: f for f in FIELDS}
@@ -287,7 +308,6 @@ RENAMED = {
     "jwt_token_location": "token_sources",
     "token_location": "token_sources",
     "exempt_paths": "public_paths",
-    "issuers": "issuer",
     "audiences": "audience",
     # Flask-JWT-Extended (docs/migrating.md)
     "jwt_algorithm": "algorithms",

@@ -26,13 +26,13 @@ import binascii
 import contextlib
 import json
 import os
-import runpy
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from ._explain import explain_issuer
 from ._version import __version__
 from .config import Settings, check_settings
 from .errors import (
@@ -45,105 +45,17 @@ from .errors import (
 
 __all__ = ["main"]
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CONFIG, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4
-
-
-class UsageError(Exception):
-    """A problem with the command line or its files (exit code 2)."""
-
-
-# -- settings files --------------------------------------------------------------
-
-
-def load_settings_file(path: str) -> dict[str, Any]:
-    """Read a settings dict from JSON, TOML or a Python module (its ``JWTGATE``)."""
-    file = Path(path)
-    if not file.is_file():
-        raise UsageError(f"{path}: no such file")
-    suffix = file.suffix.lower()
-    data: object
-    try:
-        if suffix == ".py":
-            data = _run_settings_module(file)
-        elif suffix == ".toml":
-            try:
-                import tomllib
-            except ModuleNotFoundError:  # Python 3.10
-                raise UsageError("TOML settings need Python 3.11 or newer; use JSON") from None
-            data = tomllib.loads(file.read_text())  # its errors name the line and column
-        else:
-            data = json.loads(file.read_text())
-    except json.JSONDecodeError as exc:
-        where = f"line {exc.lineno}, column {exc.colno}"
-        raise UsageError(f"{path}: not valid JSON at {where}: {exc.msg}") from exc
-    except (OSError, ValueError) as exc:
-        raise UsageError(
-            f"{path}: cannot be read as settings ({type(exc).__name__}: {exc})"
-        ) from exc
-    if isinstance(data, Mapping):
-        for table in ("jwtgate", "JWTGATE"):
-            if isinstance(data.get(table), Mapping):
-                data = data[table]
-                break
-    if not isinstance(data, Mapping):
-        raise UsageError(f"{path}: settings should be a JSON/TOML object or a JWTGATE dict")
-    return {key: _anchored(value, file.parent) for key, value in data.items()}
-
-
-def _anchored(value: object, folder: Path) -> Any:
-    """A relative ``file:PATH`` in a settings file names a file beside it, not one in
-    whatever directory the command runs from (also inside a dict of keys by id)."""
-    if isinstance(value, str) and value.startswith("file:"):
-        target = Path(value[len("file:") :]).expanduser()
-        return value if target.is_absolute() else f"file:{(folder / target).resolve()}"
-    if isinstance(value, Mapping):
-        return {k: _anchored(v, folder) for k, v in value.items()}
-    return value
-
-
-def _run_settings_module(file: Path) -> object:
-    """A Python settings module's ``JWTGATE``; whatever running it raises is one line."""
-    try:
-        namespace = runpy.run_path(str(file))
-    except SyntaxError as exc:
-        raise UsageError(f"{file}: not valid Python at line {exc.lineno}: {exc.msg}") from exc
-    except Exception as exc:  # the user's module: say what it raised, in one line
-        raise UsageError(f"{file}: running it raised {type(exc).__name__}: {exc}") from exc
-    data = namespace.get("JWTGATE")
-    if data is None:
-        raise UsageError(f"{file}: defines no JWTGATE dict")
-    return data
-
-
-# -- human-readable times --------------------------------------------------------
-
-
-def human_duration(seconds: float) -> str:
-    """``4 min 12 s``, ``2 h 5 min``, ``3 d 4 h``: the two largest units."""
-    seconds = abs(int(seconds))
-    units = [("d", 86400), ("h", 3600), ("min", 60), ("s", 1)]
-    parts: list[str] = []
-    for name, size in units:
-        if seconds >= size or (name == "s" and not parts):
-            amount, seconds = divmod(seconds, size)
-            parts.append(f"{amount} {name}")
-        if len(parts) == 2:
-            break
-    return " ".join(parts)
-
-
-def describe_time(value: object, now: float) -> str:
-    """A NumericDate as ISO time plus how far from now it is."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return f"{value!r} (not a NumericDate)"
-    try:
-        iso = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(value))
-    except (OverflowError, OSError, ValueError):
-        return f"{value!r} (out of range)"
-    delta = value - now
-    when = f"in {human_duration(delta)}" if delta > 0 else f"{human_duration(delta)} ago"
-    return f"{iso} ({when})"
-
+from ._cli_common import (
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_UNAVAILABLE,
+    EXIT_USAGE,
+    UsageError,
+    describe_time,
+    human_duration,
+    load_settings_file,
+)
 
 # -- unverified decoding ---------------------------------------------------------
 
@@ -199,7 +111,9 @@ def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
                 check.close()
     except RequestError as error:
         print(f"REFUSED: {error.description} ({type(error).__name__})", file=out)
-        detail = _time_detail(error, args.token, now, settings.leeway)
+        detail = _time_detail(error, args.token, now, settings.leeway) or _issuer_detail(
+            error, args.token, settings
+        )
         if detail:
             print(detail, file=out)
         return EXIT_FAILED
@@ -228,6 +142,14 @@ def _time_detail(error: RequestError, token: str, now: float, leeway: float) -> 
         float(payload.get(c, 0)) for c in ("nbf", "iat") if isinstance(payload.get(c), int | float)
     )
     return f"not valid for another {human_duration(starts - now)}, leeway {human_duration(leeway)}"
+
+
+def _issuer_detail(error: RequestError, token: str, settings: Settings) -> str:
+    try:
+        header, payload = decode_unverified(token)
+    except UsageError:  # the verifier parsed it already
+        return ""
+    return explain_issuer(error, header, payload, settings)
 
 
 def cmd_issue(args: argparse.Namespace, out: TextIO) -> int:
@@ -365,6 +287,8 @@ _DETAILS = {
     "demo": "Exit with Ctrl-C. Nothing it stores outlives it unless --db names a file.",
     "revoke": "Exit codes: 0 done, 2 bad arguments, 3 invalid settings, 4 store unreachable.",
     "purge": "Redis and memory stores expire entries by themselves: purge is for SQLite.",
+    "sessions": "Exit codes: 0 done, 1 no such session, 2 bad arguments, 3 invalid settings, "
+    "4 store unreachable.",
     "keygen": "Without --out the key is printed; --out never replaces files without --force.",
     "issue": "For tests and local development: the token is signed with the settings' key.",
     "verify": "Exit code 0 for a valid token, 1 with the failed check named otherwise.",
@@ -414,6 +338,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--token", help="revoke this token (verified first)")
     p.set_defaults(func=cmd_revoke)
+
+    from ._cli_sessions import cmd_sessions_list, cmd_sessions_revoke
+
+    p = _command(sub, "sessions", "list a subject's sessions, or revoke one by its id")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    q = actions.add_parser("list", help="the live sessions of SUBJECT, oldest first")
+    q.add_argument("subject", metavar="SUBJECT")
+    q.set_defaults(func=cmd_sessions_list)
+    q = actions.add_parser("revoke", help="end the session SESSION_ID (its tokens stop working)")
+    q.add_argument("session_id", metavar="SESSION_ID")
+    q.set_defaults(func=cmd_sessions_revoke)
+    for q in (actions.choices["list"], actions.choices["revoke"]):
+        q.add_argument("--settings", required=True, help="settings file naming the store")
+        q.add_argument("--json", action="store_true", help="print JSON instead of text")
 
     p = _command(sub, "purge", "delete expired entries from the configured store")
     p.add_argument("--settings", required=True, help="settings file naming the store")

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ._checks import validate
 from ._fields import DEFAULTS, RENAMED
+from ._issuers import IssuerEntry
 from ._remote import JWKSOptions
 from ._rules import Rule
 from .errors import ConfigurationError, Problem
@@ -24,6 +25,7 @@ from .keys import HMAC_ALGORITHMS, KeySource, SigningKey, StaticKeys
 from .paths import PathMatcher
 
 if TYPE_CHECKING:
+    from .audit import AuditEvent
     from .http import Rejection
 
 __all__ = ["DEFAULTS", "RENAMED", "Rule", "Settings", "check_settings"]
@@ -73,6 +75,15 @@ class Settings:
     set_remote_user: bool
     load_user: bool
     user_field: str | None
+    # Several issuers (issue 17): one validated entry each, chosen by the token's iss;
+    # empty for the usual one-issuer settings, whose own keys and claims are the entry.
+    issuers: tuple[IssuerEntry, ...]
+    # RFC 9068 / RFC 8725 §3.11: accepted typ values, compared lower-cased without
+    # "application/"; empty: any typ, or none.
+    require_typ: tuple[str, ...]
+    # RFC 9728: this resource's URI, and the document's further members.
+    resource: str | None
+    resource_metadata: Mapping[str, Any] = field(repr=False, compare=False)
     source: Mapping[str, Any] = field(repr=False, compare=False)
     # How problems refer to the dict (``from_dict``'s ``name``); ``replace`` keeps it.
     name: str = field(default="JWTGATE", repr=False, compare=False)
@@ -87,6 +98,9 @@ class Settings:
     verify_cache_max_age: float = DEFAULTS["verify_cache_max_age"]
     revocation_cache_size: int = DEFAULTS["revocation_cache_size"]
     revocation_poll_interval: float = DEFAULTS["revocation_poll_interval"]
+    # Observability (#18): the audit hook, and OpenTelemetry on or off.
+    audit_hook: Callable[[AuditEvent], object] | None = field(default=None, repr=False)
+    telemetry: bool = False
     # The key source once built (jwtgate._keysource), for this object only: a copy
     # made by ``replace`` builds its own.
     built_sources: dict[str, KeySource] = field(
@@ -99,7 +113,7 @@ class Settings:
 
         ``name`` is how problems refer to the dict (``JWTGATE['LEEWAY']``).
         """
-        return cls(**validate(data if data is not None else {}, name))
+        return cls(**validate(data if data is not None else {}, name, make=cls))
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with some keys changed, validated again like ``from_dict``."""

@@ -72,8 +72,9 @@ from ._endpoint_core import csrf_key as csrf_key
 from ._endpoint_core import csrf_token as csrf_token
 from ._endpoint_core import csrf_valid as csrf_valid
 from ._sansio import arun, run
+from ._session_core import ClaimsHook
 from .config import Settings
-from .sessions import AsyncSessions, ClaimsHook, Sessions
+from .sessions import AsyncSessions, Sessions
 from .stores import AsyncStore, Store
 
 if TYPE_CHECKING:
@@ -251,8 +252,14 @@ class _ASGIApp:
             headers[name] = (
                 f"{headers[name]}; {value}" if name == "cookie" and name in headers else value
             )
+        client = scope.get("client")
         request = EndpointRequest(
-            scope["method"], scope["path"], body, headers, tuple(authorization)
+            scope["method"],
+            scope["path"],
+            body,
+            headers,
+            tuple(authorization),
+            client_address=str(client[0]) if client else None,
         )
         response = await self.endpoints.handle(request)
         await send(
@@ -308,6 +315,7 @@ class _WSGIApp:
             body,
             headers,
             (authorization,) if authorization is not None else (),
+            client_address=environ.get("REMOTE_ADDR") or None,
         )
         response = self.endpoints.handle(request)
         start_response(f"{response.status} {_REASONS[response.status]}", list(response.headers))

@@ -20,12 +20,15 @@ The tree::
     │   │   ├── InvalidClaim
     │   │   │   ├── MissingClaim
     │   │   │   ├── InvalidIssuer
+    │   │   │   │   └── UnknownIssuer   no issuer entry names the token's iss
     │   │   │   └── InvalidAudience
     │   │   ├── WrongTokenType
+    │   │   │   └── DisallowedTokenType  the typ header is not one require_typ lists
     │   │   └── RevokedToken
     │   │       └── ReusedToken         a consumed refresh token came back
     │   └── InsufficientScope           403 insufficient_scope
     ├── PreflightAnswered               204: jwtgate answered a CORS preflight itself
+    ├── MetadataAnswered                200: jwtgate served its RFC 9728 metadata itself
     └── ServiceUnavailable              503 with Retry-After: the server's fault
         ├── KeySourceUnavailable
         └── StoreUnavailable
@@ -45,6 +48,7 @@ __all__ = [
     "AuthenticationError",
     "ConfigurationError",
     "DisallowedAlgorithm",
+    "DisallowedTokenType",
     "ExpiredToken",
     "ImmatureToken",
     "InsufficientScope",
@@ -58,6 +62,7 @@ __all__ = [
     "JWTGateError",
     "KeySourceUnavailable",
     "MalformedToken",
+    "MetadataAnswered",
     "MissingClaim",
     "MissingToken",
     "NonCanonicalPath",
@@ -69,6 +74,7 @@ __all__ = [
     "ServiceUnavailable",
     "StoreUnavailable",
     "TokenTooLarge",
+    "UnknownIssuer",
     "UnknownKey",
     "UnknownUser",
     "UnsupportedCriticalHeader",
@@ -158,6 +164,19 @@ class PreflightAnswered(RequestError):
     description = "preflight answered without running the app"
 
 
+class MetadataAnswered(RequestError):
+    """Raised for a ``GET`` of the protected resource metadata (RFC 9728) when
+    ``resource`` is set: jwtgate answers it with the document, no token needed, and
+    the app never runs."""
+
+    status = 200
+    description = "protected resource metadata"
+
+    def __init__(self, *, head: bool = False) -> None:
+        self.head = head  # a HEAD request: the same answer without its body
+        super().__init__()
+
+
 class InvalidToken(AuthenticationError):
     """Raised when the token is malformed, expired, revoked or otherwise invalid."""
 
@@ -231,8 +250,17 @@ class MissingClaim(InvalidClaim):
 class InvalidIssuer(InvalidClaim):
     """Raised when ``iss`` is not one of the accepted issuers."""
 
+    def __init__(self, description: str = "invalid issuer") -> None:
+        super().__init__("iss", description)
+
+
+class UnknownIssuer(InvalidIssuer):
+    """Raised when ``issuers`` is set and no entry accepts the token's ``iss`` (nor the
+    allow-list of a template it has the shape of): decided before any key is used, so
+    no key source is asked (no network I/O)."""
+
     def __init__(self) -> None:
-        super().__init__("iss", "invalid issuer")
+        super().__init__("unknown issuer")
 
 
 class InvalidAudience(InvalidClaim):
@@ -246,6 +274,13 @@ class WrongTokenType(InvalidToken):
     """Raised when a token of another kind (a refresh token) is presented as an access token."""
 
     description = "wrong token type"
+
+
+class DisallowedTokenType(WrongTokenType):
+    """Raised when ``require_typ`` is set and the token's ``typ`` header is missing or
+    names another type (RFC 9068 §4, RFC 8725 §3.11: an ID token is no access token)."""
+
+    description = "token type not accepted"
 
 
 class RevokedToken(InvalidToken):

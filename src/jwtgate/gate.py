@@ -23,6 +23,7 @@ from .errors import (
     InsufficientScope,
     InsufficientUserAuthentication,
     InvalidRequest,
+    MetadataAnswered,
     MissingToken,
     NonCanonicalPath,
     PreflightAnswered,
@@ -32,8 +33,10 @@ from .errors import (
 from .http import Rejection, render
 from .identity import ANONYMOUS, Identity
 from .paths import is_canonical
+from .resource_metadata import metadata_answers, metadata_url
 from .revocation import RevocationCheck, check_persistence
 from .stores import AsyncStore, Store
+from .telemetry import telemetry_for
 from .verify import Clock, Verifier
 
 __all__ = ["Gate", "Reads", "RequestFields", "RequestInfo", "reads_everything", "resolve_gate"]
@@ -164,8 +167,10 @@ class Gate:
         self._rules = settings.rules
         # Paths matter: a non-canonical one is refused before any pattern sees it.
         self.judges_paths = self._strict_paths = self._any_public or bool(self._rules)
-        # Only a judged path or a preflight can make _skips() say anything.
-        self._screens = self._strict_paths
+        # RFC 9728 (one attribute: more slow every request's attribute lookups).
+        self._metadata = metadata_answers(settings)
+        # Only a judged path, the metadata path or a preflight can make _skips() say anything.
+        self._screens = self._strict_paths or bool(settings.resource)
         self._answer_preflights = settings.cors_preflight == "answer"
         self._required = settings.credentials_required
         self._realm = settings.realm
@@ -192,6 +197,10 @@ class Gate:
         )
         if self.revocation is not None and store is None and async_store is None:
             check_persistence(settings)
+        telemetry = telemetry_for(settings)
+        if telemetry is not None:  # counted here, so the uncounted path stays as it is
+            self.decide = telemetry.counting(self.decide)  # type: ignore[method-assign]
+            self.decide_async = telemetry.counting(self.decide_async)  # type: ignore[method-assign]
         # Keys from settings and no revocation store: decide() does no I/O at all, so
         # an event loop may call it directly; decide_async() would give the same answer.
         self.never_waits = self.verifier.never_blocks and self.revocation is None
@@ -286,13 +295,14 @@ class Gate:
         True when keys are held (or none are remote). A provider that is down is
         logged by the key source; requests then fetch as usual.
         """
-        prefetch = getattr(self.verifier.keys, "prefetch", None)
-        return bool(prefetch()) if prefetch is not None else True
+        prefetches = [getattr(s, "prefetch", None) for s in self.verifier.key_sources]
+        # A list, not a generator: every issuer's keys are fetched, even after one failed.
+        return all([bool(fetch()) for fetch in prefetches if fetch is not None])  # noqa: C419
 
     async def prefetch_async(self) -> bool:
         """Like :meth:`prefetch`, without blocking the event loop (ASGI lifespan startup)."""
-        prefetch = getattr(self.verifier.keys, "prefetch_async", None)
-        return bool(await prefetch()) if prefetch is not None else True
+        prefetches = [getattr(s, "prefetch_async", None) for s in self.verifier.key_sources]
+        return all([bool(await fetch()) for fetch in prefetches if fetch is not None])
 
     def close(self) -> None:
         """Close the revocation store this Gate opened (``check_revocation``), if any."""
@@ -311,6 +321,10 @@ class Gate:
         answered preflight."""
         if self._strict_paths and not is_canonical(request[PATH], request[RAW_PATH]):
             raise NonCanonicalPath()
+        if request[PATH] in self._metadata[0]:
+            method = request[METHOD].upper()
+            if method in ("GET", "HEAD"):
+                raise MetadataAnswered(head=True) if method == "HEAD" else MetadataAnswered()
         if request[PREFLIGHT] and request[METHOD].upper() == "OPTIONS":
             if self._answer_preflights:
                 raise PreflightAnswered()
@@ -433,6 +447,8 @@ class Gate:
     def reject(self, error: RequestError) -> Rejection:
         """The HTTP answer for ``error``, logged without any token material, and reshaped
         by the ``error_handler`` setting when there is one."""
+        if isinstance(error, MetadataAnswered):  # an answer, not a refusal
+            return self._metadata[1][error.head]
         logger.debug("jwtgate: refused (%s: %s)", type(error).__name__, error.description)
         rejection = self._render(error)
         handler = self.settings.error_handler
@@ -445,17 +461,23 @@ class Gate:
 
     def _render(self, error: RequestError) -> Rejection:
         if isinstance(error, ServiceUnavailable):  # Retry-After varies: never reused
-            return render(error, self._realm)
+            return render(error, self._realm, resource_metadata=self.resource_metadata)
         # The vocabulary is fixed, so each refusal is rendered once (a flood of forged
         # tokens then costs a lookup, not a JSON encoding).
         key = (type(error), error.status, error.error, error.description, _scopes_of(error))
         done = self._rendered.get(key)
         if done is None:
-            done = render(error, self._realm)
+            done = render(error, self._realm, resource_metadata=self.resource_metadata)
             if len(self._rendered) < 256:
                 self._rendered[key] = done
             return done
         return Rejection(done.status, done.headers, done.body, error)
+
+    @property
+    def resource_metadata(self) -> str | None:
+        """The URL of the protected resource metadata (``resource`` set), or None."""
+        resource = self.settings.resource
+        return metadata_url(resource) if resource else None
 
     def expires_at(self, identity: Identity) -> float | None:
         """When ``identity`` stops being valid (``exp`` plus leeway), or None."""

@@ -3,8 +3,10 @@
 ``render(error, realm)`` gives status, headers and a small JSON body. The
 ``WWW-Authenticate`` challenge carries ``error``/``error_description`` only when
 RFC 6750 calls for them: a request without credentials gets a bare
-``Bearer realm="…"``. Descriptions come from a fixed vocabulary in
-:mod:`jwtgate.errors`, never from token contents.
+``Bearer realm="…"``. With the ``resource`` setting, every challenge also names the
+protected resource metadata (``resource_metadata="…"``, RFC 9728 §5.1). This is the
+one place challenges are written: every door renders through it. Descriptions
+come from a fixed vocabulary in :mod:`jwtgate.errors`, never from token contents.
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ class Rejection:
 
 
 _REASONS = {
+    200: "OK",
     204: "No Content",
     400: "Bad Request",
     401: "Unauthorized",
@@ -79,8 +82,9 @@ _REASONS = {
 }
 
 
-def challenge(error: RequestError, realm: str) -> str:
-    """The ``WWW-Authenticate`` value for ``error``."""
+def challenge(error: RequestError, realm: str, *, resource_metadata: str | None = None) -> str:
+    """The ``WWW-Authenticate`` value for ``error``; ``resource_metadata`` is the URL of
+    the RFC 9728 document, when there is one."""
     params = [f"realm={quote(realm)}"]
     if error.error is not None:
         params.append(f"error={quote(error.error)}")
@@ -89,11 +93,13 @@ def challenge(error: RequestError, realm: str) -> str:
         params.append(f"scope={quote(' '.join(error.required))}")
     if isinstance(error, InsufficientUserAuthentication):
         params.append(f"max_age={quote(str(error.max_age))}")  # RFC 9470 §3
+    if resource_metadata is not None:
+        params.append(f"resource_metadata={quote(resource_metadata)}")  # RFC 9728 §5.1
     return "Bearer " + ", ".join(params)
 
 
-def render(error: RequestError, realm: str) -> Rejection:
-    """Status, headers and JSON body for ``error``."""
+def render(error: RequestError, realm: str, *, resource_metadata: str | None = None) -> Rejection:
+    """Status, headers and JSON body for ``error`` (see :func:`challenge`)."""
     if isinstance(error, PreflightAnswered):
         # No CORS headers: a browser then refuses the cross-origin request, which is
         # right when no CORS layer answered before jwtgate (see docs/security.md).
@@ -106,7 +112,9 @@ def render(error: RequestError, realm: str) -> Rejection:
         headers.append(("retry-after", str(error.retry_after)))
         code = "temporarily_unavailable"
     else:
-        headers.append(("www-authenticate", challenge(error, realm)))
+        headers.append(
+            ("www-authenticate", challenge(error, realm, resource_metadata=resource_metadata))
+        )
         code = error.error or "authentication_required"
     body = json.dumps(
         {"error": code, "error_description": error.description}, separators=(",", ":")

@@ -77,9 +77,11 @@ from ._jwks_fetch import (
     usable_keys,
 )
 from ._remote import JWKSOptions, is_loopback_host, is_loopback_url
+from .audit import AuditEvent, AuditHook, emit
 from .errors import KeySourceUnavailable, RequestError, UnknownKey
 from .jwks_publish import jwks_asgi_app, jwks_document, jwks_wsgi_app
 from .keys import KeyIndex, VerificationKey
+from .telemetry import Telemetry, telemetry_for
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -147,6 +149,9 @@ class JWKSKeys:
         self._unknown_logged = -math.inf
         self._unknown_quiet = 0
         self.fetches = 0  # attempts started (successful or not), for metrics and tests
+        # Set by from_settings: OpenTelemetry (None: off) and the audit hook.
+        self.telemetry: Telemetry | None = None
+        self.audit_hook: AuditHook | None = None
         # A discovery document and then the JWKS: two fetches at most per flight.
         self._wait_limit = 2 * options.fetch_timeout + 1
 
@@ -155,7 +160,7 @@ class JWKSKeys:
         """A new, empty-cached source for ``settings``' remote JWKS."""
         if settings.jwks_options is None:
             raise ValueError("these settings have no jwks_url (or jwks_discovery)")
-        return cls(
+        source = cls(
             settings.jwks_url,
             algorithms=settings.algorithms,
             options=settings.jwks_options,
@@ -163,6 +168,8 @@ class JWKSKeys:
             issuer=settings.issuer[0] if settings.issuer else None,
             clock=clock,
         )
+        source.telemetry, source.audit_hook = telemetry_for(settings), settings.audit_hook
+        return source
 
     def __repr__(self) -> str:
         return f"JWKSKeys({display(self._url)!r})"
@@ -367,6 +374,14 @@ class JWKSKeys:
 
     def _run_fetch(self) -> None:
         """Fetch, validate and install the JWKS, or record the failure. Never raises."""
+        if self.telemetry is None:
+            self._fetch_once()
+            return
+        with self.telemetry.span("jwtgate.jwks.fetch"):
+            ok = self._fetch_once()
+        self.telemetry.jwks_fetched(ok)
+
+    def _fetch_once(self) -> bool:
         started = self._clock()
         with self._lock:
             self._last_attempt = started
@@ -380,9 +395,10 @@ class JWKSKeys:
         except Exception as exc:  # noqa: BLE001 - a provider fault must never become a 500
             reason = str(exc) if isinstance(exc, FetchFailed) else type(exc).__name__
             self._record_failure(url, reason)
-            return
+            return False
         now = self._clock()
         with self._lock:
+            before = set(self._keys.kids()) if self._keys is not None else None
             self._keys = KeyIndex(keys)
             self._expires_at = now + lifetime
             self._refresh_at = now + lifetime * (1 - REFRESH_AHEAD)
@@ -399,6 +415,19 @@ class JWKSKeys:
             ", ".join(self._keys.kids()),
             lifetime,
         )
+        if before is not None and before != set(self._keys.kids()):
+            self._rotation_seen(before, set(self._keys.kids()), final)
+        return True
+
+    def _rotation_seen(self, before: set[str], after: set[str], url: str) -> None:
+        detail = {
+            "kids_added": ",".join(sorted(after - before)),
+            "kids_removed": ",".join(sorted(before - after)),
+            "jwks_url": display(url),
+        }
+        emit(AuditEvent("key_rotation", "seen", detail=detail), self.audit_hook)
+        if self.telemetry is not None:
+            self.telemetry.session_event("key_rotation")
 
     def _record_failure(self, url: str | None, reason: str) -> None:
         now = self._clock()

@@ -5,25 +5,20 @@ Importable as ``jwtgate.jwks.jwks_document``, ``jwks_asgi_app`` and ``jwks_wsgi_
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
+from ._documents import ASGIApp, document_asgi_app, document_wsgi_app
 from .keys import PRIVATE_MEMBERS, VerificationKey
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from _typeshed.wsgi import WSGIApplication
 
     from .config import Settings
 
 __all__ = ["jwks_asgi_app", "jwks_document", "jwks_wsgi_app"]
-
-Scope = MutableMapping[str, Any]
-ASGIMessage = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[ASGIMessage]]
-Send = Callable[[ASGIMessage], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def _public_jwk(key: VerificationKey, settings_algorithms: Sequence[str]) -> dict[str, Any]:
@@ -91,59 +86,15 @@ def _jwks_response(
     return body, headers
 
 
-_NOT_ALLOWED = b'{"error":"method_not_allowed"}'
-_NOT_ALLOWED_HEADERS = [
-    ("Content-Type", "application/json"),
-    ("Allow", "GET, HEAD"),
-    ("Content-Length", str(len(_NOT_ALLOWED))),
-]
-
-
 def jwks_asgi_app(settings: Settings | Mapping[str, Any], *, max_age: int = 300) -> ASGIApp:
     """A raw ASGI app answering ``GET``/``HEAD`` with :func:`jwks_document` (mount it anywhere).
 
     ``max_age`` is the ``Cache-Control: max-age`` consumers are told to cache for;
     keep it well under the time between publishing a new key and signing with it.
     """
-    body, headers = _jwks_response(settings, max_age)
-    raw_headers = [(n.lower().encode(), v.encode()) for n, v in headers]
-    raw_not_allowed = [(n.lower().encode(), v.encode()) for n, v in _NOT_ALLOWED_HEADERS]
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        if scope["type"] != "http":
-            if scope["type"] == "websocket":
-                await send({"type": "websocket.close", "code": 1008})
-            return
-        if scope["method"] not in ("GET", "HEAD"):
-            await send({"type": "http.response.start", "status": 405, "headers": raw_not_allowed})
-            await send({"type": "http.response.body", "body": _NOT_ALLOWED})
-            return
-        await send({"type": "http.response.start", "status": 200, "headers": raw_headers})
-        await send(
-            {"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body}
-        )
-
-    return app
+    return document_asgi_app(*_jwks_response(settings, max_age))
 
 
 def jwks_wsgi_app(settings: Settings | Mapping[str, Any], *, max_age: int = 300) -> WSGIApplication:
     """A WSGI app answering ``GET``/``HEAD`` with :func:`jwks_document` (mount it anywhere)."""
-    body, headers = _jwks_response(settings, max_age)
-
-    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        method = environ.get("REQUEST_METHOD", "GET")
-        if method not in ("GET", "HEAD"):
-            start_response("405 Method Not Allowed", list(_NOT_ALLOWED_HEADERS))
-            return [_NOT_ALLOWED]
-        start_response("200 OK", list(headers))
-        return [b""] if method == "HEAD" else [body]
-
-    return app
+    return document_wsgi_app(*_jwks_response(settings, max_age))

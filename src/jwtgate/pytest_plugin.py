@@ -17,6 +17,11 @@ these fixtures available in your tests:
     A factory of throwaway asymmetric key pairs: ``jwtgate_keypair("ES256")``.
 ``jwtgate_jwks_server``
     A factory that serves a JWKS on 127.0.0.1 and stops it after the test.
+``jwtgate_provider``
+    A factory of stand-in identity providers (:class:`~jwtgate.testing.Provider`),
+    one per issuer: ``a = jwtgate_provider("ES256")``, then
+    ``{"ISSUERS": [a.entry(), b.entry()]}`` and ``a.token("alice", audience=...)``.
+    Their JWKS servers stop after the test.
 
 ``jwtgate.testing.assert_rfc6750(response, 401, "invalid_token")`` checks
 refusals.
@@ -30,7 +35,15 @@ from typing import Any
 import pytest
 
 from .config import Settings
-from .testing import FrozenClock, JWKSServer, KeyPair, TokenFactory, keypair, test_settings
+from .testing import (
+    FrozenClock,
+    JWKSServer,
+    KeyPair,
+    Provider,
+    TokenFactory,
+    keypair,
+    test_settings,
+)
 
 
 @pytest.fixture
@@ -75,3 +88,18 @@ def jwtgate_jwks_server() -> Iterator[Callable[..., JWKSServer]]:
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def jwtgate_provider() -> Iterator[Callable[..., Provider]]:
+    """``jwtgate_provider("ES256", issuer=...)`` starts a stand-in provider for this test."""
+    providers: list[Provider] = []
+
+    def start(algorithm: str = "ES256", **options: Any) -> Provider:
+        provider = Provider(algorithm, **options)
+        providers.append(provider)
+        return provider
+
+    yield start
+    for provider in providers:
+        provider.stop()

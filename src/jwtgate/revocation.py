@@ -44,6 +44,7 @@ from .identity import Identity
 from .sessions import session_id
 from .stores import AsyncStore, Store, open_async_store, open_feed, open_store
 from .stores._redis_connect import SCHEMES as REDIS_SCHEMES
+from .telemetry import timed
 
 __all__ = ["RevocationCheck", "check_persistence", "question"]
 
@@ -141,7 +142,7 @@ class RevocationCheck:
         url = self.settings.store
         if url is None:  # Settings refuse it (E022); a RevocationCheck built by hand may not
             raise StoreUnavailable()
-        return opener(url, prefix=self.settings.store_key_prefix)
+        return timed(self.settings, opener(url, prefix=self.settings.store_key_prefix), url)
 
     def _view(self, given: object) -> RevocationView | None:
         """A view over the feed of the very store that answers (call with the lock held).

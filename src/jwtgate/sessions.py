@@ -33,277 +33,44 @@ operation never succeeds without the store.
 from __future__ import annotations
 
 import inspect
-import logging
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
-from ._sansio import Op
-from .config import Settings
-from .errors import (
-    ConfigurationError,
-    InvalidClaim,
-    MissingClaim,
-    Problem,
-    ReusedToken,
-    RevokedToken,
-    WrongTokenType,
+from ._sansio import Op, arun, run
+from ._session_core import (
+    ClaimsHook,
+    Client,
+    TokenPair,
+    _Core,
+    end_session,
+    remember_for,
+    store_url,
 )
-from .feed import AsyncCachedStore, CachedStore
+from ._session_core import (
+    session_id as session_id,  # jwtgate.sessions.session_id, as before the split
+)
+from .audit import Reporter
+from .config import Settings
+from .errors import WrongTokenType
+from .feed import CachedStore
 from .identity import Identity
-from .issue import REGISTERED_CLAIMS, Issuer, new_jti
-from .stores import AsyncStore, Rotation, Store, open_async_store, open_store
-from .verify import Clock, Verifier
+from .stores import AsyncStore, SessionInfo, Store, open_store
+from .verify import Clock
 
 __all__ = [
     "AsyncSessions",
     "Sessions",
     "TokenPair",
+    "list_sessions",
     "purge_expired",
     "revoke_jti",
+    "revoke_session",
     "revoke_subject",
 ]
 
-logger = logging.getLogger("jwtgate")
-
-SESSION_CLAIMS = frozenset({"sid", "token_use", "auth_time"})
-ClaimsHook = Callable[[str, Mapping[str, Any]], Any]
-
 R = TypeVar("R")
 StoreT = TypeVar("StoreT", Store, AsyncStore)
-
-
-@dataclass(frozen=True)
-class TokenPair:
-    """An access token and a refresh token of one session, with their lifetimes.
-
-    ``grace`` is True when the pair answered a retried refresh within
-    ``refresh_reuse_grace`` (see the module docs). ``repr()`` hides the tokens.
-    """
-
-    access_token: str = field(repr=False)
-    refresh_token: str = field(repr=False)
-    session_id: str
-    expires_in: int
-    refresh_expires_in: int
-    access_expires_at: int
-    refresh_expires_at: int
-    token_type: str = "Bearer"
-    grace: bool = False
-
-    def as_dict(self) -> dict[str, Any]:
-        """The RFC 6749 §5.1 token response body (plus ``refresh_expires_in``)."""
-        return {
-            "access_token": self.access_token,
-            "token_type": self.token_type,
-            "expires_in": self.expires_in,
-            "refresh_token": self.refresh_token,
-            "refresh_expires_in": self.refresh_expires_in,
-        }
-
-
-@dataclass(frozen=True)
-class _Refresh:
-    """What a verified refresh token says."""
-
-    subject: str
-    sid: str
-    jti: str
-    claims: Mapping[str, Any]
-    auth_time: int | None  # when the session's user logged in; None for older tokens
-
-
-def store_url(settings: Settings) -> str:
-    """The configured store URL, or the E062 configuration error."""
-    if settings.store is None:
-        raise ConfigurationError(
-            [
-                Problem(
-                    "jwtgate.E062",
-                    "STORE",
-                    "sessions need a store, and none is configured.",
-                    "Set STORE, e.g. 'sqlite:///jwtgate.db', or pass store=.",
-                )
-            ]
-        )
-    return settings.store
-
-
-def remember_for(settings: Settings) -> float:
-    """How long a family, a logout-all mark or a revoked id must be remembered.
-
-    As long as any token it guards can still pass verification: the longer of
-    the two token lifetimes, plus the leeway.
-    """
-    return max(settings.access_token_ttl, settings.refresh_token_ttl) + settings.leeway
-
-
-def session_id(identity: Identity) -> str | None:
-    """The jwtgate session id of a verified token, or None.
-
-    Only tokens jwtgate minted (they carry ``token_use``) have one: an identity
-    provider's own ``sid`` claim names a session no jwtgate store knows.
-    """
-    sid = identity.claims.get("sid")
-    return sid if isinstance(sid, str) and "token_use" in identity.claims else None
-
-
-class _Core:
-    """Everything but the store calls, shared by the sync and async classes."""
-
-    def __init__(self, settings: Settings | Mapping[str, Any], clock: Clock) -> None:
-        if not isinstance(settings, Settings):
-            settings = Settings.from_dict(settings)
-        self.settings = settings
-        self.clock = clock
-        self.issuer = Issuer(settings, clock=clock)
-        self.access = Verifier(settings, clock=clock)
-        self.refreshing = Verifier(settings, clock=clock, token_use="refresh")
-        self.grace = float(settings.refresh_reuse_grace)
-        self.family_ttl = remember_for(settings)
-        self._skip = REGISTERED_CLAIMS | SESSION_CLAIMS | {settings.identity_claim}
-
-    def store_url(self) -> str:
-        return store_url(self.settings)
-
-    def resolve_store(self, store: object, *, want_async: bool) -> tuple[Any, bool]:
-        """The store given (checked to be sync or async as wanted), or one opened from
-        a URL (``store``, else the ``store`` setting); and whether the caller owns it."""
-        if store is None or isinstance(store, str):
-            url = store if store is not None else self.store_url()
-            prefix = self.settings.store_key_prefix
-            # In the cache layer, so a Gate in this process sees each revocation at once.
-            if want_async:
-                return AsyncCachedStore(open_async_store(url, prefix=prefix)), True
-            return CachedStore(open_store(url, prefix=prefix)), True
-        if inspect.iscoroutinefunction(getattr(store, "rotate", None)) != want_async:
-            raise TypeError(
-                "this store is sync: use Sessions, or open_async_store()"
-                if want_async
-                else "this store is async: use AsyncSessions"
-            )
-        return store, False
-
-    def check_claims(self, claims: Mapping[str, Any] | None) -> dict[str, Any]:
-        if claims is not None and not isinstance(claims, Mapping):
-            raise TypeError(f"claims must be a mapping, not {type(claims).__name__}")
-        extra = dict(claims or {})
-        clash = sorted(SESSION_CLAIMS.intersection(extra))
-        if clash:
-            raise ValueError(f"claims may not override session claims: {', '.join(clash)}")
-        return extra
-
-    def with_claims(self, token: _Refresh, claims: Mapping[str, Any] | None) -> _Refresh:
-        """``token`` carrying ``claims`` (what the claims hook answered) into the next pair."""
-        return replace(token, claims=self.check_claims(claims))
-
-    def pair(
-        self,
-        subject: str,
-        claims: Mapping[str, Any],
-        sid: str,
-        refresh_jti: str,
-        *,
-        grace: bool,
-        auth_time: int | None,
-    ) -> TokenPair:
-        settings = self.settings
-        session = {"sid": sid} if auth_time is None else {"sid": sid, "auth_time": auth_time}
-        access = self.issuer.claims_for(subject, claims, settings.access_token_ttl)
-        access.update(session, token_use="access")
-        refresh = self.issuer.claims_for(subject, claims, settings.refresh_token_ttl)
-        refresh.update(session, jti=refresh_jti, token_use="refresh")
-        return TokenPair(
-            access_token=self.issuer.encode(access),
-            refresh_token=self.issuer.encode(refresh),
-            session_id=sid,
-            expires_in=settings.access_token_ttl,
-            refresh_expires_in=settings.refresh_token_ttl,
-            access_expires_at=access["exp"],
-            refresh_expires_at=refresh["exp"],
-            grace=grace,
-        )
-
-    def parse_refresh(self, identity: Identity) -> _Refresh:
-        claims = identity.claims
-        for name in ("sid", "jti"):
-            value = claims.get(name)
-            if value is None:
-                raise MissingClaim(name)
-            if not isinstance(value, str) or not value:
-                raise InvalidClaim(name)
-        extra = {k: v for k, v in claims.items() if k not in self._skip}
-        auth_time = claims.get("auth_time")
-        if isinstance(auth_time, bool) or not isinstance(auth_time, int):
-            auth_time = None
-        return _Refresh(str(identity.subject), claims["sid"], claims["jti"], extra, auth_time)
-
-    def after_rotation(self, token: _Refresh, rotation: Rotation, new: str) -> TokenPair:
-        if rotation.outcome == "rotated":
-            # The successor the store recorded: ``new``, or the one a rotation in
-            # doubt already chose (this request retries it).
-            successor = rotation.current if rotation.current is not None else new
-            return self.next_pair(token, successor, grace=False)
-        if rotation.outcome == "grace" and rotation.current is not None:
-            return self.next_pair(token, rotation.current, grace=True)
-        if rotation.outcome == "reused":
-            # Worth an alert: either a client bug or a stolen refresh token.
-            logger.warning(
-                "jwtgate: refresh token reuse detected; session %s revoked (RFC 9700 §4.14.2)",
-                token.sid,
-            )
-            raise ReusedToken()
-        raise RevokedToken()
-
-    def next_pair(self, token: _Refresh, refresh_jti: str, *, grace: bool) -> TokenPair:
-        subject, claims, sid, auth_time = token.subject, token.claims, token.sid, token.auth_time
-        return self.pair(subject, claims, sid, refresh_jti, grace=grace, auth_time=auth_time)
-
-    def jti_ttl(self, identity: Identity) -> float:
-        exp = identity.claims.get("exp")
-        if exp is None:
-            return float(self.family_ttl)
-        return max(1.0, float(exp) + self.settings.leeway - self.clock())
-
-    # -- the operations, as store calls to make and answers to read ----------------
-
-    def login(self, subject: str, claims: Mapping[str, Any]) -> Op[TokenPair]:
-        sid, jti, now, ttl = new_jti(), new_jti(), self.clock(), self.family_ttl
-        pair = self.pair(subject, claims, sid, jti, grace=False, auth_time=int(now))
-        return Op(
-            lambda store: store.create_session(subject, sid, jti, now=now, ttl=ttl), _is(pair)
-        )
-
-    def refresh(self, token: _Refresh) -> Op[TokenPair]:
-        new, now, grace, ttl = new_jti(), self.clock(), self.grace, self.family_ttl
-        return Op(
-            lambda store: store.rotate(
-                token.subject, token.sid, token.jti, new, now=now, grace=grace, ttl=ttl
-            ),
-            lambda rotation: self.after_rotation(token, rotation, new),
-        )
-
-    def logout(self, identity: Identity) -> Op[bool]:
-        subject, sid = str(identity.subject), session_id(identity)
-        if sid is None:
-            return self.revoke_jti(identity)
-        return Op(lambda store: store.revoke_session(subject, sid), bool)
-
-    def logout_all(self, subject: str) -> Op[None]:
-        at, ttl = self.clock(), self.family_ttl
-        return Op(lambda store: store.revoke_subject(subject, at=at, ttl=ttl), _is(None))
-
-    def revoke_jti(self, identity: Identity) -> Op[bool]:
-        jti = identity.claims.get("jti")
-        if not isinstance(jti, str):
-            return Op(None, _is(False))
-        subject, ttl = str(identity.subject), self.jti_ttl(identity)
-        return Op(lambda store: store.revoke_jti(subject, jti, ttl=ttl), _is(True))
-
-
-def _is(value: R) -> Callable[[object], R]:
-    return lambda _answer: value
 
 
 class _Twin(Generic[StoreT]):
@@ -337,13 +104,17 @@ class Sessions(_Twin[Store]):
 
     _is_async = False
 
-    def login(self, subject: str, claims: Mapping[str, Any] | None = None) -> TokenPair:
+    def login(
+        self, subject: str, claims: Mapping[str, Any] | None = None, *, client: Client = None
+    ) -> TokenPair:
         """Start a session for ``subject``; ``claims`` (after the claims hook) go into both
-        tokens, with ``auth_time``, the time of this login."""
+        tokens, with ``auth_time``, the time of this login. ``client`` (``address``,
+        ``user_agent``) is recorded for :meth:`list` and the audit trail."""
         core = self._core
-        return self._run(core.login(subject, core.check_claims(self._hook(subject, claims))))
+        extra = core.check_claims(self._hook(subject, claims))
+        return self._run(core.login(subject, extra, client))
 
-    def refresh(self, refresh_token: str) -> TokenPair:
+    def refresh(self, refresh_token: str, *, client: Client = None) -> TokenPair:
         """Consume ``refresh_token`` and return the session's next pair.
 
         The claims the refresh token carries go through the claims hook again, so a
@@ -354,9 +125,8 @@ class Sessions(_Twin[Store]):
         """
         core = self._core
         token = core.parse_refresh(core.refreshing.verify(refresh_token))
-        return self._run(
-            core.refresh(core.with_claims(token, self._hook(token.subject, token.claims)))
-        )
+        hooked = core.with_claims(token, self._hook(token.subject, token.claims))
+        return self._run(core.refresh(hooked, client))
 
     def _hook(self, subject: str, claims: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
         hook = self.claims_hook
@@ -369,16 +139,27 @@ class Sessions(_Twin[Store]):
         except WrongTokenType:
             return self._core.refreshing.verify(token)
 
-    def logout(self, token: str) -> bool:
+    def logout(self, token: str, *, client: Client = None) -> bool:
         """End the session of ``token`` (access or refresh); True when something was revoked.
 
         A token without a session id has its ``jti`` revoked instead.
         """
-        return self._run(self._core.logout(self.verify(token)))
+        return self._run(self._core.logout(self.verify(token), client))
 
-    def logout_all(self, subject: str) -> None:
+    def logout_all(self, subject: str, *, client: Client = None) -> None:
         """End every session of ``subject`` and refuse every token issued to it until now."""
-        self._run(self._core.logout_all(subject))
+        self._run(self._core.logout_all(subject, client))
+
+    def list(self, subject: str) -> list[SessionInfo]:
+        """The live sessions of ``subject``, oldest first: id, created, last refreshed,
+        expiry, and the client recorded at login (see ``jwtgate.stores.SessionInfo``)."""
+        return self._run(self._core.inventory(subject))
+
+    def revoke_session(self, sid: str, *, client: Client = None) -> bool:
+        """End the session ``sid`` (a "log out that device" button, an operator's revoke);
+        True when it was live. Its access tokens are refused where ``check_revocation``
+        is on."""
+        return run(end_session(sid, self._core.reporter, client), self._run)
 
     def revoke_jti(self, identity: Identity) -> bool:
         """Revoke one token by its ``jti``, remembered until the token expires."""
@@ -404,18 +185,20 @@ class AsyncSessions(_Twin[AsyncStore]):
 
     _is_async = True
 
-    async def login(self, subject: str, claims: Mapping[str, Any] | None = None) -> TokenPair:
+    async def login(
+        self, subject: str, claims: Mapping[str, Any] | None = None, *, client: Client = None
+    ) -> TokenPair:
         """See :meth:`Sessions.login` (the claims hook may be async)."""
         core = self._core
         extra = core.check_claims(await self._hook(subject, claims))
-        return await self._run(core.login(subject, extra))
+        return await self._run(core.login(subject, extra, client))
 
-    async def refresh(self, refresh_token: str) -> TokenPair:
+    async def refresh(self, refresh_token: str, *, client: Client = None) -> TokenPair:
         """See :meth:`Sessions.refresh`."""
         core = self._core
         token = core.parse_refresh(await core.refreshing.verify_async(refresh_token))
         hooked = core.with_claims(token, await self._hook(token.subject, token.claims))
-        return await self._run(core.refresh(hooked))
+        return await self._run(core.refresh(hooked, client))
 
     async def _hook(
         self, subject: str, claims: Mapping[str, Any] | None
@@ -434,13 +217,21 @@ class AsyncSessions(_Twin[AsyncStore]):
         except WrongTokenType:
             return await self._core.refreshing.verify_async(token)
 
-    async def logout(self, token: str) -> bool:
+    async def logout(self, token: str, *, client: Client = None) -> bool:
         """See :meth:`Sessions.logout`."""
-        return await self._run(self._core.logout(await self.verify(token)))
+        return await self._run(self._core.logout(await self.verify(token), client))
 
-    async def logout_all(self, subject: str) -> None:
+    async def logout_all(self, subject: str, *, client: Client = None) -> None:
         """See :meth:`Sessions.logout_all`."""
-        await self._run(self._core.logout_all(subject))
+        await self._run(self._core.logout_all(subject, client))
+
+    async def list(self, subject: str) -> list[SessionInfo]:
+        """See :meth:`Sessions.list`."""
+        return await self._run(self._core.inventory(subject))
+
+    async def revoke_session(self, sid: str, *, client: Client = None) -> bool:
+        """See :meth:`Sessions.revoke_session`."""
+        return await arun(end_session(sid, self._core.reporter, client), self._run)
 
     async def revoke_jti(self, identity: Identity) -> bool:
         """See :meth:`Sessions.revoke_jti`."""
@@ -480,15 +271,37 @@ def revoke_jti(
     ``ttl``: how long to remember it (default: the longest token lifetime).
     """
     settings = _settings(settings)
-    with CachedStore(open_store(store_url(settings), prefix=settings.store_key_prefix)) as store:
+    with _opened(settings) as store:
         store.revoke_jti(subject, jti, ttl=ttl if ttl is not None else remember_for(settings))
+    Reporter.of(settings).report("revoke", "success", subject, detail={"jti": jti})
 
 
 def revoke_subject(settings: Settings | Mapping[str, Any], subject: str) -> None:
     """Log ``subject`` out everywhere in the configured store (no signing key needed)."""
     settings = _settings(settings)
-    with CachedStore(open_store(store_url(settings), prefix=settings.store_key_prefix)) as store:
+    with _opened(settings) as store:
         store.revoke_subject(subject, at=time.time(), ttl=remember_for(settings))
+    Reporter.of(settings).report("revoke", "success", subject, detail={"target": "subject"})
+
+
+def list_sessions(settings: Settings | Mapping[str, Any], subject: str) -> list[SessionInfo]:
+    """The live sessions of ``subject`` in the configured store (no signing key needed)."""
+    settings = _settings(settings)
+    with _opened(settings) as store:
+        return store.list_sessions(subject)
+
+
+def revoke_session(settings: Settings | Mapping[str, Any], sid: str) -> bool:
+    """End the session ``sid`` in the configured store; True when it was live."""
+    settings = _settings(settings)
+    with _opened(settings) as store:
+        flow = end_session(sid, Reporter.of(settings))
+        return run(flow, lambda op: op.read(None if op.call is None else op.call(store)))
+
+
+def _opened(settings: Settings) -> CachedStore:
+    # In the cache layer: its writes are announced to the processes watching the store.
+    return CachedStore(open_store(store_url(settings), prefix=settings.store_key_prefix))
 
 
 def purge_expired(settings: Settings | Mapping[str, Any]) -> int:

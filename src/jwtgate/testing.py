@@ -13,6 +13,8 @@ installed (fixtures ``jwtgate_settings``, ``jwtgate_token``, ``jwtgate_keypair``
 - :class:`FrozenClock` is a clock for ``Verifier``/``Gate`` that moves only when told.
 - :func:`assert_rfc6750` checks a refusal the way RFC 6750 defines it.
 - :class:`JWKSServer` serves a JWKS on 127.0.0.1 for apps that fetch keys.
+- :class:`Provider` is a stand-in identity provider (its own keys, served by a
+  ``JWKSServer``, and the tokens it signs) for settings with several ``issuers``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -36,6 +38,7 @@ __all__ = [
     "FrozenClock",
     "JWKSServer",
     "KeyPair",
+    "Provider",
     "TokenFactory",
     "assert_rfc6750",
     "keypair",
@@ -282,7 +285,10 @@ class JWKSServer:
                 return
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        # A short poll interval: stop() (shutdown) returns within 50 ms, not 500.
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
 
     @property
@@ -312,3 +318,93 @@ class JWKSServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+class Provider:
+    """A stand-in identity provider on 127.0.0.1: a throwaway key pair, a
+    :class:`JWKSServer` serving its public keys (and OpenID discovery), and tokens
+    signed with it. Make one per issuer to test settings with several ``issuers``.
+
+    ``issuer`` is the ``iss`` its tokens carry (by default the server's own
+    :attr:`JWKSServer.issuer`, which discovery names); ``typ`` their ``typ`` header
+    (RFC 9068's ``at+jwt`` by default; None for none); ``scopes_claim`` where
+    ``scopes=`` goes (Entra uses ``scp``). Stop it with :meth:`stop`, or use it as a
+    context manager.
+    """
+
+    def __init__(
+        self,
+        algorithm: str = "ES256",
+        *,
+        issuer: str | None = None,
+        typ: str | None = "at+jwt",
+        scopes_claim: str = "scope",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.keys = keypair(algorithm)
+        self.server = JWKSServer(self.keys.jwks)
+        self.issuer = issuer if issuer is not None else self.server.issuer
+        self.typ = typ
+        self.scopes_claim = scopes_claim
+        self.clock = clock
+
+    def entry(self, **overrides: Any) -> dict[str, Any]:
+        """An entry of the ``issuers`` setting for this provider (its issuer, JWKS URL and
+        algorithm), with ``overrides`` (``audience``, ``issuer`` as a template…)."""
+        entry: dict[str, Any] = {
+            "issuer": self.issuer,
+            "jwks_url": self.server.url,
+            "algorithms": [self.keys.algorithm],
+        }
+        entry.update({k.lower(): v for k, v in overrides.items()})
+        return entry
+
+    def token(
+        self,
+        subject: str = "user",
+        *,
+        audience: str | list[str] | None = None,
+        scopes: str | list[str] | None = None,
+        claims: Mapping[str, Any] | None = None,
+        ttl: int = 300,
+        issuer: str | None = None,
+        headers: Mapping[str, Any] | None = None,
+    ) -> str:
+        """An access token for ``subject`` signed with this provider's key: ``iss`` is
+        ``issuer`` (default: the provider's); ``headers`` change the JOSE header (a
+        None value removes the member: ``headers={"typ": None}``)."""
+        now = int(self.clock())
+        payload: dict[str, Any] = {
+            "iss": self.issuer if issuer is None else issuer,
+            "sub": subject,
+            "iat": now,
+            "exp": now + ttl,
+            "jti": secrets.token_urlsafe(12),
+        }
+        if audience is not None:
+            payload["aud"] = audience
+        if scopes is not None:
+            payload[self.scopes_claim] = scopes if isinstance(scopes, str) else " ".join(scopes)
+        payload.update(claims or {})
+        header: dict[str, Any] = {"kid": self.keys.kid, "typ": self.typ}
+        header.update(headers or {})
+        header = {k: v for k, v in header.items() if v is not None}
+        return jwt.encode(payload, self.keys.private_pem, self.keys.algorithm, headers=header)
+
+    @property
+    def requests(self) -> int:
+        """How many requests its JWKS server answered (key and discovery fetches)."""
+        return self.server.requests
+
+    def stop(self) -> None:
+        """Stop its JWKS server."""
+        self.server.stop()
+
+    def __enter__(self) -> Provider:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"Provider(issuer={self.issuer!r}, algorithm={self.keys.algorithm!r})"

@@ -24,6 +24,12 @@ and base64url alphabet, the last character of each segment is checked for
 canonical encoding (no stray bits, RFC 4648 §3.5), no padding is accepted
 (RFC 7515 §2), and the payload is decoded only after its signature verified.
 
+With ``issuers``, step 3 first reads the unverified payload's ``iss`` to choose
+the entry (:class:`~jwtgate._issuers.IssuerTable`): an unknown one is refused before
+any key source is asked, and only that entry's algorithms, keys, audience and claim
+mapping apply (B's token is checked with B's keys alone). ``require_typ`` (RFC 9068
+§4) is checked then too, before any key is used.
+
 Verified tokens are remembered (``verify_cache_size`` entries, the coldest out
 first: see ``_cache.SecondChance``; keyed by the exact token): a hit re-checks
 ``exp``/``nbf``/``iat`` against the clock, the entry's age
@@ -42,7 +48,6 @@ from typing import Any
 
 from jwt import exceptions as jwt_errors
 from jwt.algorithms import Algorithm
-from jwt.api_jws import PyJWS
 from jwt.warnings import InsecureKeyLengthWarning
 
 from ._cache import SecondChance
@@ -57,10 +62,13 @@ from ._compact import (
     load_json_object,
     validity,
 )
+from ._issuers import IssuerTable, normal_typ
 from ._keysource import key_source_for
+from ._profiles import Entry, Profile, algorithm_objects
 from .config import Settings
 from .errors import (
     DisallowedAlgorithm,
+    DisallowedTokenType,
     ExpiredToken,
     ImmatureToken,
     InvalidAudience,
@@ -75,53 +83,14 @@ from .errors import (
     WrongTokenType,
 )
 from .identity import Identity, parse_scopes
-from .keys import KeySource, StaticKeys, VerificationKey
+from .keys import KeySource, VerificationKey
+from .telemetry import telemetry_for
 
 __all__ = ["Clock", "Verifier"]
 
 Clock = Callable[[], float]
 
 _MAX_PREPARED = 64
-
-
-def _algorithm_objects(names: tuple[str, ...]) -> dict[str, Algorithm]:
-    """PyJWT's algorithm object for each allowed algorithm (what verifies signatures)."""
-    jws = PyJWS()
-    found: dict[str, Algorithm] = {}
-    for name in names:
-        try:
-            found[name] = jws.get_algorithm_by_name(name)
-        except NotImplementedError:  # pragma: no cover - cryptography is a dependency
-            continue
-    return found
-
-
-class _Entry:
-    """A verified token: its identity, the key that verified it, and when it may be served.
-
-    ``[start, end)`` is the token's validity window (:func:`validity`) cut to the
-    entry's own life, from when it was stored to ``verify_cache_max_age`` later.
-    ``used`` is the cache's mark of a hit (:class:`~jwtgate._cache.SecondChance`).
-    """
-
-    __slots__ = ("alg", "end", "identity", "key", "kid", "start", "used")
-
-    def __init__(
-        self,
-        identity: Identity,
-        key: VerificationKey,
-        alg: str,
-        kid: str | None,
-        start: float,
-        end: float,
-    ) -> None:
-        self.identity = identity
-        self.key = key
-        self.alg = alg
-        self.kid = kid
-        self.start = start
-        self.end = end
-        self.used = False
 
 
 class Verifier:
@@ -146,37 +115,63 @@ class Verifier:
             settings = Settings.from_dict(settings)
         self.settings = settings
         self.clock = clock
-        if keys is None:
-            keys = key_source_for(settings)
-        self.keys: KeySource = keys
-        self._allowed = frozenset(settings.algorithms)
-        self._algorithms = _algorithm_objects(settings.algorithms)
+        self._table: IssuerTable | None = None
+        self._profiles: dict[str, Profile] = {}
+        if settings.issuers:
+            if keys is not None:
+                raise TypeError("keys= replaces the one key source; with ISSUERS each has its own")
+            self._table = IssuerTable(settings.issuers)
+            for issuer in settings.issuers:
+                source = key_source_for(issuer.settings)
+                self._profiles[issuer.issuer] = Profile(issuer.settings, source, check_issuer=False)
+            profiles = tuple(self._profiles.values())
+        else:
+            if keys is None:
+                keys = key_source_for(settings)
+            profiles = (Profile(settings, keys, check_issuer=True),)
         self._prepared: dict[tuple[str, int], tuple[VerificationKey, Any]] = {}
-        self._required = settings.required_claims
         self._leeway = settings.leeway
-        self._issuer = frozenset(settings.issuer) if settings.issuer else None
-        self._audience = frozenset(settings.audience) if settings.audience else None
-        self._identity_claim = settings.identity_claim
-        self._scopes_claim = settings.scopes_claim
         self._max_bytes = settings.max_token_bytes
         self._token_use = token_use
+        size = settings.verify_cache_size
+        self._cache: SecondChance[str | bytes, Entry] | None = SecondChance(size) if size else None
+        self._max_age = settings.verify_cache_max_age
+        self._adopt(profiles)
+        telemetry = telemetry_for(settings)
+        if telemetry is not None:  # instrumented here, so the uninstrumented path is untouched
+            self.remembered = telemetry.hits(self.remembered)  # type: ignore[method-assign]
+            self._lookup = telemetry.hits(self._lookup)  # type: ignore[method-assign]
+            self._verify_in_full = telemetry.misses(self._verify_in_full)  # type: ignore[method-assign]
+            self._verify_in_full_async = telemetry.misses(self._verify_in_full_async)  # type: ignore[method-assign]
+
+    def _adopt(self, profiles: tuple[Profile, ...]) -> None:
+        self._profile = profiles[0]
+        self.key_sources: tuple[KeySource, ...] = tuple(p.keys for p in profiles)
+        self._allowed = frozenset().union(*(p.allowed for p in profiles))
+        self._algorithms = algorithm_objects(tuple(sorted(self._allowed)))
         # Static keys never change for the life of these settings; any other source
         # (remote JWKS) is asked again on each cache hit, so a rotated-out key, or
         # keys past their staleness bound, stop cached tokens too.
-        self._static_keys = isinstance(keys, StaticKeys)
-        size = settings.verify_cache_size
-        self._cache: SecondChance[str | bytes, _Entry] | None = SecondChance(size) if size else None
-        self._max_age = settings.verify_cache_max_age
+        self._static_keys = all(p.static for p in profiles)
         # A source that can say, without I/O, which key it serves now (JWKSKeys.peek)
         # lets cached tokens skip the full key lookup; static keys need no check.
-        self._peek: Callable[[str, str | None], VerificationKey | None] | None = (
-            None if self._static_keys else getattr(keys, "peek", None)
-        )
         self._remembered = (
             self._cache.data
-            if self._cache is not None and (self._static_keys or self._peek is not None)
+            if self._cache is not None and all(p.static or p.peek for p in profiles)
             else None
         )
+
+    @property
+    def keys(self) -> KeySource:
+        """The key source (settings' or ``keys=``; with ``issuers`` the first entry's, and
+        :attr:`key_sources` every entry's). Settable with one issuer."""
+        return self._profile.keys
+
+    @keys.setter
+    def keys(self, source: KeySource) -> None:
+        if self._table is not None:
+            raise TypeError("with ISSUERS each entry has its own key source")
+        self._adopt((Profile(self.settings, source, check_issuer=True),))
 
     # -- public API -------------------------------------------------------------
 
@@ -184,31 +179,27 @@ class Verifier:
         """Verify ``token`` and return its identity; raise a ``jwtgate.errors`` error."""
         entry = self._lookup(token)
         if entry is not None:
-            if self._static_keys or self._peeks(entry):
+            if self._static_keys or entry.profile.static or self._peeks(entry):
                 return entry.identity
             with self._dropping(token):
-                current = self.keys.get(entry.alg, entry.kid)
+                current = entry.profile.keys.get(entry.alg, entry.kid)
             if current is entry.key:
                 return entry.identity
             self._drop(token)
-        raw, header, segments = self._parse(token)
-        key = self.keys.get(header["alg"], header.get("kid"))
-        return self._finish(token, raw, header, segments, key)
+        return self._verify_in_full(token)
 
     async def verify_async(self, token: str | bytes) -> Identity:
         """Like :meth:`verify`, letting a remote key source fetch without blocking."""
         entry = self._lookup(token)
         if entry is not None:
-            if self._static_keys or self._peeks(entry):
+            if self._static_keys or entry.profile.static or self._peeks(entry):
                 return entry.identity
             with self._dropping(token):
-                current = await self.keys.get_async(entry.alg, entry.kid)
+                current = await entry.profile.keys.get_async(entry.alg, entry.kid)
             if current is entry.key:
                 return entry.identity
             self._drop(token)
-        raw, header, segments = self._parse(token)
-        key = await self.keys.get_async(header["alg"], header.get("kid"))
-        return self._finish(token, raw, header, segments, key)
+        return await self._verify_in_full_async(token)
 
     def remembered(self, token: str) -> Identity | None:
         """The identity of ``token`` if the cache holds a verification that still
@@ -226,7 +217,12 @@ class Verifier:
         entry = entries.get(token)
         if entry is None or not entry.start <= self.clock() < entry.end:
             return None
-        if not self._static_keys and not self._peeks(entry):
+        # entry.peek is None for static keys (a source without peek is never remembered).
+        if (
+            not self._static_keys
+            and entry.peek is not None
+            and entry.peek(entry.alg, entry.kid) is not entry.key
+        ):
             return None
         entry.used = True
         return entry.identity
@@ -259,7 +255,19 @@ class Verifier:
 
     # -- steps ------------------------------------------------------------------
 
-    def _lookup(self, token: str | bytes) -> _Entry | None:
+    def _verify_in_full(self, token: str | bytes) -> Identity:
+        raw, header, segments = self._parse(token)
+        profile, claims = self._choose(header, segments)
+        key = profile.keys.get(header["alg"], header.get("kid"))
+        return self._finish(token, raw, header, segments, key, profile, claims)
+
+    async def _verify_in_full_async(self, token: str | bytes) -> Identity:
+        raw, header, segments = self._parse(token)
+        profile, claims = self._choose(header, segments)
+        key = await profile.keys.get_async(header["alg"], header.get("kid"))
+        return self._finish(token, raw, header, segments, key, profile, claims)
+
+    def _lookup(self, token: str | bytes) -> Entry | None:
         """The cache entry for ``token`` if its time claims and age still hold, or None."""
         if self._cache is None:
             return None
@@ -285,10 +293,10 @@ class Verifier:
             self._drop(token)
             raise
 
-    def _peeks(self, entry: _Entry) -> bool:
+    def _peeks(self, entry: Entry) -> bool:
         """Whether the key source confirms, without I/O, that it still serves the
         key that verified ``entry`` (False: ask it with ``get``)."""
-        return self._peek is not None and self._peek(entry.alg, entry.kid) is entry.key
+        return entry.peek is not None and entry.peek(entry.alg, entry.kid) is entry.key
 
     def _drop(self, token: str | bytes) -> None:
         if self._cache is not None:
@@ -338,6 +346,34 @@ class Verifier:
             raise MalformedToken()
         return raw, header, segments
 
+    def _choose(
+        self, header: Mapping[str, Any], segments: tuple[bytes, ...]
+    ) -> tuple[Profile, dict[str, Any] | None]:
+        """The issuer profile of the token, and its claims when reading them chose it.
+
+        With several issuers, the payload is decoded (not yet trusted) for its ``iss``;
+        an issuer no entry accepts raises ``UnknownIssuer`` here, before any key source
+        is asked. Then the profile's own algorithm allow-list and ``require_typ``.
+        """
+        claims = None
+        profile = self._profile
+        if self._table is not None:
+            try:
+                claims = load_json_object(b64decode(segments[1]))
+            except (ValueError, binascii.Error) as exc:
+                raise MalformedToken() from exc
+            iss = claims.get("iss")
+            if not isinstance(iss, str):
+                raise MissingClaim("iss") if iss is None else InvalidClaim("iss")
+            profile = self._profiles[self._table.choose(iss).issuer]
+            if header["alg"] not in profile.allowed:
+                raise DisallowedAlgorithm()
+        if profile.typ is not None:
+            typ = header.get("typ")
+            if not isinstance(typ, str) or normal_typ(typ) not in profile.typ:
+                raise DisallowedTokenType()
+        return profile, claims
+
     def _prepare(self, alg: str, key: VerificationKey) -> tuple[Algorithm, Any]:
         """PyJWT's algorithm object and the key it prepared, once per key."""
         algorithm = self._algorithms.get(alg)
@@ -367,6 +403,8 @@ class Verifier:
         header: dict[str, Any],
         segments: tuple[bytes, ...],
         key: VerificationKey,
+        profile: Profile,
+        claims: dict[str, Any] | None,
     ) -> Identity:
         alg = header["alg"]
         if alg not in key.algorithms:
@@ -381,19 +419,19 @@ class Verifier:
         signing_input = raw[: len(segments[0]) + len(segments[1]) + 1]
         if not algorithm.verify(signing_input, prepared, signature):
             raise InvalidSignature()
-        # In the alphabet and canonical (checked in _parse): decoding cannot fail.
-        claims = load_json_object(b64decode(segments[1]))
-        self._check_claims(claims)
-        subject = claims.get(self._identity_claim)
+        if claims is None:  # not read yet (one issuer): its encoding was checked in _parse
+            claims = load_json_object(b64decode(segments[1]))
+        self._check_claims(claims, profile)
+        subject = claims.get(profile.identity_claim)
         if not isinstance(subject, str) or not subject:
             if subject is None:
-                raise MissingClaim(self._identity_claim)
-            raise InvalidClaim(self._identity_claim)
+                raise MissingClaim(profile.identity_claim)
+            raise InvalidClaim(profile.identity_claim)
         scopes: frozenset[str] = frozenset()
-        if self._scopes_claim in claims:
-            parsed = parse_scopes(claims[self._scopes_claim])
+        if profile.scopes_claim in claims:
+            parsed = parse_scopes(claims[profile.scopes_claim])
             if parsed is None:
-                raise InvalidClaim(self._scopes_claim)
+                raise InvalidClaim(profile.scopes_claim)
             scopes = parsed
         identity = Identity(
             subject,
@@ -408,11 +446,12 @@ class Verifier:
                 self._leeway, claims.get("exp"), claims.get("nbf"), claims.get("iat")
             )
             window = max(start, stored), min(end, stored + self._max_age)
-            self._cache.put(token, _Entry(identity, key, alg, header.get("kid"), *window))
+            entry = Entry(identity, key, alg, header.get("kid"), *window, profile)
+            self._cache.put(token, entry)
         return identity
 
-    def _check_claims(self, claims: dict[str, Any]) -> None:
-        for name in self._required:
+    def _check_claims(self, claims: dict[str, Any], profile: Profile) -> None:
+        for name in profile.required:
             if claims.get(name) is None:
                 raise MissingClaim(name)
         for name in NUMERIC_DATES:
@@ -441,10 +480,10 @@ class Verifier:
         if now < start:
             raise ImmatureToken()
 
-        if self._issuer is not None:
+        if profile.issuer is not None:
             if "iss" not in claims:
                 raise MissingClaim("iss")
-            if claims["iss"] not in self._issuer:
+            if claims["iss"] not in profile.issuer:
                 raise InvalidIssuer()
 
         if "aud" in claims:
@@ -454,7 +493,7 @@ class Verifier:
                 raise InvalidClaim("aud")
             # RFC 7519 §4.1.3: a token meant for some audience is refused by a
             # service that does not identify itself with it.
-            if self._audience is None or self._audience.isdisjoint(audiences):
+            if profile.audience is None or profile.audience.isdisjoint(audiences):
                 raise InvalidAudience()
-        elif self._audience is not None:
+        elif profile.audience is not None:
             raise MissingClaim("aud")

@@ -166,10 +166,15 @@ def _deprecated(name: str, instead: str) -> None:
     )
 
 
-def send_rejection(rejection: Rejection, start_response: StartResponse) -> list[bytes]:
-    """Start the refusal response and return its body, the WSGI way."""
+def send_rejection(
+    rejection: Rejection, start_response: StartResponse, *, head: bool = False
+) -> list[bytes]:
+    """Start the refusal response and return its body, the WSGI way; none for a ``HEAD``
+    request (its headers, ``Content-Length`` included, are those a ``GET`` gets). Some
+    servers (waitress) send whatever the app returns, and a body after a ``HEAD``
+    answer is read by the client as the start of the next response."""
     start_response(f"{rejection.status} {rejection.reason}", list(rejection.headers))
-    return [rejection.body]
+    return [b""] if head else [rejection.body]
 
 
 class JWTGateMiddleware:
@@ -194,7 +199,8 @@ class JWTGateMiddleware:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         outcome = self.gate.decide(read_request(environ, self.gate))
         if isinstance(outcome, Rejection):
-            return send_rejection(outcome, start_response)
+            head = environ.get("REQUEST_METHOD", "").upper() == "HEAD"
+            return send_rejection(outcome, start_response, head=head)
         self.annotate(environ, outcome)
         return self.app(environ, start_response)
 

@@ -1,36 +1,11 @@
-"""Configure the test Django project (tests/django_project) when Django is installed.
-
-pytest-django provides the database and client fixtures; the settings module is
-set here rather than in the ini so that runs without Django (a Flask-only tox
-env) are not affected.
-"""
+"""Fixtures of the framework tests (the test Django project is set up in tests/conftest.py)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-try:
-    import django
-except ImportError:  # a Flask-only environment
-    django = None
-
-if django is not None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "django_project.settings")
-    django.setup()
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _close_django_connections() -> Iterator[None]:
-    """Close Django's database connections after the session (no ResourceWarning at exit)."""
-    yield
-    if django is not None:
-        from django.db import connections
-
-        connections.close_all()
 
 
 @pytest.fixture

@@ -15,15 +15,37 @@ ROOT_URLCONF = "django_project.urls"
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 
 INSTALLED_APPS = [
+    "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
+    "django.contrib.messages",
+    "django.contrib.sessions",
     "rest_framework",
     "jwtgate.contrib.django.JWTGateConfig",
+    "jwtgate.contrib.django_store",
 ]
 
 MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
+    # The admin's (/admin/ is a public path for jwtgate: the admin logs in with a cookie).
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
     "jwtgate.contrib.django.JWTGateMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
 ]
 
 DATABASES = {
@@ -36,7 +58,7 @@ DATABASES = {
 
 JWTGATE = {
     "SECRET": SECRET,
-    "PUBLIC_PATHS": ["/health", "/api/*"],  # the API authenticates through DRF
+    "PUBLIC_PATHS": ["/health", "/api/*", "/admin/*"],  # the API authenticates through DRF
     "RULES": [{"path": "/reports/*", "scopes": ["reports"]}],
     "LOAD_USER": True,
     "STORE": "memory://django-project",  # the token views' sessions

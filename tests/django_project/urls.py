@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib import admin
 from django.urls import include, path
 
 from jwtgate.contrib.django_views import token_urls
@@ -9,6 +10,7 @@ from jwtgate.contrib.django_views import token_urls
 from . import views
 
 urlpatterns = [
+    path("admin/", admin.site.urls),
     path("", views.whoami),
     path("health", views.health),
     path("user", views.user),

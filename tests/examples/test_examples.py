@@ -247,3 +247,26 @@ def test_optional_and_scoped_routes(served: Served, jwtgate_token: TokenFactory)
     denied = get(served, "/admin", jwtgate_token("alice", scopes="read"))
     assert assert_rfc6750(denied, 403, "insufficient_scope")["scope"] == "admin"
     assert get(served, "/admin", jwtgate_token("alice", scopes="admin")).status_code == 200
+
+
+def test_otel_prometheus_example_serves_jwtgate_metrics() -> None:
+    """examples/otel_prometheus.py, run as written (its own process: the OpenTelemetry
+    providers are global), prints the jwtgate metrics a Prometheus scrape reads."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    example = Path(__file__).resolve().parents[2] / "examples" / "otel_prometheus.py"
+    result = subprocess.run(
+        [sys.executable, str(example), str(port)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    lines = result.stdout.splitlines()
+    accepted = [line for line in lines if 'outcome="accepted"' in line]
+    assert len(accepted) == 1 and accepted[0].endswith(" 2.0")
+    assert any('reason="missing_token"' in line and line.endswith(" 1.0") for line in lines)
+    assert any('result="hit"' in line for line in lines)

@@ -15,8 +15,8 @@ from starlette.testclient import TestClient
 from jwtgate.testing import JWKSServer, KeyPair, keypair
 
 KEY: KeyPair = keypair("RS256", kid="k1")
-RESOURCE = "http://testserver/mcp"
-METADATA = "http://testserver/.well-known/oauth-protected-resource"
+RESOURCE = "https://testserver/mcp"
+METADATA = "https://testserver/.well-known/oauth-protected-resource/mcp"
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def api(issuer: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
     monkeypatch.setenv("RESOURCE", RESOURCE)
     monkeypatch.setenv("ISSUER", issuer)
     module = importlib.reload(importlib.import_module("examples.mcp_server"))
-    with TestClient(module.app) as client:
+    with TestClient(module.app, base_url="https://testserver") as client:
         yield client
 
 
@@ -49,10 +49,20 @@ def rpc(api: TestClient, bearer: str | None, method: str, **params: Any) -> Any:
 
 
 def test_the_metadata_is_public_and_names_the_issuer(api: TestClient, issuer: str) -> None:
-    answer = api.get("/.well-known/oauth-protected-resource")
-    assert answer.status_code == 200
-    assert answer.json()["resource"] == RESOURCE
-    assert answer.json()["authorization_servers"] == [issuer]
+    """Served by the middleware at RFC 9728's path-suffixed URL and the bare one."""
+    for path in (
+        "/.well-known/oauth-protected-resource/mcp",
+        "/.well-known/oauth-protected-resource",
+    ):
+        answer = api.get(path)
+        assert answer.status_code == 200
+        assert answer.json() == {
+            "resource": RESOURCE,
+            "authorization_servers": [issuer],
+            "scopes_supported": ["mcp:tools"],
+            "bearer_methods_supported": ["header"],
+            "resource_name": "Orders MCP server",
+        }
 
 
 def test_a_token_for_this_resource_calls_tools(api: TestClient, issuer: str) -> None:
@@ -75,8 +85,11 @@ def test_every_401_points_at_the_metadata(api: TestClient, issuer: str, case: st
     assert answer.headers["www-authenticate"].endswith(f'resource_metadata="{METADATA}"')
 
 
-def test_a_token_without_the_scope_is_403_without_the_pointer(api: TestClient, issuer: str) -> None:
+def test_a_token_without_the_scope_is_403_naming_the_scope_and_the_metadata(
+    api: TestClient, issuer: str
+) -> None:
+    """MCP step-up: the 403 says which scope to ask for, and where the metadata is."""
     answer = rpc(api, token(issuer, scope="profile"), "tools/list")
     assert answer.status_code == 403
     assert 'scope="mcp:tools"' in answer.headers["www-authenticate"]
-    assert "resource_metadata" not in answer.headers["www-authenticate"]
+    assert answer.headers["www-authenticate"].endswith(f'resource_metadata="{METADATA}"')

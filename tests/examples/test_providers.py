@@ -148,4 +148,4 @@ def test_the_recipes_show_the_examples_code() -> None:
                 code = line.split("  #")[0].rstrip()
                 if code and not code.lstrip().startswith("#"):
                     assert code in source, f"{page.name}: {code!r} is not in the example"
-    assert shown == 6
+    assert shown == 5

@@ -165,3 +165,36 @@ def test_a_tampered_or_foreign_token_is_refused(issuer: str) -> None:
         answer = http.get("/reports/daily", headers={"Authorization": f"Bearer {token}"})
         assert answer.status_code == 401
         assert 'error="invalid_token"' in answer.headers["www-authenticate"]
+
+
+def test_the_provider_as_one_of_several_issuers_with_rfc_9068_and_9728(issuer: str) -> None:
+    """oidc-provider's at+jwt tokens pass as one entry of ISSUERS with REQUIRE_TYP, next
+    to a second provider; the RFC 9728 document names both, and an unknown issuer is
+    refused with the metadata pointer and no fetch from either provider."""
+    from jwtgate.testing import Provider, parse_challenge
+
+    with Provider("ES256") as other:
+        settings = {
+            "issuers": [{"issuer": issuer, "jwks_discovery": True}, other.entry()],
+            "algorithms": ["ES256", "RS256"],
+            "resource": AUDIENCE,
+            "require_typ": ["application/at+jwt"],
+        }
+        app = JWTGateMiddleware(Starlette(routes=[Route("/reports/daily", whoami)]), settings)
+        with uvicorn_server(app) as base, httpx.Client(base_url=base) as http:
+            fetched = other.requests  # the lifespan startup prefetched every issuer's keys
+            stranger = other.token(audience=AUDIENCE, issuer="https://stranger.example/")
+            refused = http.get("/reports/daily", headers={"Authorization": f"Bearer {stranger}"})
+            assert refused.status_code == 401
+            challenge = parse_challenge(refused.headers["www-authenticate"])[1]
+            assert challenge["error_description"] == "unknown issuer"
+            assert (
+                challenge["resource_metadata"] == AUDIENCE + "/.well-known/oauth-protected-resource"
+            )
+            assert other.requests == fetched == 1
+            for token in (access_token(issuer, "read"), other.token("partner", audience=AUDIENCE)):
+                answer = http.get("/reports/daily", headers={"Authorization": f"Bearer {token}"})
+                assert answer.status_code == 200, answer.text
+            document = http.get("/.well-known/oauth-protected-resource").json()
+            assert document["authorization_servers"] == [issuer, other.issuer]
+            assert document["resource"] == AUDIENCE

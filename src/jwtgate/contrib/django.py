@@ -64,6 +64,7 @@ from jwtgate.contrib.django_checks import (
     SETTING,
     check_jwtgate_settings,
     check_middleware_order,
+    check_store_database,
     middleware_position,
 )
 from jwtgate.errors import MissingToken, UnknownUser
@@ -442,3 +443,4 @@ class JWTGateConfig(AppConfig):
     def ready(self) -> None:
         checks.register(check_jwtgate_settings, checks.Tags.security)
         checks.register(check_middleware_order, checks.Tags.security)
+        checks.register(check_store_database)

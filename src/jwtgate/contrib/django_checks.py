@@ -5,6 +5,10 @@
   URLconf mounts the token views but ``JWTGATE`` names no ``STORE`` for them.
 * :func:`check_middleware_order`: ``jwtgate.E090`` when ``LOAD_USER`` is on and
   ``JWTGateMiddleware`` comes before ``AuthenticationMiddleware``.
+* :func:`check_store_database`: for a ``django://`` ``STORE``, ``jwtgate.E120``
+  when it names no database of ``DATABASES``, ``jwtgate.E121`` when
+  ``jwtgate.contrib.django_store`` is not installed, ``jwtgate.W020`` when the
+  database is an in-memory SQLite one (each connection would see its own).
 
 Both are importable from ``jwtgate.contrib.django``. This module imports no other
 jwtgate Django module (it finds the middleware by its dotted path).
@@ -14,23 +18,32 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
+from django.apps import apps
 from django.conf import settings as django_settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
+from django.db import DEFAULT_DB_ALIAS
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils.module_loading import import_string
 
 from jwtgate.config import Settings, check_settings
 from jwtgate.errors import ConfigurationError
 
-__all__ = ["check_jwtgate_settings", "check_middleware_order"]
+__all__ = [
+    "check_jwtgate_settings",
+    "check_middleware_order",
+    "check_store_database",
+    "django_store_alias",
+]
 
 SETTING = "JWTGATE"
 AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
 CSRF_MIDDLEWARE = "django.middleware.csrf.CsrfViewMiddleware"
 JWTGATE_MIDDLEWARE = "jwtgate.contrib.django.JWTGateMiddleware"
 TOKEN_VIEW_ATTR = "_jwtgate_token_view"
+STORE_APP = "jwtgate.contrib.django_store"
 
 
 def middleware_position(middleware: list[str], wanted: str) -> int | None:
@@ -119,3 +132,60 @@ def check_jwtgate_settings(app_configs: Any = None, **kwargs: Any) -> list[check
         )
         for problem in problems
     ] + _token_views_without_store()
+
+
+def django_store_alias() -> str | None:
+    """The database alias of a ``django://`` STORE in ``settings.JWTGATE``, else None."""
+    raw = getattr(django_settings, SETTING, None)
+    if not isinstance(raw, Mapping):
+        return None
+    for key, value in raw.items():
+        if isinstance(key, str) and key.lower() == "store" and isinstance(value, str):
+            parts = urlsplit(value)
+            if parts.scheme == "django":
+                return parts.netloc or DEFAULT_DB_ALIAS
+    return None
+
+
+def _in_memory_sqlite(database: Mapping[str, Any]) -> bool:
+    # Django's own test (sqlite3 DatabaseCreation.is_in_memory_db).
+    name = str(database.get("NAME", ""))
+    engine = str(database.get("ENGINE", ""))
+    return engine.endswith("sqlite3") and (name == ":memory:" or "mode=memory" in name)
+
+
+def check_store_database(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Django system check: a ``django://`` STORE names a database and the installed app."""
+    alias = django_store_alias()
+    if alias is None:
+        return []
+    found: list[checks.CheckMessage] = []
+    databases = getattr(django_settings, "DATABASES", None) or {}
+    if alias not in databases:
+        found.append(
+            checks.Error(
+                f"{SETTING}['STORE'] names the database {alias!r}, which is not in DATABASES.",
+                hint=f"Use 'django://' for the default database or one of: "
+                f"{', '.join(repr(name) for name in databases) or 'none defined'}.",
+                id="jwtgate.E120",
+            )
+        )
+    elif _in_memory_sqlite(databases[alias]):
+        found.append(
+            checks.Warning(
+                f"{SETTING}['STORE'] keeps sessions in the in-memory SQLite database "
+                f"{alias!r}: every connection (each thread, each process) sees its own.",
+                hint="Use a database file, PostgreSQL or MySQL for the Django store.",
+                id="jwtgate.W020",
+            )
+        )
+    if not apps.is_installed(STORE_APP):
+        found.append(
+            checks.Error(
+                f"{SETTING}['STORE'] is a Django store, and {STORE_APP!r} is not in "
+                "INSTALLED_APPS, so its tables do not exist.",
+                hint=f"Add {STORE_APP!r} to INSTALLED_APPS and run 'manage.py migrate'.",
+                id="jwtgate.E121",
+            )
+        )
+    return found

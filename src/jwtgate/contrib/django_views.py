@@ -79,6 +79,7 @@ def endpoint_request(request: HttpRequest) -> EndpointRequest:
         body,
         headers,
         (authorization,) if authorization is not None else (),
+        client_address=request.META.get("REMOTE_ADDR") or None,
     )
 
 

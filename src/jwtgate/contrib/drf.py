@@ -122,7 +122,10 @@ class JWTGateAuthentication(BaseAuthentication):
     def authenticate_header(self, request: Request) -> str:
         """The ``WWW-Authenticate`` value DRF sends with a 401."""
         value: str | None = getattr(request, _CHALLENGE_ATTR, None)
-        return value or challenge(MissingToken(), get_gate().settings.realm)
+        gate = get_gate()
+        return value or challenge(
+            MissingToken(), gate.settings.realm, resource_metadata=gate.resource_metadata
+        )
 
     @staticmethod
     def _refuse(request: Request, rejection: Rejection) -> exceptions.APIException:

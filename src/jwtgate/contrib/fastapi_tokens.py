@@ -135,7 +135,12 @@ def _endpoint(endpoints: AsyncEndpoints, route: str) -> Callable[[Request], Any]
         path = request.url.path  # with the root_path, as the cookie Path must be
         answer = await endpoints.handle(
             EndpointRequest(
-                request.method, path, await _capped(request), headers, tuple(authorization)
+                request.method,
+                path,
+                await _capped(request),
+                headers,
+                tuple(authorization),
+                client_address=request.client.host if request.client else None,
             ),
             route=route,
         )

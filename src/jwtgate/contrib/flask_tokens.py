@@ -31,9 +31,10 @@ from typing import TYPE_CHECKING, Any
 from flask import Blueprint, Flask, Response, current_app, request
 
 from jwtgate._endpoint_core import MAX_BODY
+from jwtgate._session_core import store_url
 from jwtgate.contrib.flask import EXTENSION_KEY, PUBLIC_VIEW_ATTR
 from jwtgate.endpoints import ROUTES, EndpointRequest, Endpoints, _check_options
-from jwtgate.sessions import Sessions, store_url
+from jwtgate.sessions import Sessions
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -100,6 +101,7 @@ def _view(endpoints: Callable[[], Endpoints], route: str) -> Callable[[], Respon
                 request.stream.read(MAX_BODY + 1),  # the core answers 413 beyond the cap
                 headers,
                 (authorization,) if authorization is not None else (),
+                client_address=request.remote_addr,
             ),
             route=route,
         )

@@ -21,6 +21,12 @@ the exception text): :func:`on_error` sends jwtgate's RFC 6750 answer (401,
 Websockets: Starlette's ``AuthenticationMiddleware`` closes a refused handshake
 with code 1000 whatever the error says, and cannot close a connection whose
 token expires. Use ``JWTGateMiddleware`` when you serve websockets.
+
+Protected resource metadata (RFC 9728): ``JWTGateMiddleware`` serves it by itself
+when ``RESOURCE`` is set. Where no jwtgate middleware sees the request (FastAPI's
+``JWTGateAuth`` dependencies, a sub-app), :func:`metadata_routes` gives the routes
+to add: ``Starlette(routes=[*metadata_routes(SETTINGS), ...])``, or
+``app.router.routes.extend(metadata_routes(SETTINGS))`` in FastAPI.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
+from starlette.routing import Route
 from starlette.websockets import WebSocket
 
 from jwtgate.asgi import attach, request_reader
@@ -48,11 +55,13 @@ from jwtgate.errors import InvalidToken
 from jwtgate.gate import Gate, resolve_gate
 from jwtgate.http import Rejection, render
 from jwtgate.identity import ANONYMOUS, Identity
+from jwtgate.resource_metadata import metadata_paths, metadata_response
 
 __all__ = [
     "JWTGateAuthenticationError",
     "JWTGateBackend",
     "authentication_middleware",
+    "metadata_routes",
     "on_error",
     "optional",
     "rejection_response",
@@ -210,3 +219,21 @@ def requires_scopes(*scopes: str) -> Callable[[F], F]:
         return cast(F, run)
 
     return decorator
+
+
+def metadata_routes(settings: Settings | Mapping[str, Any]) -> list[Route]:
+    """Starlette routes serving the RFC 9728 document of ``settings`` (``GET`` and
+    ``HEAD``) where :func:`jwtgate.resource_metadata.metadata_paths` puts it."""
+    if not isinstance(settings, Settings):
+        settings = Settings.from_dict(settings)
+    if settings.resource is None:
+        raise ValueError("metadata_routes needs the RESOURCE setting")
+    body, headers = metadata_response(settings)
+
+    async def protected_resource_metadata(request: Request) -> Response:
+        return Response(body, headers=dict(headers))
+
+    return [
+        Route(path, protected_resource_metadata, methods=["GET"])
+        for path in metadata_paths(settings.resource)
+    ]

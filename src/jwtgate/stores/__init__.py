@@ -9,6 +9,8 @@ twin, and three backends chosen by the ``store`` URL:
 ``redis://host:6379/0``                  many machines (also ``rediss://`` for TLS)
 ``redis+cluster://host:port,…``          many machines, on a Redis Cluster
 ``redis+sentinel://host:26379,…/name/0``  many machines, on the master Sentinel names
+``django://`` (``django://alias``)         the Django project's own database (see
+                                         ``jwtgate.contrib.django_store``)
 =======================================  =====================================
 
 What a store holds, all keyed under the token's subject (so a Redis Cluster
@@ -60,12 +62,13 @@ __all__ = [
 
 def _scheme(url: str) -> str:
     scheme = urlsplit(url).scheme
-    if scheme in ("memory", *REDIS_SCHEMES) or (
+    if scheme in ("memory", "django", *REDIS_SCHEMES) or (
         scheme == "sqlite" and url.startswith("sqlite:///")
     ):
         return scheme
     raise ValueError(
-        "not a jwtgate store URL; use 'memory://', 'sqlite:///path.db' or 'redis://host:6379/0'"
+        "not a jwtgate store URL; use 'memory://', 'sqlite:///path.db', 'redis://host:6379/0' "
+        "or 'django://'"
     )
 
 
@@ -73,7 +76,8 @@ def open_store(url: str, *, prefix: str = "jwtgate:", timeout: float = 5.0) -> S
     """The sync store for ``url``.
 
     ``prefix`` starts every Redis key; ``timeout`` bounds a SQLite busy wait or a
-    Redis socket operation, in seconds. Nothing is connected yet: the first
+    Redis socket operation, in seconds (a Django store's database settings bound
+    its own waits). Nothing is connected yet: the first
     operation connects (and reconnects after a failure).
     """
     scheme = _scheme(url)
@@ -85,6 +89,10 @@ def open_store(url: str, *, prefix: str = "jwtgate:", timeout: float = 5.0) -> S
         from .sqlite import SQLiteStore
 
         return SQLiteStore.from_url(url, timeout=timeout)
+    if scheme == "django":
+        from jwtgate.contrib.django_store.store import DjangoStore
+
+        return DjangoStore.from_url(url)
     from .redis import RedisStore
 
     return RedisStore.from_url(url, prefix=prefix, timeout=timeout)
@@ -106,6 +114,10 @@ def open_async_store(url: str, *, prefix: str = "jwtgate:", timeout: float = 5.0
         from .threaded import ThreadedAsyncStore
 
         return ThreadedAsyncStore(SQLiteStore.from_url(url, timeout=timeout))
+    if scheme == "django":
+        from jwtgate.contrib.django_store.store import AsyncDjangoStore, DjangoStore
+
+        return AsyncDjangoStore(DjangoStore.from_url(url))
     from .redis import AsyncRedisStore
 
     return AsyncRedisStore.from_url(url, prefix=prefix, timeout=timeout)
@@ -122,6 +134,10 @@ def open_feed(
         from .sqlite import SQLiteStore
 
         return SQLiteStore.from_url(url).change_feed(interval)
+    if scheme == "django":
+        from jwtgate.contrib.django_store.store import DjangoStore
+
+        return DjangoStore.from_url(url).change_feed(interval)
     from .redis import RedisFeed, RedisStore
 
     store = RedisStore.from_url(url, prefix=prefix)
