@@ -362,6 +362,18 @@ def redis_server() -> Iterator[str | None]:
         server.stop()
 
 
+@contextlib.contextmanager
+def redis_cluster() -> Iterator[str | None]:
+    """A throwaway 3-master Redis Cluster (the tests' helper), or None without Redis."""
+    if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
+        yield None
+        return
+    sys.path.insert(0, str(ROOT / "tests"))
+    from redis_cluster import RedisCluster, running
+
+    yield from running(RedisCluster(Path(tempfile.mkdtemp())))
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -438,12 +450,16 @@ def section_revocation(report: Report, trials: int) -> None:
     workdir = Path(tempfile.mkdtemp())
     raw_token = mint("HS256", signing)
     raw = lambda: jwt.decode(raw_token, verifying, algorithms=["HS256"])  # noqa: E731
-    with redis_server() as redis_url:
+    with redis_server() as redis_url, redis_cluster() as cluster_url:
         stores = {"memory": "memory://bench", "sqlite": f"sqlite:///{workdir / 'bench.db'}"}
         if redis_url is not None:
             stores["redis"] = redis_url
         else:
             print("(redis-server not found: Redis rows skipped)")
+        if cluster_url is not None:
+            stores["redis cluster"] = f"{cluster_url}?wait=1"
+        else:
+            print("(redis-server or redis-cli not found: Redis Cluster rows skipped)")
         plain = Gate(Settings.from_dict(data))
         delays: dict[str, list[float]] = {}
         for name, url in stores.items():

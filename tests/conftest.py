@@ -13,6 +13,7 @@ import pytest
 
 from jwtgate import Gate, Settings
 from jwtgate.gate import RequestFields
+from redis_cluster import RedisCluster, SentinelGroup, running
 from redis_server import RedisServer, redis_binary
 
 pytest_plugins = ["jwtgate.pytest_plugin"]
@@ -193,6 +194,30 @@ def redis_url(redis_server: RedisServer) -> str:
     return f"{redis_server.url}?prefix=t{uuid.uuid4().hex[:12]}:"
 
 
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of a 3-master Redis Cluster (one replica each) shared by the session."""
+    yield from running(RedisCluster(tmp_path_factory.mktemp("cluster")))
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of a master, a replica and three sentinels shared by the session."""
+    yield from running(SentinelGroup(tmp_path_factory.mktemp("sentinel")))
+
+
+@pytest.fixture
+def redis_cluster_url(redis_cluster: str) -> str:
+    """The shared cluster's URL with a key prefix of this test's own."""
+    return f"{redis_cluster}?prefix=t{uuid.uuid4().hex[:12]}:"
+
+
+@pytest.fixture
+def redis_sentinel_url(redis_sentinel: str) -> str:
+    """The shared Sentinel group's URL with a key prefix of this test's own."""
+    return f"{redis_sentinel}?prefix=t{uuid.uuid4().hex[:12]}:"
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """A run that selects tests by marker (``-m "not slow"``) reports coverage but does
     not fail on the floor, which is set for the whole suite (docs/contributing.md)."""
@@ -214,7 +239,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if (
             params is not None
             and params.params.get("anyio_backend") == "trio"
-            and ("redis" in params.id.split("-"))
+            and {"redis", "cluster", "sentinel"} & set(params.id.split("-"))
         ):
             dropped.append(item)
         else:

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -38,11 +39,15 @@ def redis_binary() -> str:
             "/usr/bin/redis-server" if Path("/usr/bin/redis-server").is_file() else None
         )
     if found is None:
-        reason = "redis-server not found (install Redis, or set REDIS_SERVER, to run these tests)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason}; CI=true requires it")
-        pytest.skip(reason)
+        missing("redis-server not found (install Redis, or set REDIS_SERVER, to run these tests)")
     return found
+
+
+def missing(reason: str) -> NoReturn:
+    """Skip the test for a missing server binary, or fail it under CI (``CI=true``)."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason}; CI=true requires it")
+    pytest.skip(reason)
 
 
 class RedisServer:

@@ -104,6 +104,22 @@ ID_CASES = [
     ),
     pytest.param({"secret": SECRET, "store": "sqlite:///"}, ["E020"], id="E020-sqlite-no-path"),
     pytest.param(
+        {"secret": SECRET, "store": "redis+sentinel://h1:26379,h2:26379"},
+        ["E110"],
+        id="E110-sentinel-without-service",
+    ),
+    pytest.param(
+        {"secret": SECRET, "store": "redis+cluster://h1:7000/2"}, ["E110"], id="E110-cluster-db"
+    ),
+    pytest.param(
+        {"secret": SECRET, "store": "redis://h1:6379,h2:6379/0"}, ["E110"], id="E110-two-hosts"
+    ),
+    pytest.param(
+        {"secret": SECRET, "store": "redis+cluster://h1:7000?wait=many"},
+        ["E110"],
+        id="E110-bad-wait",
+    ),
+    pytest.param(
         {"secret": SECRET, "store_persistence": "maybe"}, ["E064"], id="E064-bad-persistence"
     ),
     pytest.param(

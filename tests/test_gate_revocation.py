@@ -30,7 +30,13 @@ from jwtgate.stores.sqlite import SQLiteStore
 from jwtgate.stores.threaded import SyncToAsync
 from redis_server import RedisServer, redis_binary, skip_async_redis_on_trio
 
-BACKENDS = ["memory", "sqlite", "redis"]
+BACKENDS = [
+    "memory",
+    "sqlite",
+    "redis",
+    pytest.param("cluster", marks=pytest.mark.slow),  # issue #16: the whole Gate on them
+    pytest.param("sentinel", marks=pytest.mark.slow),
+]
 REVOKED = 'Bearer realm="api", error="invalid_token", error_description="token revoked"'
 
 
@@ -52,7 +58,10 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     elif request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'gate.db'}"
     else:
-        url = str(request.getfixturevalue("redis_url"))
+        fixture = {"redis": "redis_url", "cluster": "redis_cluster_url"}.get(
+            request.param, "redis_sentinel_url"
+        )
+        url = str(request.getfixturevalue(fixture))
     return make_settings(store=url, check_revocation=True)
 
 

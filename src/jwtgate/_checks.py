@@ -25,6 +25,7 @@ from ._issuer_checks import JWKS_OPTIONS, IssuerChecks
 from ._issuers import normal_typ
 from ._remote import JWKSOptions, is_loopback_url
 from ._rules import HTTP_METHODS, Rule, rule_methods
+from ._store_checks import STORE_SCHEMES, StoreChecks
 from .errors import ConfigurationError, Problem
 from .keyfiles import load_keys
 from .keys import ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, SUPPORTED_ALGORITHMS, StaticKeys
@@ -35,7 +36,6 @@ __all__ = ["validate"]
 logger = logging.getLogger("jwtgate")
 
 TOKEN_SOURCES = ("header", "cookie", "query")
-STORE_SCHEMES = ("memory", "sqlite", "redis", "rediss", "django")
 _MISSING = object()
 
 
@@ -101,7 +101,7 @@ def _validate(
     return v, checks.problems, checks.warnings
 
 
-class _Checks(IssuerChecks):
+class _Checks(IssuerChecks, StoreChecks):
     """The custom checks, each adding its problems to the report."""
 
     def __init__(self, data: object, name: str, make: Callable[..., Any] | None) -> None:
@@ -457,7 +457,7 @@ class _Checks(IssuerChecks):
             return None
         if scheme == "sqlite":
             return self.check_sqlite_path(value)
-        return value
+        return self.check_redis_url(value)
 
     def check_sqlite_path(self, url: str) -> str:
         """The SQLite URL with its path made absolute, once (ids W001, E063).

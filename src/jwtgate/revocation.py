@@ -33,6 +33,7 @@ import math
 import threading
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio.to_thread
 
@@ -42,6 +43,7 @@ from .feed import AsyncCachedStore, CachedStore, RevocationView
 from .identity import Identity
 from .sessions import session_id
 from .stores import AsyncStore, Store, open_async_store, open_feed, open_store
+from .stores._redis_connect import SCHEMES as REDIS_SCHEMES
 from .telemetry import timed
 
 __all__ = ["RevocationCheck", "check_persistence", "question"]
@@ -83,7 +85,7 @@ def check_persistence(settings: Settings) -> None:
     url = settings.store
     if url is None or settings.store_persistence == "ignore":
         return
-    if not url.startswith(("redis://", "rediss://")):
+    if urlsplit(url).scheme not in REDIS_SCHEMES:
         return
     from .stores.redis import persistence
 

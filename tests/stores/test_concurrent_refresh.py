@@ -44,8 +44,17 @@ def _django(kind: str) -> Callable[[pytest.FixtureRequest], Iterator[dict[str, A
     return case
 
 
+def _url(fixture: str) -> Callable[[pytest.FixtureRequest], Iterator[dict[str, Any]]]:
+    def case(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+        url = str(request.getfixturevalue(fixture))  # a store URL fixture of conftest.py
+        yield {"store": url, "worker_store": url}
+
+    return case
+
+
 STORES: dict[str, Callable[[pytest.FixtureRequest], Iterator[dict[str, Any]]]] = {
     "django-postgresql": _django("postgresql"),
+    "redis-cluster": _url("redis_cluster_url"),  # 3 masters, one replica each (#16)
 }
 
 

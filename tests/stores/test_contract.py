@@ -1,4 +1,5 @@
-"""One contract for every store backend: memory, SQLite, a real Redis server, and the
+"""One contract for every store backend: memory, SQLite, a real Redis server, a real
+Redis Cluster (three masters, one replica each), a Redis watched by Sentinels, and the
 Django ORM store on SQLite, PostgreSQL and MariaDB (throwaway databases)."""
 
 from __future__ import annotations
@@ -16,7 +17,17 @@ from jwtgate.stores.memory import MemoryStore
 from jwtgate.stores.sqlite import SQLiteStore
 from redis_server import skip_async_redis_on_trio
 
-BACKENDS = ["memory", "sqlite", "redis", "django-sqlite", "django-postgresql", "django-mysql"]
+# The cluster and Sentinel groups take seconds to start: CI runs them, -m "not slow" not.
+BACKENDS = [
+    "memory",
+    "sqlite",
+    "redis",
+    pytest.param("cluster", marks=pytest.mark.slow),
+    pytest.param("sentinel", marks=pytest.mark.slow),
+    "django-sqlite",
+    "django-postgresql",
+    "django-mysql",
+]
 T0 = 1_800_000_000.0
 
 
@@ -59,7 +70,13 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]
         yield from _django_harness(request, request.param.removeprefix("django-"))
         return
     else:
-        url = request.getfixturevalue("redis_url")
+        url = request.getfixturevalue(
+            {"redis": "redis_url", "cluster": "redis_cluster_url"}.get(
+                request.param, "redis_sentinel_url"
+            )
+        )
+        if request.param != "redis":  # groups with replicas: each write waits for one
+            url += "&wait=1"
         h = Harness(open_store(url), url, None)
     yield h
     h.store.close()

@@ -3,13 +3,15 @@
 One small protocol, in a sync (:class:`Store`) and an async (:class:`AsyncStore`)
 twin, and three backends chosen by the ``store`` URL:
 
-==============================  ==============================================
-``memory://`` (``memory://name``)  one process; tests and single-process dev servers
-``sqlite:///path.db``           one machine, any number of worker processes (WAL)
-``redis://host:6379/0``         many machines (also ``rediss://`` for TLS)
-``django://`` (``django://alias``)  the Django project's own database (see
-                                ``jwtgate.contrib.django_store``)
-==============================  ==============================================
+=======================================  =====================================
+``memory://`` (``memory://name``)          one process; tests and single-process dev servers
+``sqlite:///path.db``                    one machine, any number of worker processes (WAL)
+``redis://host:6379/0``                  many machines (also ``rediss://`` for TLS)
+``redis+cluster://host:port,…``          many machines, on a Redis Cluster
+``redis+sentinel://host:26379,…/name/0``  many machines, on the master Sentinel names
+``django://`` (``django://alias``)         the Django project's own database (see
+                                         ``jwtgate.contrib.django_store``)
+=======================================  =====================================
 
 What a store holds, all keyed under the token's subject (so a Redis Cluster
 keeps everything one request needs in one hash slot):
@@ -40,6 +42,7 @@ from jwtgate._fields import DEFAULTS
 from jwtgate.errors import StoreUnavailable
 
 from ._contract import AsyncStore, Outcome, Rotation, SessionInfo, Store
+from ._redis_connect import SCHEMES as REDIS_SCHEMES
 
 if TYPE_CHECKING:
     from ._feed import ChangeFeed
@@ -59,7 +62,7 @@ __all__ = [
 
 def _scheme(url: str) -> str:
     scheme = urlsplit(url).scheme
-    if scheme in ("memory", "redis", "rediss", "django") or (
+    if scheme in ("memory", "django", *REDIS_SCHEMES) or (
         scheme == "sqlite" and url.startswith("sqlite:///")
     ):
         return scheme
@@ -138,4 +141,4 @@ def open_feed(
     from .redis import RedisFeed, RedisStore
 
     store = RedisStore.from_url(url, prefix=prefix)
-    return RedisFeed(store.client, store.keys.changes, interval, owns_client=True)
+    return RedisFeed(store.client, store.keys.changes, interval, owner=store)

@@ -3,6 +3,13 @@ arguments of each call and how a reply reads.
 
 Both stores in :mod:`jwtgate.stores.redis` (sync and asyncio) build their calls
 here and interpret the replies here; they differ only in how they send a call.
+
+Keys (``p`` = prefix, ``t`` = the subject's tag): ``p{t}:f:<sid>`` a hash
+(``cur``, ``prev``, ``rot``, ``created``, ``doubt``, ``ends``, ``client``);
+``p{t}:j:<jti>``; ``p{t}:all``; ``p{t}:s`` the set of the subject's session ids
+(the inventory); ``p o:<sid>`` the subject of a session (its own slot, written in
+the same pipeline as the family: on a cluster, sent once to each of the two
+nodes); ``prevocations`` the revocation counter, and the channel it is announced on.
 """
 
 from __future__ import annotations
@@ -105,6 +112,14 @@ local ttl = tonumber(ARGV[2])
 local pttl = redis.call('PTTL', KEYS[1])
 if pttl > ttl then ttl = pttl end
 redis.call('SET', KEYS[1], at, 'PX', ttl)
+"""
+
+# The counter and the channel of revoking writes, in one step: a cluster refuses
+# PUBLISH in a pipeline, and a script publishes cluster-wide.
+_ANNOUNCE = """
+redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+redis.call('PUBLISH', KEYS[1], '1')
 """
 
 _Call = tuple[list[str], list[Any]]

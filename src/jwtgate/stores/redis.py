@@ -1,8 +1,12 @@
 """The Redis store, for apps on many machines (redis-py, sync and asyncio clients).
 
 Install with ``pip install 'jwtgate[redis]'``. ``redis://host:6379/0`` or
-``rediss://`` (TLS); add ``?prefix=myapp:`` (or pass ``prefix=``, or set the
-``store_key_prefix`` setting) to share one database between apps.
+``rediss://`` (TLS); ``redis+cluster://host:port,…`` for a Redis Cluster;
+``redis+sentinel://host:26379,…/service/0`` for the master Sentinel names (see
+:mod:`jwtgate.stores._redis_connect`). Add ``?prefix=myapp:`` (or pass
+``prefix=``, or set the ``store_key_prefix`` setting) to share one database
+between apps, and ``?wait=1`` so that a write counts as done only once a replica
+has it (a failover then loses nothing acknowledged).
 
 Design:
 
@@ -12,19 +16,25 @@ Design:
 - **Check-and-write is one step**: rotation (read the family, compare, update or
   delete) and the revocation check run as Lua scripts, which Redis executes
   atomically; 50 concurrent refreshes of one token yield exactly one rotation.
-- **Redis Cluster ready**: every key of a subject (its families, revoked ids and
+- **Redis Cluster**: every key of a subject (its families, revoked ids and
   logout-all mark) carries the hash tag ``{u:<sha256(subject)>}``, so a script
   or a check touches one slot and stays one round trip.
+- **Acknowledged means replicated, when asked** (``wait=N``): a write's commands
+  and a ``WAIT N`` go down one connection per node (``WAIT`` counts the writes of
+  its own connection). A revocation or a login that too few replicas confirm in
+  time is a 503 (sending it again is harmless); a rotation is answered anyway,
+  with a warning, since a 503 for an applied rotation would turn the client's
+  retry into reuse.
+- **Writes are pipelines of EVAL, not EVALSHA**: a pipeline cannot reload a
+  script the server forgot (a new master after a failover has none), and a
+  write must not be re-sent.
 - **Failures are quick and temporary**: socket timeouts are bounded, and any
-  ``RedisError`` becomes :class:`~jwtgate.errors.StoreUnavailable` (503 or
+  ``RedisError`` (or cluster error) becomes :class:`~jwtgate.errors.StoreUnavailable` (503 or
   ``on_store_error: allow``). The connection pools reconnect by themselves.
-- **A write is sent once.** Reads (the revocation check, the change feed) get one
-  quick retry, which covers a connection dropped by a restarted server, and only
-  that: a timed-out read is not sent again, so one socket timeout is the real
-  bound of a call to a stalled server (not twice it). Writes
-  go through a second client that never retries: a rotation re-sent after a
-  timeout would wait in the socket behind the first copy, and a frozen server
-  would run both when it wakes.
+- **A write is sent once.** Reads get one quick retry of a dropped connection,
+  never of a timeout (one socket timeout bounds a call). Writes go through a
+  second client that never retries: a rotation re-sent after a timeout would
+  wait behind the first copy, and a frozen server would run both when it wakes.
 - **A refresh is applied exactly once.** A rotation carries its caller's deadline
   (now plus the socket timeout, less :func:`deadline_margin`); the script compares
   it with the server's ``TIME``. Applied after it, the rotation is *in doubt*:
@@ -33,26 +43,14 @@ Design:
   reuse (see ``jwtgate.stores._base.decide``). This assumes the app's and the
   server's clocks agree to within the margin.
 
-Keys (``p`` = prefix, ``t`` = the subject's tag): ``p{t}:f:<sid>`` a hash
-(``cur``, ``prev``, ``rot``, ``created``, ``doubt``, ``ends``, ``client``);
-``p{t}:j:<jti>``; ``p{t}:all``; ``p{t}:s`` the set of the subject's session ids
-(the inventory); ``p o:<sid>`` the subject of a session (its own slot, written in
-the same pipeline as the family).
-
-The change feed is a store capability, not a cache: only the store knows which of
-its writes revoke, so it announces them (``INCR`` + ``PUBLISH`` on
-``p`` + ``revocations``) and :class:`RedisFeed` listens. What to do with the
-news is the revocation cache's business (``jwtgate.feed``, a layer over stores);
-nothing here imports it.
-
-Over 500 lines: for now, while Redis Cluster and Sentinel support land beside the
-session inventory; the clients and the change feed move to a module of their own
-right after.
+The key layout is in :mod:`jwtgate.stores._redis_ops`; how the clients connect,
+the change feed (:class:`RedisFeed`) and :func:`persistence` are in
+:mod:`jwtgate.stores._redis_connect`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -62,8 +60,19 @@ from jwtgate._sansio import Op
 
 from ._base import AsyncContext, SyncContext
 from ._contract import Rotation, SessionInfo, logger, unavailable
-from ._feed import ChangeFeed
+from ._redis_connect import (
+    RedisFeed,
+    Writes,
+    clients,
+    failures,
+    import_async,
+    import_sync,
+    parse,
+    persistence,
+    socket_timeout,
+)
 from ._redis_ops import (
+    _ANNOUNCE,
     _CHANGES_TTL,
     _CREATE,
     _IS_REVOKED,
@@ -88,113 +97,14 @@ if TYPE_CHECKING:
 R = TypeVar("R")
 _Timing = tuple[float, float, float, "float | None"]  # now, grace, ttl, deadline
 
-__all__ = ["AsyncRedisStore", "RedisFeed", "RedisKeys", "RedisStore", "persistence"]
-
-
-_INSTALL_HINT = "the Redis store needs redis-py: pip install 'jwtgate[redis]'"
-
-
-def _import_sync() -> Any:
-    try:
-        import redis
-        import redis.backoff
-        import redis.retry
-    except ImportError as exc:
-        raise ImportError(_INSTALL_HINT) from exc
-    return redis
-
-
-def _import_async() -> Any:
-    try:
-        import redis.asyncio
-        import redis.asyncio.retry
-        import redis.backoff
-    except ImportError as exc:
-        raise ImportError(_INSTALL_HINT) from exc
-    return redis
-
-
-def _socket_timeout(client: Any) -> float | None:
-    kwargs = getattr(getattr(client, "connection_pool", None), "connection_kwargs", {})
-    timeout = kwargs.get("socket_timeout")
-    return float(timeout) if isinstance(timeout, (int, float)) else None
-
-
-def _open_pubsub(client: Any) -> Any:
-    """``client.pubsub()``, typed as Any on purpose.
-
-    redis-py < 8.2 leaves ``pubsub()`` untyped and 8.2+ types it; going through
-    Any keeps mypy's verdict the same for both, so no ``type: ignore`` depends on
-    the installed version.
-    """
-    return client.pubsub(ignore_subscribe_messages=True)
-
-
-class RedisFeed(ChangeFeed):
-    """Subscribed to the revocation channel, and reading its counter every interval.
-
-    A published change wakes the thread at once; the counter catches anything
-    published while the subscription was down, and proves the server answers.
-    """
-
-    def __init__(
-        self, client: redis_sync.Redis, channel: str, interval: float, *, owns_client: bool = False
-    ) -> None:
-        super().__init__(interval)
-        self.client = client
-        self.channel = channel
-        self._owns_client = owns_client
-        self._pubsub: Any = None
-
-    def poll(self) -> object:
-        if self._pubsub is None:
-            pubsub = _open_pubsub(self.client)
-            try:
-                pubsub.subscribe(self.channel)
-            except BaseException:
-                pubsub.close()
-                raise
-            self._pubsub = pubsub
-        return self.client.get(self.channel)
-
-    def wait(self, timeout: float) -> None:
-        pubsub = self._pubsub
-        if pubsub is None:
-            self._stop.wait(timeout)
-            return
-        try:
-            pubsub.get_message(timeout=timeout)
-        except Exception:  # noqa: BLE001 - the next poll resubscribes, or fails
-            self.reset()
-
-    def reset(self) -> None:
-        pubsub, self._pubsub = self._pubsub, None
-        if pubsub is not None:
-            pubsub.close()
-
-    def release(self) -> None:
-        self.reset()
-        if self._owns_client:
-            self.client.close()
-
-
-def persistence(url: str, *, timeout: float = 2.0) -> bool | None:
-    """Whether the Redis server at ``url`` keeps its data across a restart (RDB
-    snapshots or the AOF are on); None when it cannot be told (``CONFIG`` disabled,
-    as on some managed services, or the server unreachable)."""
-    redis = _import_sync()
-    clean, _ = split_url(url, "jwtgate:")
-    client = redis.Redis.from_url(clean, socket_timeout=timeout, socket_connect_timeout=timeout)
-    try:
-        appendonly = client.config_get("appendonly").get("appendonly")
-        save = client.config_get("save").get("save")
-    except redis.RedisError:
-        return None
-    finally:
-        client.close()
-    if appendonly is None and save is None:
-        return None
-    return appendonly == "yes" or bool(save)
+__all__ = [
+    "AsyncRedisStore",
+    "RedisFeed",
+    "RedisKeys",
+    "RedisStore",
+    "persistence",
+    "split_url",
+]
 
 
 def _announce_failed(exc: BaseException) -> None:
@@ -211,7 +121,7 @@ def _announce_failed(exc: BaseException) -> None:
 
 
 @contextmanager
-def _unavailable_on(error: type[Exception]) -> Iterator[None]:
+def _unavailable_on(error: tuple[type[Exception], ...]) -> Iterator[None]:
     try:
         yield
     except error as exc:
@@ -226,35 +136,40 @@ class _RedisBase:
     client: Any
     writer: Any
 
-    def __init__(self, client: Any, *, prefix: str = "jwtgate:", writer: Any = None) -> None:
+    def __init__(
+        self,
+        client: Any,
+        *,
+        prefix: str = "jwtgate:",
+        writer: Any = None,
+        wait: int = 0,
+        timeout: float | None = None,
+        guards: list[Any] | None = None,
+    ) -> None:
         self.client = client
+        self._guards = guards or []  # the sentinels' clients: closed with the store
         self.writer = writer if writer is not None else client
-        self._socket_timeout = _socket_timeout(self.writer)
+        self._socket_timeout = timeout if timeout is not None else socket_timeout(self.writer)
+        self.wait = wait
+        self._writes = Writes(self.writer, wait, self._socket_timeout or 5.0)
         self.keys = RedisKeys(prefix)
         self._check = client.register_script(_IS_REVOKED)
-        self._revoke_jti = client.register_script(_REVOKE_JTI)
-        self._revoke_subject = client.register_script(_REVOKE_SUBJECT)
         self._list = client.register_script(_LIST)
+        self._announce_script = client.register_script(_ANNOUNCE)
 
-    def _script(self, script: Any, call: tuple[list[str], list[Any]], *, write: bool = True) -> Any:
+    def _read(self, script: Any, call: tuple[list[str], list[Any]]) -> Any:
         keys, args = call
-        return lambda _store: script(
-            keys=keys, args=args, client=self.writer if write else self.client
-        )
+        return lambda _store: script(keys=keys, args=args, client=self.client)
 
-    def _with_owner(self, source: str, call: tuple[list[str], list[Any]], owner: Any) -> Any:
-        """A script and a command on the session's owner key, sent in one pipeline (they
-        live in different slots). EVAL, not EVALSHA: a pipeline cannot reload a script
-        the server forgot, and a write must not be re-sent."""
+    def _write(
+        self, keys: list[str], *queue: Callable[[Any], object], strict: bool = True
+    ) -> tuple[Any, Callable[[list[Any]], list[Any]]]:
+        """See :meth:`jwtgate.stores._redis_connect.Writes.pipelined`."""
+        return self._writes.pipelined(keys, queue, strict=strict)
+
+    def _eval(self, source: str, call: tuple[list[str], list[Any]]) -> Callable[[Any], object]:
         keys, args = call
-
-        def send(_store: object) -> Any:
-            pipe = self.writer.pipeline(transaction=False)
-            pipe.eval(source, len(keys), *keys, *args)
-            owner(pipe)
-            return pipe.execute()
-
-        return send
+        return lambda pipe: pipe.execute_command("EVAL", source, len(keys), *keys, *args)
 
     def _create_op(
         self,
@@ -267,32 +182,41 @@ class _RedisBase:
         now, ttl = timing
         call = self.keys.create(subject, sid, jti, now, ttl, client)
         owner = self.keys.owner(sid)
-        send = self._with_owner(_CREATE, call, lambda pipe: pipe.set(owner, subject, px=_ms(ttl)))
-        return Op(send, _none)
+        send, read = self._write(
+            [call[0][0], owner],
+            self._eval(_CREATE, call),
+            lambda pipe: pipe.set(owner, subject, px=_ms(ttl)),
+        )
+        return Op(send, lambda replies: _none(read(replies)))
 
     def _rotate_op(
         self, subject: str, sid: str, presented: str, new: str, timing: _Timing
     ) -> Op[Rotation]:
         now, grace, ttl, deadline = timing
-        due = _deadline(deadline, self._socket_timeout)
-        call = self.keys.rotate(subject, sid, presented, new, now, grace, ttl, due)
         owner = self.keys.owner(sid)
-        send = self._with_owner(_ROTATE, call, lambda pipe: pipe.pexpire(owner, _ms(ttl)))
-        return Op(send, lambda replies: _rotation(replies[0]), _revokes)
+
+        def rotation(pipe: Any) -> object:
+            # The deadline starts when the call is queued, once the client is ready: a
+            # cluster client's first use discovers the slots, which is no part of it.
+            due = _deadline(deadline, self._socket_timeout)
+            call = self.keys.rotate(subject, sid, presented, new, now, grace, ttl, due)
+            return self._eval(_ROTATE, call)(pipe)
+
+        family = self.keys.family(subject, sid)
+        send, read = self._write(
+            [family, owner], rotation, lambda pipe: pipe.pexpire(owner, _ms(ttl)), strict=False
+        )
+        return Op(send, lambda replies: _rotation(read(replies)[0]), _revokes)
 
     def _revoke_session_op(self, subject: str, sid: str) -> Op[bool]:
         family, owner = self.keys.family(subject, sid), self.keys.owner(sid)
-
-        def send(_store: object) -> Any:
-            pipe = self.writer.pipeline(transaction=False)
-            pipe.delete(family)
-            pipe.delete(owner)
-            return pipe.execute()
-
-        return Op(send, lambda replies: bool(replies[0]), _always)
+        send, read = self._write(
+            [family, owner], lambda pipe: pipe.delete(family), lambda pipe: pipe.delete(owner)
+        )
+        return Op(send, lambda replies: bool(read(replies)[0]), _always)
 
     def _list_op(self, subject: str) -> Op[list[SessionInfo]]:
-        call = self._script(self._list, self.keys.listing(subject), write=False)
+        call = self._read(self._list, self.keys.listing(subject))
         return Op(call, lambda reply: sessions_listed(subject, reply))
 
     def _owner_op(self, sid: str) -> Op[str | None]:
@@ -300,18 +224,19 @@ class _RedisBase:
         return Op(lambda _store: self.client.get(owner), _text)
 
     def _revoke_jti_op(self, subject: str, jti: str, ttl: float) -> Op[None]:
-        call = self._script(self._revoke_jti, self.keys.revoke_jti(subject, jti, ttl))
-        return Op(call, _none, _always)
+        call = self.keys.revoke_jti(subject, jti, ttl)
+        send, read = self._write(call[0], self._eval(_REVOKE_JTI, call))
+        return Op(send, lambda replies: _none(read(replies)), _always)
 
     def _revoke_subject_op(self, subject: str, at: float, ttl: float) -> Op[None]:
-        call = self._script(self._revoke_subject, self.keys.revoke_subject(subject, at, ttl))
-        return Op(call, _none, _always)
+        call = self.keys.revoke_subject(subject, at, ttl)
+        send, read = self._write(call[0], self._eval(_REVOKE_SUBJECT, call))
+        return Op(send, lambda replies: _none(read(replies)), _always)
 
     def _check_op(
         self, subject: str, sid: str | None, jti: str | None, issued_at: float | None
     ) -> Op[bool]:
-        call = self.keys.check(subject, sid, jti, issued_at)
-        return Op(self._script(self._check, call, write=False), bool)
+        return Op(self._read(self._check, self.keys.check(subject, sid, jti, issued_at)), bool)
 
     def _ping_op(self) -> Op[int]:
         # Nothing to purge (every key carries its own TTL), once Redis answers: a store
@@ -319,20 +244,13 @@ class _RedisBase:
         return Op(lambda _store: self.writer.ping(), lambda _reply: 0)
 
     def _announcement(self) -> Any:
-        """The pipeline that announces a revoking write (the counter and the channel)."""
-        pipe = self.writer.pipeline(transaction=False)
-        pipe.incr(self.keys.changes)
-        pipe.expire(self.keys.changes, _CHANGES_TTL)
-        pipe.publish(self.keys.changes, b"1")
-        return pipe
+        """Announce a revoking write (the counter and the channel)."""
+        keys, args = [self.keys.changes], [_CHANGES_TTL]
+        return self._announce_script(keys=keys, args=args, client=self.writer)
 
 
 def _none(_reply: object) -> None:
     return None
-
-
-def _text(reply: bytes | None) -> str | None:
-    return reply.decode() if reply is not None else None
 
 
 def _always(_result: object) -> bool:
@@ -343,24 +261,8 @@ def _revokes(rotation: Rotation) -> bool:
     return rotation.outcome in _REVOKING
 
 
-def _clients(redis: Any, factory: Any, retry: Any, url: str, timeout: float) -> tuple[Any, Any]:
-    """A reader that retries a dropped connection once, and a writer that never retries
-    (a write re-sent after a timeout would run twice once a frozen server wakes)."""
-
-    def client(retries: int) -> Any:
-        backoff = redis.backoff.ExponentialBackoff(cap=0.1, base=0.01)
-        return factory.from_url(
-            url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=retry(
-                backoff if retries else redis.backoff.NoBackoff(),
-                retries,
-                supported_errors=(redis.ConnectionError,),  # a timeout is not retried
-            ),
-        )
-
-    return client(1), client(0)
+def _text(reply: bytes | None) -> str | None:
+    return reply.decode() if reply is not None else None
 
 
 class RedisStore(_RedisBase, SyncContext):
@@ -377,14 +279,17 @@ class RedisStore(_RedisBase, SyncContext):
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "jwtgate:", timeout: float = 5.0) -> RedisStore:
-        """The store for ``redis://…`` / ``rediss://…`` (``?prefix=`` sets the key prefix)."""
-        redis = _import_sync()
-        clean, prefix = split_url(url, prefix)
-        reader, writer = _clients(redis, redis.Redis, redis.retry.Retry, clean, timeout)
-        return cls(reader, prefix=prefix, writer=writer)
+        """The store for ``redis://…``, ``redis+cluster://…`` or ``redis+sentinel://…``
+        (``?prefix=`` sets the key prefix, ``?wait=`` the replicas a write waits for)."""
+        target = parse(url, prefix)
+        reader, writer, guards = clients(import_sync(), target, timeout, asyncio=False)
+        return cls(
+            reader, prefix=target.prefix, writer=writer, wait=target.wait, timeout=timeout,
+            guards=guards,
+        )  # fmt: skip
 
     def _run(self, op: Op[R]) -> R:
-        with _unavailable_on(_import_sync().RedisError):
+        with _unavailable_on(failures(import_sync())):
             reply = op.call(self) if op.call is not None else None
         result = op.read(reply)
         if op.follow_up(result):
@@ -433,8 +338,8 @@ class RedisStore(_RedisBase, SyncContext):
 
     def _announce(self) -> None:
         try:
-            self._announcement().execute()
-        except _import_sync().RedisError as exc:
+            self._announcement()
+        except failures(import_sync()) as exc:
             _announce_failed(exc)
 
     def change_feed(self, interval: float) -> RedisFeed:
@@ -465,6 +370,8 @@ class RedisStore(_RedisBase, SyncContext):
         self.client.close()
         if self.writer is not self.client:
             self.writer.close()
+        for guard in self._guards:
+            guard.close()
 
 
 class AsyncRedisStore(_RedisBase, AsyncContext):
@@ -480,17 +387,22 @@ class AsyncRedisStore(_RedisBase, AsyncContext):
     def from_url(
         cls, url: str, *, prefix: str = "jwtgate:", timeout: float = 5.0
     ) -> AsyncRedisStore:
-        """The store for ``redis://…`` / ``rediss://…`` (``?prefix=`` sets the key prefix)."""
-        redis = _import_async()
-        clean, prefix = split_url(url, prefix)
-        factory, retry = redis.asyncio.Redis, redis.asyncio.retry.Retry
-        reader, writer = _clients(redis, factory, retry, clean, timeout)
-        store = cls(reader, prefix=prefix, writer=writer)
-        store._url, store._timeout = clean, timeout
+        """The store for the same URLs as :meth:`RedisStore.from_url`."""
+        target = parse(url, prefix)
+        reader, writer, guards = clients(import_async(), target, timeout, asyncio=True)
+        store = cls(
+            reader, prefix=target.prefix, writer=writer, wait=target.wait, timeout=timeout,
+            guards=guards,
+        )  # fmt: skip
+        store._url, store._timeout = url, timeout
         return store
 
     async def _run(self, op: Op[R]) -> R:
-        with _unavailable_on(_import_async().RedisError):
+        with _unavailable_on(failures(import_async())):
+            if hasattr(self.writer, "get_node_from_key"):
+                # A cluster learns its slots first: to aim each WAIT at its node, and
+                # so that a rotation's deadline does not count the discovery.
+                await self.writer.initialize()
             reply = await op.call(self) if op.call is not None else None
         result = op.read(reply)
         if op.follow_up(result):
@@ -540,8 +452,8 @@ class AsyncRedisStore(_RedisBase, AsyncContext):
 
     async def _announce(self) -> None:
         try:
-            await self._announcement().execute()
-        except _import_async().RedisError as exc:
+            await self._announcement()
+        except failures(import_async()) as exc:
             _announce_failed(exc)
 
     def change_feed(self, interval: float) -> RedisFeed | None:
@@ -549,7 +461,7 @@ class AsyncRedisStore(_RedisBase, AsyncContext):
         if self._url is None:
             return None
         store = RedisStore.from_url(self._url, prefix=self.keys.prefix, timeout=self._timeout)
-        return RedisFeed(store.client, self.keys.changes, interval, owns_client=True)
+        return RedisFeed(store.client, self.keys.changes, interval, owner=store)
 
     async def is_revoked(
         self, subject: str, sid: str | None, jti: str | None, issued_at: float | None
@@ -575,3 +487,5 @@ class AsyncRedisStore(_RedisBase, AsyncContext):
             await self.client.aclose()
             if self.writer is not self.client:
                 await self.writer.aclose()
+            for guard in self._guards:
+                await guard.aclose()
