@@ -207,6 +207,33 @@ def test_a_key_rotation_seen_at_the_jwks_is_one_event() -> None:
     assert trail.events[0].detail["kids_removed"] == "k1"
 
 
+def test_a_key_rotation_at_one_of_several_issuers_is_one_event() -> None:
+    """With ISSUERS, each entry's JWKS source reports its key rotations too."""
+    from jwtgate import Verifier
+    from jwtgate.jwks import JWKSKeys
+
+    first, second = keypair("RS256", kid="e1"), keypair("RS256", kid="e2")
+    trail = Trail()
+    with JWKSServer(first.jwks) as server:
+        settings = Settings.from_dict(
+            {
+                "algorithms": ["RS256"],
+                "allow_insecure_jwks_url": True,
+                "audit_hook": trail,
+                "issuers": [
+                    {"issuer": "https://a.example", "jwks_url": server.url},
+                    {"issuer": "https://b.example", "secret": SECRET, "algorithms": ["HS256"]},
+                ],
+            }
+        )
+        (source,) = [s for s in Verifier(settings).key_sources if isinstance(s, JWKSKeys)]
+        assert source.prefetch()
+        server.document = second.jwks
+        source._run_fetch()
+    assert trail.names() == ["key_rotation"]
+    assert trail.events[0].detail["kids_added"] == "e2"
+
+
 def test_the_event_names_are_the_documented_ones() -> None:
     """The names are a stable interface: the docs list exactly these."""
     page = (Path(__file__).resolve().parent.parent / "docs" / "observability.md").read_text()

@@ -65,6 +65,9 @@ INHERITED = (
     "max_token_bytes",
     "allow_insecure_jwks_url",
     "allow_hmac_jwks",
+    # So each entry's JWKS source reports its fetches and key rotations (#18).
+    "telemetry",
+    "audit_hook",
     *(f"jwks_{key}" for key in JWKS_OPTIONS),
 )
 # Top-level keys that name one issuer or its keys: with ``issuers``, each entry has its own.
