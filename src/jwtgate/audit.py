@@ -34,6 +34,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from .stores._contract import client_record
+
 if TYPE_CHECKING:
     from .config import Settings
     from .telemetry import Telemetry
@@ -129,8 +131,6 @@ class Reporter:
     ) -> None:
         """Emit one event (``client``: a login's ``address`` and ``user_agent``, each cut
         to 256 characters as the stores keep them)."""
-        from .stores._contract import client_record
-
         client = client_record(client)
         emit(
             AuditEvent(

@@ -144,18 +144,6 @@ class Telemetry:
 
     # -- the per-request counters (read at collection) ---------------------------
 
-    def decided(self, decision: Identity | Rejection) -> None:
-        """Count one decision of a Gate."""
-        tally = self._tallies.mine()
-        key = _decision_key(decision)
-        tally[key] = tally.get(key, 0) + 1
-
-    def looked_up(self, hit: bool) -> None:
-        """Count one verify-cache lookup."""
-        tally = self._tallies.mine()
-        key = _HIT if hit else _MISS
-        tally[key] = tally.get(key, 0) + 1
-
     def _observe_decisions(self, _options: CallbackOptions) -> Iterable[Observation]:
         from opentelemetry.metrics import Observation
 
@@ -218,19 +206,19 @@ class Telemetry:
 
     def counting(self, decide: F) -> F:
         """``decide`` (a Gate's, sync or async), counting each decision."""
-        local, mine = self._tallies.local, self._tallies.mine
+        local, mine, add = self._tallies.local, self._tallies.mine, self._tallies.add
         if inspect.iscoroutinefunction(decide):
 
             @functools.wraps(decide)
             async def counted_async(request: Any) -> Any:
                 decision = await decide(request)
-                tally, key = mine(), _decision_key(decision)
-                tally[key] = tally.get(key, 0) + 1
+                add(_decision_key(decision))
                 return decision
 
             return counted_async  # type: ignore[return-value]
 
-        # The hot path, inlined: one thread-local dict increment, no lock, no SDK call.
+        # The hot path: Tallies.add inlined (a call less), one thread-local dict
+        # increment, no lock, no SDK call.
         @functools.wraps(decide)
         def counted(request: Any) -> Any:
             decision = decide(request)
@@ -267,12 +255,12 @@ class Telemetry:
 
     def misses(self, verify: F) -> F:
         """A full verification (sync or async): counted as a miss, in a span."""
-        looked_up, span = self.looked_up, self.span
+        add, span = self._tallies.add, self.span
         if inspect.iscoroutinefunction(verify):
 
             @functools.wraps(verify)
             async def traced_async(*args: Any) -> Any:
-                looked_up(False)
+                add(_MISS)
                 with span("jwtgate.verify"):
                     return await verify(*args)
 
@@ -280,7 +268,7 @@ class Telemetry:
 
         @functools.wraps(verify)
         def traced(*args: Any) -> Any:
-            looked_up(False)
+            add(_MISS)
             with span("jwtgate.verify"):
                 return verify(*args)
 
@@ -348,6 +336,11 @@ class Tallies:
             with self._lock:
                 self._live.append((threading.current_thread(), tally))
         return tally
+
+    def add(self, key: Any) -> None:
+        """Count one ``key`` in this thread's counters."""
+        tally = self.mine()
+        tally[key] = tally.get(key, 0) + 1
 
     def totals(self) -> dict[Any, int]:
         """Every count so far, summed over all threads."""
