@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from .config import Settings
     from .telemetry import Telemetry
 
-__all__ = ["EVENTS", "AuditEvent", "AuditHook", "EventName", "Reporter", "emit", "logger"]
+__all__ = ["EVENTS", "AuditEvent", "AuditHook", "EventName", "emit", "logger"]
 
 logger = logging.getLogger("jwtgate.audit")
 
