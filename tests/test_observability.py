@@ -173,6 +173,25 @@ def remote_keys(server: JWKSServer, **settings: Any) -> Any:
     return source
 
 
+def test_the_asgi_token_endpoints_record_the_peer_too() -> None:
+    """The raw ASGI token app reads the peer from the scope (Starlette's test client
+    names it "testclient") and the user agent from the headers."""
+    from jwtgate.endpoints import asgi_app
+
+    trail = Trail()
+    settings = make_settings(store="memory://asgi-endpoint-audit", audit_hook=trail)
+    app = asgi_app(settings, lambda username, password: username if password == "ok" else None)
+    with TestClient(app) as client:
+        answer = client.post(
+            "/auth/token",
+            json={"username": "ivy", "password": "ok"},
+            headers={"User-Agent": "asgi-agent/3"},
+        )
+    assert answer.status_code == 200
+    (login,) = trail.events
+    assert (login.client_address, login.user_agent) == ("testclient", "asgi-agent/3")
+
+
 def test_hostile_input_cannot_forge_audit_lines(caplog: pytest.LogCaptureFixture) -> None:
     """A username or user agent with line breaks stays on one log line, and is bounded."""
     from jwtgate.endpoints import wsgi_app
