@@ -347,7 +347,11 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("subject", metavar="SUBJECT")
     q.set_defaults(func=cmd_sessions_list)
     q = actions.add_parser("revoke", help="end the session SESSION_ID (its tokens stop working)")
-    q.add_argument("session_id", metavar="SESSION_ID")
+    q.add_argument(
+        "session_id",
+        metavar="SESSION_ID",
+        help="a session id (an older id beginning with - goes after --: revoke -- -ID)",
+    )
     q.set_defaults(func=cmd_sessions_revoke)
     for q in (actions.choices["list"], actions.choices["revoke"]):
         q.add_argument("--settings", required=True, help="settings file naming the store")
