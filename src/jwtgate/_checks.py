@@ -25,7 +25,7 @@ from ._issuer_checks import JWKS_OPTIONS, IssuerChecks
 from ._issuers import normal_typ
 from ._remote import JWKSOptions, is_loopback_url
 from ._rules import HTTP_METHODS, Rule, rule_methods
-from ._store_checks import STORE_SCHEMES, StoreChecks
+from ._store_checks import POSTGRES_SCHEMES, STORE_SCHEMES, StoreChecks
 from .errors import ConfigurationError, Problem
 from .keyfiles import load_keys
 from .keys import ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, SUPPORTED_ALGORITHMS, StaticKeys
@@ -452,11 +452,14 @@ class _Checks(IssuerChecks, StoreChecks):
                 "E020",
                 "store",
                 f"{self.ref('store')} is not a store URL jwtgate knows.",
-                "Use 'memory://', 'sqlite:////abs/path.db', 'redis://host:6379/0' or 'django://'.",
+                "Use 'memory://', 'sqlite:////abs/path.db', 'redis://host:6379/0', "
+                "'postgresql://host/db' or 'django://'.",
             )
             return None
         if scheme == "sqlite":
             return self.check_sqlite_path(value)
+        if scheme in POSTGRES_SCHEMES:
+            return self.check_postgres_url(value)
         return self.check_redis_url(value)
 
     def check_sqlite_path(self, url: str) -> str:
