@@ -114,6 +114,12 @@ BEGIN
         RETURN QUERY SELECT 'grace', f.current;
         RETURN;
     END IF;
+    IF late THEN
+        -- Its caller has gone (503), and PostgreSQL runs other connections' statements
+        -- meanwhile: the client's retry may have rotated first. Change nothing.
+        RETURN QUERY SELECT 'revoked', NULL::text;
+        RETURN;
+    END IF;
     -- RFC 9700 section 4.14.2: a consumed refresh token came back; the whole family goes.
     DELETE FROM {s}.families WHERE sid = p_sid;
     PERFORM {s}.changed();

@@ -392,6 +392,7 @@ class PostgresFeed(ChangeFeed):
                 self.target.conninfo,
                 autocommit=True,
                 connect_timeout=_connect_timeout(self.timeout),
+                application_name=f"jwtgate feed {self.target.schema}",  # pg_stat_activity
             )
             conn.call_timeout = self.timeout
             self._conn = conn
