@@ -13,7 +13,7 @@ import pytest
 
 from jwtgate import Gate, Settings
 from jwtgate.gate import RequestFields
-from pg_server import PostgresServer, pg_bin
+from pg_server import PostgresServer, running_cluster
 from redis_cluster import RedisCluster, SentinelGroup, running
 from redis_server import RedisServer, redis_binary
 
@@ -167,13 +167,7 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """A PostgreSQL cluster shared by the session (initdb + pg_ctl), destroyed after it."""
-    server = PostgresServer(pg_bin())
-    try:
-        server.init()
-        server.start()
-        yield server
-    finally:
-        server.destroy()
+    yield from running_cluster()
 
 
 @pytest.fixture

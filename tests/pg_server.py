@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from redis_server import free_port, missing
@@ -122,3 +123,14 @@ class PostgresServer:
         if (self.data / "postmaster.pid").exists():
             self.stop("immediate")
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def running_cluster() -> Iterator[PostgresServer]:
+    """A new cluster, started; destroyed when the generator ends (for fixtures)."""
+    server = PostgresServer(pg_bin())
+    try:
+        server.init()
+        server.start()
+        yield server
+    finally:
+        server.destroy()

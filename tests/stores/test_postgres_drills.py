@@ -20,7 +20,7 @@ from conftest import make_settings
 from jwtgate import Gate, Identity, Rejection, RequestInfo, Sessions, TokenPair
 from jwtgate.errors import ReusedToken, StoreUnavailable
 from jwtgate.stores import open_store
-from pg_server import PostgresServer, pg_bin
+from pg_server import PostgresServer, running_cluster
 
 pytestmark = pytest.mark.slow  # a cluster of its own, frozen, stopped and restarted
 
@@ -32,13 +32,7 @@ STALL = 5.0  # within the 5 to 12 s of the acceptance, several times the bound
 @pytest.fixture(scope="module")
 def server() -> Iterator[PostgresServer]:
     """A cluster these drills may freeze and stop: no other test uses it."""
-    server = PostgresServer(pg_bin())
-    try:
-        server.init()
-        server.start()
-        yield server
-    finally:
-        server.destroy()
+    yield from running_cluster()
 
 
 @pytest.fixture
