@@ -15,13 +15,19 @@ from .stores._pg_url import parse as parse_postgres
 from .stores._redis_connect import SCHEMES as REDIS_SCHEMES
 from .stores._redis_connect import parse
 
-__all__ = ["POSTGRES_SCHEMES", "STORE_SCHEMES", "StoreChecks"]
+__all__ = ["STORE_SCHEMES", "StoreChecks"]
 
 STORE_SCHEMES = ("memory", "sqlite", *sorted(REDIS_SCHEMES), *sorted(POSTGRES_SCHEMES), "django")
 
 
 class StoreChecks(Report):
     """The Redis and PostgreSQL parts of the ``store`` check, adding to the report."""
+
+    def check_server_url(self, value: str) -> str | None:
+        """``value`` (a URL of a store on a server), checked as its scheme says."""
+        if urlsplit(value).scheme in POSTGRES_SCHEMES:
+            return self.check_postgres_url(value)
+        return self.check_redis_url(value)
 
     def check_redis_url(self, value: str) -> str | None:
         """``value``, or None (and ``jwtgate.E110``) for a Redis URL that cannot work."""
