@@ -421,7 +421,7 @@ async def test_async_twin_follows_the_same_rules(harness: Harness, astore: Async
 
 def test_unknown_store_url_is_refused() -> None:
     """open_store names the URLs it understands."""
-    for url in ("postgres://x", "sqlite://relative.db"):
+    for url in ("mysql://x", "sqlite://relative.db"):
         with pytest.raises(ValueError, match="memory://"):
             open_store(url)
         with pytest.raises(ValueError, match="memory://"):

@@ -124,12 +124,16 @@ def test_stopped_and_restarted_server_503_then_recovery_without_restart(
     server: PostgresServer, url: str
 ) -> None:
     """pg_ctl stop -m fast under a running Gate: 503 under deny; after pg_ctl start the
-    same Gate answers again and sees revocations, nothing rebuilt."""
+    same Gate answers again, a logout made before the restart is still refused (it was
+    committed), and new revocations reach it; nothing rebuilt."""
     settings = make_settings(store=url, check_revocation=True)
     with closing(Gate(settings)) as gate:
         with Sessions(settings) as sessions:
             pair = sessions.login("alice")
+            gone = sessions.login("bob")
+            sessions.logout(gone.access_token)
         assert isinstance(_decide(gate, pair.access_token), Identity)
+        assert _revoked(_decide(gate, gone.access_token))
         server.stop("fast")
         try:
             assert until(
@@ -142,6 +146,7 @@ def test_stopped_and_restarted_server_503_then_recovery_without_restart(
         finally:
             server.start()
         assert until(lambda: isinstance(_decide(gate, pair.access_token), Identity))
+        assert _revoked(_decide(gate, gone.access_token))
         with Sessions(settings) as sessions:
             sessions.logout(pair.access_token)
         assert until(lambda: _revoked(_decide(gate, pair.access_token)))
