@@ -9,6 +9,7 @@ skip with the reason, except under CI (``CI=true``) where they fail.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -107,16 +108,19 @@ class PostgresServer:
                 children.append(int(Path(status).parent.name))
         return [postmaster, *children]
 
+    def _signal(self, number: signal.Signals) -> None:
+        for pid in self.pids():
+            with contextlib.suppress(ProcessLookupError):  # a backend that just ended
+                os.kill(pid, number)
+
     def pause(self) -> None:
         """Freeze every server process (SIGSTOP): sockets stay open, nothing answers."""
-        for pid in self.pids():
-            os.kill(pid, signal.SIGSTOP)
+        self._signal(signal.SIGSTOP)
 
     def resume(self) -> None:
         """Let a frozen server run again (SIGCONT)."""
         if (self.data / "postmaster.pid").exists():
-            for pid in self.pids():
-                os.kill(pid, signal.SIGCONT)
+            self._signal(signal.SIGCONT)
 
     def destroy(self) -> None:
         """Stop the server if it runs, and delete its files."""

@@ -82,3 +82,54 @@ def test_a_closed_store_refuses_to_work(postgres_url: str) -> None:
     store.close()
     with pytest.raises(RuntimeError, match="closed"):
         store.is_revoked("alice", None, "j1", None)
+
+
+def test_a_call_blocked_by_a_lock_ends_at_the_bound_and_the_pool_does_too(
+    postgres_url: str,
+) -> None:
+    """A call waiting on a lock another session holds ends at the store's timeout
+    (StoreUnavailable); so does a call that finds the pool's only connection taken;
+    once the lock is gone the same store works, and the client's retry succeeds."""
+    with open_store(f"{postgres_url}&timeout=0.5&pool_size=1") as store:
+        store.create_session("alice", "s1", "r1", now=T0, ttl=60)
+        schema = parse(postgres_url).schema
+        outcomes: list[str] = []
+        with psycopg.connect(postgres_url.split("?")[0]) as admin:
+            admin.execute(f'LOCK TABLE "{schema}".families IN ACCESS EXCLUSIVE MODE')
+
+            def blocked() -> None:
+                try:
+                    store.rotate("alice", "s1", "r1", "r2", now=T0, grace=0, ttl=60)
+                    outcomes.append("rotated")
+                except StoreUnavailable:
+                    outcomes.append("503")
+
+            holder = threading.Thread(target=blocked)
+            holder.start()
+            with pytest.raises(StoreUnavailable):  # the one connection is the holder's
+                store.list_sessions("alice")
+            holder.join()
+            admin.rollback()
+        assert outcomes == ["503"]
+        # The server may still run the abandoned rotation once it gets the lock (late:
+        # in doubt) or not at all; either way the retry gets the successor.
+        rotated = store.rotate("alice", "s1", "r1", "r2", now=T0, grace=0, ttl=60)
+        assert (rotated.outcome, rotated.current) == ("rotated", "r2")
+
+
+def test_a_revoking_write_moves_the_change_feed(postgres_url: str) -> None:
+    """The store's change feed listens and reads the counter; a revocation by anyone
+    (here another store object) shows as a new generation."""
+    with open_store(postgres_url) as store, open_store(postgres_url) as other:
+        store.create_session("alice", "s1", "r1", now=T0, ttl=60)  # the schema exists
+        feed = store.change_feed(0.05)  # type: ignore[attr-defined]
+        try:
+            assert feed.step()
+            before = feed.generation
+            other.revoke_jti("alice", "j1", ttl=60)
+            feed.wait(5.0)  # returns as soon as the notification arrives
+            assert feed.step()
+            assert feed.generation > before
+            assert feed.listening
+        finally:
+            feed.release()

@@ -382,6 +382,7 @@ class PostgresFeed(ChangeFeed):
         self.timeout = target.timeout if target.timeout is not None else timeout
         self.listening = False
         self._conn: BoundedConnection | None = None
+        self._opened_by = 0
         self._listen = compose("LISTEN {s}", target.channel)
         self._changes = compose(_SQL["changes"], target.schema)
 
@@ -395,7 +396,7 @@ class PostgresFeed(ChangeFeed):
                 application_name=f"jwtgate feed {self.target.schema}",  # pg_stat_activity
             )
             conn.call_timeout = self.timeout
-            self._conn = conn
+            self._conn, self._opened_by = conn, os.getpid()
             conn.execute(self._listen)
             if not self.listening:
                 self.listening = True
@@ -425,5 +426,7 @@ class PostgresFeed(ChangeFeed):
 
     def reset(self) -> None:
         conn, self._conn = self._conn, None
-        if conn is not None:
+        # A forked child must not close its parent's connection: closing says goodbye
+        # to the server on the shared socket (left alone, psycopg drops it quietly).
+        if conn is not None and self._opened_by == os.getpid():
             conn.close()
