@@ -242,6 +242,15 @@ FIELDS: tuple[Field, ...] = (
         "whether it keeps its data on disk",
     ),
     _seconds("refresh_reuse_grace", 0, 0, 60, "E060", "After a refresh, how long"),
+    _seconds("store_timeout", 2, 0.05, 60, "E150", "How long a request waits for the store"),
+    _seconds(
+        "store_housekeeping_timeout",
+        10,
+        0.05,
+        600,
+        "E151",
+        "How long work off the request path waits for the store",
+    ),
     _custom(
         "claims_hook",
         'a function, or `"module:function"`',

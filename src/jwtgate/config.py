@@ -70,6 +70,8 @@ class Settings:
     on_store_error: Literal["deny", "allow"]
     store_persistence: Literal["warn", "require", "ignore"]
     refresh_reuse_grace: float
+    store_timeout: float
+    store_housekeeping_timeout: float
     store_key_prefix: str
     realm: str
     set_remote_user: bool
