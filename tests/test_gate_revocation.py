@@ -209,7 +209,6 @@ def test_one_store_round_trip_per_request(redis_url: str) -> None:
 # -- faults --------------------------------------------------------------------------
 
 
-
 @pytest.mark.anyio
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])  # redis-py's async client
 async def test_redis_outage_denies_or_allows_and_recovers(
