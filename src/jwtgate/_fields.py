@@ -284,6 +284,15 @@ FIELDS: tuple[Field, ...] = (
         "E082",
         "how many revocation answers each process keeps",
     ),
+    _whole(
+        "revocation_cache_bytes",
+        8 * 1024 * 1024,
+        64 * 1024,
+        1024 * 1024 * 1024,
+        "E152",
+        "About how much memory the revocation answers of each view may take",
+        unit="bytes",
+    ),
     _seconds("revocation_poll_interval", 0.05, 0.01, 5, "E083", "How often the change feed polls"),
     # -- observability
     _custom(

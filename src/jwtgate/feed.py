@@ -89,14 +89,23 @@ def local_change() -> None:
 class RevocationView:
     """Revocation answers per token, valid while ``feed`` vouches for them.
 
-    Deadlines are read on ``feed.clock``; ``max_age`` bounds any one answer.
+    Deadlines are read on ``feed.clock``; ``max_age`` bounds any one answer. At most
+    ``size`` answers, and with ``max_bytes`` about that many bytes (tokens are the
+    keys, and may be 8 KB each).
     """
 
-    def __init__(self, feed: ChangeFeed, size: int, *, max_age: float = ANSWER_MAX_AGE) -> None:
+    def __init__(
+        self,
+        feed: ChangeFeed,
+        size: int,
+        *,
+        max_age: float = ANSWER_MAX_AGE,
+        max_bytes: int | None = None,
+    ) -> None:
         self.feed = feed
         self.max_age = max_age
         self._clock = feed.clock
-        self._answers: LRU[Hashable, tuple[int, float, bool]] = LRU(size)
+        self._answers: LRU[Hashable, tuple[int, float, bool]] = LRU(size, max_bytes)
         with _feeds_lock:
             _feeds.add(feed)
         # A Gate dropped without close() must not leave its thread polling forever.

@@ -152,7 +152,11 @@ class RevocationCheck:
         if given is not None:
             make = getattr(given, "change_feed", None)
             feed = make(interval) if make is not None else None
-            return RevocationView(feed, size) if feed is not None else None
+            return (
+                RevocationView(feed, size, max_bytes=self.settings.revocation_cache_bytes)
+                if feed is not None
+                else None
+            )
         if not self._shared_made:
             url = self.settings.store
             feed = None
@@ -163,7 +167,11 @@ class RevocationCheck:
                     interval=interval,
                     timeout=self.settings.store_housekeeping_timeout,
                 )
-            self._shared = RevocationView(feed, size) if feed is not None else None
+            self._shared = (
+                RevocationView(feed, size, max_bytes=self.settings.revocation_cache_bytes)
+                if feed is not None
+                else None
+            )
             self._shared_made = True
         return self._shared
 
