@@ -374,6 +374,26 @@ def redis_cluster() -> Iterator[str | None]:
     yield from running(RedisCluster(Path(tempfile.mkdtemp())))
 
 
+def django_store(database: Path) -> bool:
+    """Configure Django in this process for the Django ORM store, on a SQLite file with
+    its tables made; False without Django."""
+    try:
+        import django
+        from django.conf import settings as django_settings
+        from django.core.management import call_command
+    except ImportError:
+        return False
+    if not django_settings.configured:
+        django_settings.configure(
+            DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(database)}},
+            INSTALLED_APPS=["jwtgate.contrib.django_store"],
+            USE_TZ=True,
+        )
+        django.setup()
+    call_command("migrate", verbosity=0)
+    return True
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -460,6 +480,10 @@ def section_revocation(report: Report, trials: int) -> None:
             stores["redis cluster"] = f"{cluster_url}?wait=1"
         else:
             print("(redis-server or redis-cli not found: Redis Cluster rows skipped)")
+        if django_store(workdir / "django.db"):
+            stores["django orm (sqlite)"] = "django://"
+        else:
+            print("(Django not installed: Django store rows skipped)")
         plain = Gate(Settings.from_dict(data))
         delays: dict[str, list[float]] = {}
         for name, url in stores.items():
@@ -495,7 +519,7 @@ def section_revocation(report: Report, trials: int) -> None:
                     ),
                 )
                 gate.close()
-            if name != "memory":
+            if name not in ("memory", "django orm (sqlite)"):  # a child would need Django set up
                 settings = Settings.from_dict({**data, "store": url, "check_revocation": True})
                 delays[name] = propagation(settings, {**data, "store": url}, trials)
         table("Propagation of a revocation made by another process", value_table=True)
