@@ -379,7 +379,7 @@ class PostgresFeed(ChangeFeed):
     def __init__(self, target: PostgresTarget, interval: float, *, timeout: float = 5.0) -> None:
         super().__init__(interval)
         self.target = target
-        self.timeout = target.timeout if target.timeout is not None else timeout
+        self.timeout = timeout  # housekeeping: the URL's ``timeout`` is the request path's
         self.listening = False
         self._conn: BoundedConnection | None = None
         self._opened_by = 0
