@@ -6,7 +6,8 @@
 - ``schema``: the schema jwtgate creates and keeps its tables in (default
   ``jwtgate``); a lower-case identifier, so two apps can share a database;
 - ``timeout``: seconds, the bound on one store call: waiting for a pooled
-  connection plus the statement (default: the caller's ``timeout``, 5);
+  connection plus the statement (default: the caller's ``timeout``, which the
+  ``store_timeout`` setting gives; the change feed keeps the housekeeping one);
 - ``pool_size``: connections per process at most (default 10).
 
 The rest (``sslmode``, ``application_name``, ``connect_timeout``…) is libpq's and

@@ -174,6 +174,10 @@ class PostgresStore(SyncContext):
                     min_size=1,
                     max_size=self.target.pool_size,
                     timeout=self.timeout,
+                    # The pool reconnects in the background, backing off; giving up
+                    # soon makes the next call start afresh, so a server that is back
+                    # is used at once (the breaker paces the calls meanwhile).
+                    reconnect_timeout=self.timeout,
                     name=f"jwtgate-{self.target.schema}",
                     open=False,
                 )
