@@ -176,6 +176,9 @@ def test_audience_defaults_to_the_resource_and_warns_when_it_leaves_it_out() -> 
     )
     assert several.issuers[0].settings.audience == ("https://api.example/mcp",)
     assert [(w.id, w.key) for w in several.warnings] == [("jwtgate.W025", "ISSUERS[1].AUDIENCE")]
+    # RESOURCE is top-level only: the message names it there, not in the entry.
+    assert "JWTGATE['RESOURCE']" in str(several.warnings[0])
+    assert "['ISSUERS'][1]['RESOURCE']" not in str(several.warnings[0])
 
 
 def test_a_template_decided_by_a_function_warns_that_the_metadata_cannot_list_it() -> None:
