@@ -63,8 +63,7 @@ class StoreChecks(Report):
             )
             return None
         try:
-            import psycopg_pool  # noqa: F401 - the store needs it too
-            from psycopg.conninfo import conninfo_to_dict
+            from .stores.postgres import libpq_refusal
         except ImportError:
             self.add(
                 "E101",
@@ -74,14 +73,12 @@ class StoreChecks(Report):
                 "pip install 'jwtgate[postgres]'.",
             )
             return None
-        try:
-            conninfo_to_dict(target.conninfo)
-        except Exception as exc:  # noqa: BLE001 - psycopg.ProgrammingError, from libpq
+        refusal = libpq_refusal(target.conninfo)
+        if refusal is not None:
             self.add(
                 "E102",
                 "store",
-                f"{self.ref('store')} has connection parameters libpq refuses: "
-                f"{str(exc).strip() or type(exc).__name__}.",
+                f"{self.ref('store')} has connection parameters libpq refuses: {refusal}.",
                 "Options jwtgate reads: schema, timeout, pool_size; the rest are libpq's "
                 "(sslmode, connect_timeout, application_name...).",
             )

@@ -52,6 +52,7 @@ def test_e100_a_url_jwtgate_cannot_use(url: str) -> None:
 def test_e101_psycopg_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     """A PostgreSQL URL without psycopg/psycopg_pool installed: E101, with the install hint."""
     monkeypatch.setitem(sys.modules, "psycopg_pool", None)  # import fails as if not installed
+    monkeypatch.delitem(sys.modules, "jwtgate.stores.postgres", raising=False)  # imported anew
     problems = check_settings({"secret": SECRET, "store": "postgresql://localhost/db"})
     assert [p.id for p in problems] == ["jwtgate.E101"]
     assert "jwtgate[postgres]" in problems[0].hint

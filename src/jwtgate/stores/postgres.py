@@ -42,6 +42,7 @@ from typing import Any, TypeVar
 
 try:
     import psycopg
+    import psycopg.conninfo
     import psycopg_pool
     from psycopg.abc import RV, PQGen
 except ImportError as exc:  # pragma: no cover - exercised without the extra installed
@@ -115,6 +116,16 @@ class BoundedConnection(psycopg.Connection[Any]):
     def wait(self, gen: PQGen[RV], interval: float = 0.1, timeout: float | None = None) -> RV:
         """Consume ``gen`` with ``timeout``, or else this connection's ``call_timeout``."""
         return super().wait(gen, interval, timeout if timeout is not None else self.call_timeout)
+
+
+def libpq_refusal(conninfo: str) -> str | None:
+    """What libpq says is wrong with ``conninfo`` (an unknown or malformed parameter),
+    or None when it parses; nothing is connected (the settings checks ask)."""
+    try:
+        psycopg.conninfo.conninfo_to_dict(conninfo)
+    except psycopg.ProgrammingError as exc:
+        return str(exc).strip() or type(exc).__name__
+    return None
 
 
 def _connect_timeout(timeout: float) -> int:
