@@ -27,7 +27,7 @@ from ._dpop_replay import ReplayGuard, replay_key
 from ._request import AUTHORIZATION, DPOP, METHOD, PATH, PREFLIGHT, RequestFields
 from .dpop import ProofChecker
 from .errors import (
-    BoundToBearer,
+    InvalidBinding,
     InvalidDPoPProof,
     InvalidRequest,
     InvalidToken,
@@ -155,7 +155,7 @@ class DPoPDoor:
         jkt = bound_key(identity.claims) if identity.is_authenticated else None
         if not dpop:
             if jkt is not None:
-                raise BoundToBearer()
+                raise InvalidBinding()
             return None
         proofs = self._proofs(request)
         if len(proofs) != 1:
@@ -166,7 +166,7 @@ class DPoPDoor:
             proofs[0], method=request[METHOD], url=self._url(request), access_token=token
         )
         if jkt is None:
-            raise InvalidToken("token is not DPoP-bound")
+            raise InvalidBinding("token is not DPoP-bound")
         if jkt != proof.jkt:
             raise InvalidDPoPProof("DPoP proof key does not match the token")
         return replay_key(proof.jkt, proof.jti)

@@ -26,7 +26,7 @@ The tree::
     │   │   │   └── DisallowedTokenType  the typ header is not one require_typ lists
     │   │   ├── RevokedToken
     │   │   │   └── ReusedToken         a consumed refresh token came back
-    │   │   └── BoundToBearer           a DPoP-bound token sent as Bearer (RFC 9449 §7.2)
+    │   │   └── InvalidBinding          a bound token sent as Bearer, an unbound one as DPoP
     │   ├── InvalidDPoPProof            401 invalid_dpop_proof (RFC 9449 §7.1)
     │   │   └── UseDPoPNonce            401 use_dpop_nonce: retry with the DPoP-Nonce sent
     │   └── InsufficientScope           403 insufficient_scope
@@ -49,7 +49,6 @@ from dataclasses import dataclass
 
 __all__ = [
     "AuthenticationError",
-    "BoundToBearer",
     "ConfigurationError",
     "DisallowedAlgorithm",
     "DisallowedTokenType",
@@ -58,6 +57,7 @@ __all__ = [
     "InsufficientScope",
     "InsufficientUserAuthentication",
     "InvalidAudience",
+    "InvalidBinding",
     "InvalidClaim",
     "InvalidDPoPProof",
     "InvalidIssuer",
@@ -301,9 +301,10 @@ class ReusedToken(RevokedToken):
     description = "refresh token reused; session revoked"
 
 
-class BoundToBearer(InvalidToken):
-    """Raised when a DPoP-bound token (``cnf.jkt``) comes as a bearer token, or a DPoP
-    request's token is bound to no key (RFC 9449 §7.2: never downgraded to Bearer)."""
+class InvalidBinding(InvalidToken):
+    """Raised when a token's DPoP binding does not fit how it came: a bound token
+    (``cnf.jkt``) sent as a bearer token (RFC 9449 §7.2: never downgraded), or a
+    token bound to no key sent with the DPoP scheme."""
 
     description = "token is bound to a DPoP key"
 

@@ -18,9 +18,9 @@ from typing import Any
 
 from .errors import (
     AuthenticationError,
-    BoundToBearer,
     InsufficientScope,
     InsufficientUserAuthentication,
+    InvalidBinding,
     InvalidDPoPProof,
     NonCanonicalPath,
     PreflightAnswered,
@@ -120,7 +120,7 @@ def challenge(
         params.append(f"resource_metadata={quote(resource_metadata)}")  # RFC 9728 §5.1
     if dpop is None:
         return "Bearer " + ", ".join(params)
-    if dpop.required or isinstance(error, InvalidDPoPProof | BoundToBearer):
+    if dpop.required or isinstance(error, InvalidDPoPProof | InvalidBinding):
         return "DPoP " + ", ".join([dpop.params(), *params])
     return "Bearer " + ", ".join(params) + ", DPoP " + dpop.params()
 
