@@ -158,10 +158,10 @@ class DPoPDoor:
                 raise InvalidBinding()
             return None
         proofs = self._proofs(request)
-        if len(proofs) != 1:
-            raise InvalidDPoPProof(
-                "DPoP proof missing" if not proofs else "more than one DPoP proof"
-            )
+        if not proofs:
+            raise InvalidDPoPProof("DPoP proof missing")
+        if len(proofs) > 1:
+            raise InvalidDPoPProof("more than one DPoP proof")
         proof = self.checker.check(
             proofs[0], method=request[METHOD], url=self._url(request), access_token=token
         )
