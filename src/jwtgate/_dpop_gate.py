@@ -85,7 +85,7 @@ class DPoPDoor:
             if (gate._screens or request[PREFLIGHT]) and gate._skips(request):
                 return ANONYMOUS
             token, dpop = self._credentials(request)
-            identity = gate._verify(token)
+            identity = self._recall(token) or gate._verify(token)
             key = self._bind(request, identity, token, dpop)
             if key is not None and not self.replay.claim(key, self.ttl):
                 raise InvalidDPoPProof("DPoP proof already used")
@@ -104,10 +104,12 @@ class DPoPDoor:
             if (gate._screens or request[PREFLIGHT]) and gate._skips(request):
                 return ANONYMOUS
             token, dpop = self._credentials(request)
-            if token is None or gate.verifier.never_blocks:
-                identity = gate._verify(token)
-            else:
-                identity = await gate.verifier.verify_async(token)
+            identity = self._recall(token)
+            if identity is None:
+                if token is None or gate.verifier.never_blocks:
+                    identity = gate._verify(token)
+                else:
+                    identity = await gate.verifier.verify_async(token)
             key = self._bind(request, identity, token, dpop)
             if key is not None and not await self.replay.claim_async(key, self.ttl):
                 raise InvalidDPoPProof("DPoP proof already used")
@@ -123,9 +125,9 @@ class DPoPDoor:
         """The token and whether it came with the DPoP scheme; a bearer token is refused
         here, before any verification, when DPoP is required or a proof came with it."""
         gate = self.gate
-        token = _bearer.from_header(request[AUTHORIZATION], "DPoP", gate._max)
-        if token is not None:
-            return token, True
+        values = request[AUTHORIZATION]
+        if len(values) == 1 and values[0].lstrip(" \t")[:5].lower() == "dpop ":
+            return _bearer.from_header(values, "DPoP", gate._max), True
         token = gate.token(request)
         if token is not None:
             if self.required:
@@ -133,6 +135,12 @@ class DPoPDoor:
             if self._proofs(request):
                 raise InvalidRequest("DPoP proof sent with a Bearer token")
         return token, False
+
+    def _recall(self, token: str | None) -> Identity | None:
+        """A token verified before, from the verify cache (as the Gate's fast path)."""
+        if token is None or not self.gate._recalls:
+            return None
+        return self.gate._remembered(token)
 
     def _proofs(self, request: RequestFields) -> list[str]:
         fields = request[DPOP]
