@@ -3,8 +3,8 @@
 Every number is a ratio against a baseline timed interleaved in the same run
 (``harness.compare``); absolute microseconds are printed for orientation only.
 Sections (``--only`` picks some): verify, middleware, peers, sizes, hostile,
-revocation, jwks, issuers, dpop, sessions, telemetry, throughput. ``--quick`` shrinks every
-budget (the smoke test uses it).
+revocation, jwks, issuers, dpop, sessions, telemetry, outage, throughput. ``--quick``
+shrinks every budget (the smoke test uses it).
 """
 
 from __future__ import annotations
@@ -374,6 +374,26 @@ def redis_cluster() -> Iterator[str | None]:
     yield from running(RedisCluster(Path(tempfile.mkdtemp())))
 
 
+def django_store(database: Path) -> bool:
+    """Configure Django in this process for the Django ORM store, on a SQLite file with
+    its tables made; False without Django."""
+    try:
+        import django
+        from django.conf import settings as django_settings
+        from django.core.management import call_command
+    except ImportError:
+        return False
+    if not django_settings.configured:
+        django_settings.configure(
+            DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(database)}},
+            INSTALLED_APPS=["jwtgate.contrib.django_store"],
+            USE_TZ=True,
+        )
+        django.setup()
+    call_command("migrate", verbosity=0)
+    return True
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -460,6 +480,10 @@ def section_revocation(report: Report, trials: int) -> None:
             stores["redis cluster"] = f"{cluster_url}?wait=1"
         else:
             print("(redis-server or redis-cli not found: Redis Cluster rows skipped)")
+        if django_store(workdir / "django.db"):
+            stores["django orm (sqlite)"] = "django://"
+        else:
+            print("(Django not installed: Django store rows skipped)")
         plain = Gate(Settings.from_dict(data))
         delays: dict[str, list[float]] = {}
         for name, url in stores.items():
@@ -495,7 +519,7 @@ def section_revocation(report: Report, trials: int) -> None:
                     ),
                 )
                 gate.close()
-            if name != "memory":
+            if name not in ("memory", "django orm (sqlite)"):  # a child would need Django set up
                 settings = Settings.from_dict({**data, "store": url, "check_revocation": True})
                 delays[name] = propagation(settings, {**data, "store": url}, trials)
         table("Propagation of a revocation made by another process", value_table=True)
@@ -510,6 +534,59 @@ def section_revocation(report: Report, trials: int) -> None:
                     note,
                 )
                 report.value("propagation", f"{name}: max delay", max(values) * 1000, "ms", note)
+
+
+def section_outage(report: Report) -> None:
+    """A frozen store (#16 item 5): what a request that needs it costs once the circuit
+    breaker is open (its 503), against a raw decode and against the same request on a
+    healthy store (answered from the revocation view)."""
+    table("A frozen store (SIGSTOP) behind the circuit breaker, x one raw jwt.decode")
+    binary = shutil.which("redis-server")
+    if binary is None:
+        print("(redis-server not found: section skipped)")
+        return
+    sys.path.insert(0, str(ROOT / "tests"))
+    from redis_server import RedisServer
+
+    signing, verifying, data = material("HS256")
+    raw_token = mint("HS256", signing)
+    raw = lambda: jwt.decode(raw_token, verifying, algorithms=["HS256"])  # noqa: E731
+    server = RedisServer(binary, Path(tempfile.mkdtemp()))
+    server.start()
+    # A short store_timeout: a probe the breaker lets through while timing costs little.
+    settings = Settings.from_dict(
+        {**data, "store": server.url, "check_revocation": True, "store_timeout": 0.05}
+    )
+    try:
+        with Sessions(settings) as sessions:
+            token = sessions.login("alice").access_token
+        request = RequestInfo("GET", "/", (f"Bearer {token}",))
+        gate = Gate(settings)
+        healthy = gate.decide(request)
+        view = gate.revocation.view(True) if gate.revocation is not None else None
+        deadline = time.monotonic() + 5
+        while view is not None and not view.feed.live and time.monotonic() < deadline:
+            time.sleep(0.005)
+        report.add(
+            "outage",
+            compare("healthy store, cached", lambda: gate.decide(request), "jwt.decode", raw),
+        )
+        server.pause()
+        while view is not None and view.feed.live:  # the view stops vouching
+            time.sleep(0.005)
+        refused = gate.decide(request)  # meets the frozen store: opens the breaker
+        assert getattr(refused, "status", None) == 503
+        assert not hasattr(healthy, "status")
+        report.add(
+            "outage",
+            compare(
+                "frozen store, 503 (breaker open)", lambda: gate.decide(request), "jwt.decode", raw
+            ),
+        )
+        server.resume()
+        gate.close()
+    finally:
+        server.stop()
 
 
 def section_issuers(report: Report) -> None:
@@ -841,6 +918,7 @@ SECTIONS = (
     "dpop",
     "sessions",
     "telemetry",
+    "outage",
     "throughput",
 )
 
@@ -915,6 +993,8 @@ def main(argv: list[str] | None = None) -> int:
             section_sessions(report)
         elif name == "telemetry":
             section_telemetry(report)
+        elif name == "outage":
+            section_outage(report)
         elif name == "throughput":
             budget = (1, 100, 2.0) if args.quick else (5, 3000, 10.0)
             section_throughput(report, budget)

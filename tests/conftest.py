@@ -189,6 +189,16 @@ def django_mysql_alias(request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 @pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test's own, which it may stop, start or freeze (SIGSTOP)
+    without disturbing any other test."""
+    server = RedisServer(redis_binary(), tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def redis_url(redis_server: RedisServer) -> str:
     """The shared server's URL with a key prefix of this test's own."""
     return f"{redis_server.url}?prefix=t{uuid.uuid4().hex[:12]}:"

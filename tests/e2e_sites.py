@@ -1,7 +1,8 @@
 """Demo sites for the end-to-end tests: the token endpoints plus one protected route.
 
 ``python -m gunicorn 'e2e_sites:gunicorn_app()'`` (from tests/) serves the WSGI site
-with the settings in the ``JWTGATE_E2E_STORE`` environment variable's store.
+on the store the ``JWTGATE_E2E_STORE`` environment variable names, with the other
+settings of ``JWTGATE_E2E_SETTINGS`` (a JSON object), if set.
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ def wsgi_site(settings: Settings) -> tuple[Callable[..., Any], Gate]:
     auth = wsgi_app(settings, authenticate, secure=False)
 
     def inner(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        if environ["PATH_INFO"] == "/health":  # needs no store
+            start_response("200 OK", [("content-type", "text/plain")])
+            return [b"ok"]
         if environ["PATH_INFO"] != "/api/me":
             return list(auth(environ, start_response))
         identity = environ["jwtgate.identity"]
@@ -70,21 +74,23 @@ class _Closing:
         self.auth.close()
 
 
-def e2e_settings(store: str) -> Settings:
-    """Revocation-aware settings on ``store``; /auth/* is public."""
+def e2e_settings(store: str, **more: Any) -> Settings:
+    """Revocation-aware settings on ``store``; /auth/* and /health are public."""
     return Settings.from_dict(
         {
             "secret": SECRET,
             "store": store,
             "check_revocation": True,
-            "public_paths": ["/auth/*"],
+            "public_paths": ["/auth/*", "/health"],
+            **more,
         }
     )
 
 
 def gunicorn_app() -> Callable[..., Any]:
     """The WSGI site for gunicorn; each response names the worker process that answered."""
-    app, _ = wsgi_site(e2e_settings(os.environ["JWTGATE_E2E_STORE"]))
+    more = json.loads(os.environ.get("JWTGATE_E2E_SETTINGS", "{}"))
+    app, _ = wsgi_site(e2e_settings(os.environ["JWTGATE_E2E_STORE"], **more))
 
     def named(environ: dict[str, Any], start_response: Any) -> Any:
         def start(status: str, headers: list[tuple[str, str]], *exc_info: Any) -> Any:

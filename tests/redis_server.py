@@ -51,11 +51,14 @@ def missing(reason: str) -> NoReturn:
 
 
 class RedisServer:
-    """One redis-server process without persistence; can be stopped and restarted."""
+    """One redis-server process, without persistence unless ``aof`` (the AOF with
+    ``appendfsync everysec``, as docs/stores.md recommends); can be stopped, killed
+    and restarted on the same port and directory."""
 
-    def __init__(self, binary: str, workdir: Path) -> None:
+    def __init__(self, binary: str, workdir: Path, *, aof: bool = False) -> None:
         self.binary = binary
         self.workdir = workdir
+        self.aof = aof
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -75,7 +78,9 @@ class RedisServer:
                 "--save",
                 "",
                 "--appendonly",
-                "no",
+                "yes" if self.aof else "no",
+                "--appendfsync",
+                "everysec",
                 "--dir",
                 str(self.workdir),
             ],
@@ -105,6 +110,13 @@ class RedisServer:
         """Let a paused server run again (SIGCONT): it then serves what queued up."""
         assert self.process is not None
         os.kill(self.process.pid, signal.SIGCONT)
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown save, as in a crash or an OOM kill."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(timeout=10)
+        self.process = None
 
     def stop(self) -> None:
         """Stop the server and wait for it to exit."""

@@ -1,11 +1,17 @@
-"""Real servers for tests: an ASGI app under uvicorn on 127.0.0.1, on a free port."""
+"""Real servers for tests on 127.0.0.1, on free ports: an ASGI app under uvicorn in a
+thread, the WSGI e2e site under gunicorn in processes of its own."""
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -29,3 +35,43 @@ def uvicorn_server(app: Any) -> Iterator[str]:
         server.should_exit = True
         thread.join(5)
         sock.close()
+
+
+@contextmanager
+def gunicorn_e2e(env: dict[str, str], *options: str) -> Iterator[str]:
+    """gunicorn serving ``e2e_sites:gunicorn_app()`` (sync workers) with ``options``;
+    ``env`` adds to the environment (``JWTGATE_E2E_STORE``...). Yields the base URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--chdir",
+        str(Path(__file__).parent),
+        "--bind",
+        f"127.0.0.1:{port}",
+        *options,
+        "e2e_sites:gunicorn_app()",
+    ]
+    proc = subprocess.Popen(
+        command,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, "gunicorn exited"
+            assert time.monotonic() < deadline, "gunicorn did not start"
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -16,6 +16,7 @@ import pytest
 import test_hot_path
 from conftest import FakeClock, make_settings
 from jwtgate import Gate, Identity, Rejection, RequestInfo, Sessions
+from jwtgate._cache import ENTRY_OVERHEAD, LRU
 from jwtgate.errors import StoreUnavailable
 from jwtgate.feed import (
     ANSWER_MAX_AGE,
@@ -206,3 +207,47 @@ def test_no_store_imports_the_cache() -> None:
                 assert not named.startswith("jwtgate.feed"), path.name
             elif isinstance(node, ast.Import):
                 assert not any(a.name.startswith("jwtgate.feed") for a in node.names), path.name
+
+
+# -- the view's memory, bounded in bytes (#16 item 7) ------------------------------
+
+
+def test_the_lru_keeps_its_byte_count_through_puts_replacements_and_evictions() -> None:
+    lru: LRU[str, int] = LRU(1000, max_bytes=10 * (ENTRY_OVERHEAD + 100))
+    for i in range(30):
+        lru.put(f"{i:03d}".ljust(100, "x"), i)
+        lru.put(f"{i:03d}".ljust(100, "x"), i)  # a replacement is not counted twice
+    assert len(lru) == 10  # the byte bound, not the entry bound, applied
+    assert lru.bytes == sum(len(k) + ENTRY_OVERHEAD for k in lru.data)
+    assert lru.get("029".ljust(100, "x")) == 29 and lru.get("019".ljust(100, "x")) is None
+    lru.discard("029".ljust(100, "x"))
+    assert lru.bytes == sum(len(k) + ENTRY_OVERHEAD for k in lru.data)
+    lru.put("y" * 10_000, 1)  # larger than the bound alone: kept, alone
+    assert list(lru.data) == ["y" * 10_000]
+
+
+@pytest.mark.parametrize("max_bytes", [None, 1024 * 1024])
+def test_a_view_of_8_kb_tokens_stays_within_its_bytes(max_bytes: int | None) -> None:
+    """4,096 answers for tokens of 8 KB: about 34 MB unbounded; about 1 MB with a
+    1 MiB bound (measured with tracemalloc, what the answers really take)."""
+    import tracemalloc
+
+    clock = FakeClock(0.0)
+    feed = Stepped(lambda: 0, clock)
+    view = RevocationView(feed, 4096, max_bytes=max_bytes)
+    assert feed.step()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(4096):  # each token a string of its request, as in a server
+            view.remember(f"{i:08d}".ljust(8192, "t"), view.begin(), False)
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    if max_bytes is None:
+        assert len(view) == 4096
+        assert held > 32 * 1024 * 1024
+    else:
+        assert len(view) == max_bytes // (8192 + ENTRY_OVERHEAD)
+        assert held < 1.25 * max_bytes
+    view.close()

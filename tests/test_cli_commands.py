@@ -311,6 +311,29 @@ def test_purge_reports_the_count(store_settings: Path) -> None:
     assert re.fullmatch(r"purged \d+ expired entries\n", out)
 
 
+def test_revoke_purge_and_check_settings_print_json(store_settings: Path, tmp_path: Path) -> None:
+    """``--json`` on revoke, purge and check-settings: one JSON document, the same exit
+    codes as the text."""
+    args = ("--settings", str(store_settings), "--json")
+    code, out = run("revoke", *args, "--subject", "alice")
+    assert (code, json.loads(out)) == (EXIT_OK, {"revoked": "subject", "subject": "alice"})
+    code, out = run("revoke", *args, "--jti=-x", "--subject", "bob")
+    assert json.loads(out) == {"revoked": "jti", "subject": "bob", "jti": "-x"}
+    code, out = run("purge", *args)
+    assert code == EXIT_OK and isinstance(json.loads(out)["purged"], int)
+    code, out = run("check-settings", str(store_settings), "--json")
+    report = json.loads(out)
+    assert (code, report["ok"], report["problems"]) == (EXIT_OK, True, [])
+    assert report["sqlite_file"] == str(tmp_path / "s.db")
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"SECRET": "short", "LEEWAYS": 1}))
+    code, out = run("check-settings", str(bad), "--json")
+    report = json.loads(out)
+    assert (code, report["ok"], report["sqlite_file"]) == (EXIT_FAILED, False, None)
+    assert {p["id"] for p in report["problems"]} == {"jwtgate.E007", "jwtgate.E001"}
+    assert all(set(p) == {"id", "key", "message", "hint"} for p in report["problems"])
+
+
 def test_revoke_without_a_store_is_a_configuration_error(settings_file: Path) -> None:
     """Housekeeping against settings without a store exits with the configuration code."""
     assert run("purge", "--settings", str(settings_file))[0] == EXIT_CONFIG

@@ -372,12 +372,18 @@ def test_private_key_given_as_public_key_says_so() -> None:
     assert "PRIVATE KEY" not in str(error)
 
 
-def test_unsupported_key_type_is_refused(tmp_path: Path) -> None:
-    """A DSA key is not a JOSE signing key and is refused with E014."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import dsa
+@pytest.mark.parametrize("kind", ["x25519", "x448"])
+def test_unsupported_key_type_is_refused(kind: str) -> None:
+    """A key-agreement key is not a JOSE signing key and is refused with E014.
 
-    private = dsa.generate_private_key(key_size=2048)
+    (This used DSA until cryptography 51 deprecated it; X25519/X448 keys will stay.)
+    """
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import x448, x25519
+
+    private = (
+        x25519.X25519PrivateKey.generate() if kind == "x25519" else x448.X448PrivateKey.generate()
+    )
     public_pem = private.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -33,6 +29,7 @@ from jwtgate.endpoints import (
     wsgi_app,
 )
 from redis_server import free_port
+from servers import gunicorn_e2e
 
 JSON = {"content-type": "application/json"}
 
@@ -603,36 +600,9 @@ async def test_raw_asgi_app_websocket_and_disconnect(settings: Settings) -> None
 @pytest.fixture
 def gunicorn_server(tmp_path: Path) -> Iterator[str]:
     """gunicorn on 127.0.0.1: 2 sync workers, each replaced after one request; yields its URL."""
-    port = free_port()
-    env = {**os.environ, "JWTGATE_E2E_STORE": f"sqlite:///{tmp_path / 'gunicorn.db'}"}
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--chdir",
-        str(Path(__file__).parent),
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        "2",
-        "--max-requests",
-        "1",
-        "--preload",
-        "e2e_sites:gunicorn_app()",
-    ]
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while True:
-        assert proc.poll() is None, "gunicorn exited"
-        assert time.monotonic() < deadline, "gunicorn did not start"
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=30)
+    env = {"JWTGATE_E2E_STORE": f"sqlite:///{tmp_path / 'gunicorn.db'}"}
+    with gunicorn_e2e(env, "--workers", "2", "--max-requests", "1", "--preload") as url:
+        yield url
 
 
 @pytest.mark.slow

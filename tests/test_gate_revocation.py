@@ -28,7 +28,7 @@ from jwtgate import (
 from jwtgate.stores import open_store
 from jwtgate.stores.sqlite import SQLiteStore
 from jwtgate.stores.threaded import SyncToAsync
-from redis_server import RedisServer, redis_binary, skip_async_redis_on_trio
+from redis_server import RedisServer, skip_async_redis_on_trio
 
 BACKENDS = [
     "memory",
@@ -207,15 +207,6 @@ def test_one_store_round_trip_per_request(redis_url: str) -> None:
 
 
 # -- faults --------------------------------------------------------------------------
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A redis-server this test may stop and start."""
-    server = RedisServer(redis_binary(), tmp_path)
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.mark.anyio

@@ -49,6 +49,8 @@ def request(token: str) -> RequestInfo:
         pytest.param("verify_cache_max_age", 0, "E081", id="max-age-zero"),
         pytest.param("verify_cache_max_age", 100_000, "E081", id="max-age-huge"),
         pytest.param("revocation_cache_size", -5, "E082", id="revocation-size-negative"),
+        pytest.param("revocation_cache_bytes", 1000, "E152", id="view-bytes-too-few"),
+        pytest.param("revocation_cache_bytes", 2**31, "E152", id="view-bytes-too-many"),
         pytest.param("revocation_poll_interval", 0.001, "E083", id="poll-too-fast"),
         pytest.param("revocation_poll_interval", 60, "E083", id="poll-too-slow"),
     ],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +31,7 @@ from jwtgate.errors import (
     UnknownKey,
 )
 from jwtgate.gate import RequestInfo
+from jwtgate.http import Rejection
 from jwtgate.testing import JWKSServer, Provider, keypair
 
 ENTRA = "https://login.microsoftonline.com/{tenantid}/v2.0"
@@ -174,6 +176,9 @@ def test_audience_defaults_to_the_resource_and_warns_when_it_leaves_it_out() -> 
     )
     assert several.issuers[0].settings.audience == ("https://api.example/mcp",)
     assert [(w.id, w.key) for w in several.warnings] == [("jwtgate.W025", "ISSUERS[1].AUDIENCE")]
+    # RESOURCE is top-level only: the message names it there, not in the entry.
+    assert "JWTGATE['RESOURCE']" in str(several.warnings[0])
+    assert "['ISSUERS'][1]['RESOURCE']" not in str(several.warnings[0])
 
 
 def test_a_template_decided_by_a_function_warns_that_the_metadata_cannot_list_it() -> None:
@@ -323,6 +328,28 @@ def test_an_entra_template_accepts_only_allowed_tenants(
         assert identity.scopes == {"Orders.Read"}
         with pytest.raises(UnknownIssuer):
             verifier.verify(provider.token(audience=API, issuer=entra(OTHER_TENANT)))
+
+
+def test_an_allowed_function_that_raises_refuses_the_token_with_a_401(
+    jwtgate_provider: Callable[..., Provider], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A broken allow-list function (here: a tenant lookup that fails) is an unknown
+    issuer for the request, a 401 through the Gate, never a 500; it is logged."""
+
+    def allowed(tenant: str) -> bool:
+        raise LookupError(f"tenant directory down, asked for {tenant}")
+
+    provider = jwtgate_provider("RS256", issuer=entra(TENANT), scopes_claim="scp")
+    entry = provider.entry(issuer=ENTRA, allowed=allowed, scopes_claim="scp")
+    gate = Gate(Settings.from_dict({"issuers": [entry], "audience": API}))
+    token = provider.token("oid-1", audience=API)
+    with caplog.at_level(logging.WARNING, logger="jwtgate"):
+        result = gate.decide(RequestInfo("GET", "/", (f"Bearer {token}",)))
+    assert isinstance(result, Rejection)
+    assert result.status == 401
+    assert 'error="invalid_token"' in dict(result.headers)["www-authenticate"]
+    assert "tenant directory down" in caplog.text
+    assert provider.requests == 0
 
 
 def test_each_entry_has_its_own_audience_algorithms_and_claim_mapping(

@@ -344,6 +344,8 @@ def test_cli_sessions_list_and_revoke(cli_settings: Path) -> None:
     assert (code, out.strip()) == (EXIT_FAILED, f"no live session {pair.session_id}")
     code, out, _ = _cli("sessions", "list", "gina", "--settings", str(cli_settings))
     assert (code, out.strip()) == (EXIT_OK, "no live sessions for 'gina'")
+    code, out, _ = _cli("sessions", "revoke", "--settings", str(cli_settings), "--", "-old-id")
+    assert (code, out.strip()) == (EXIT_FAILED, "no live session -old-id")
 
 
 @pytest.mark.parametrize(

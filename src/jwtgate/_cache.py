@@ -1,6 +1,7 @@
 """Bounded maps for the hot path: verified tokens and revocation answers.
 
-Both are bounded by an entry count. Every operation is one or two C-level dict
+Both are bounded by an entry count; ``LRU`` (the revocation view) also by the bytes
+of its keys (tokens of up to ``max_token_bytes`` each). Every operation is one or two C-level dict
 or set calls, safe to share between threads under the GIL: a race can at worst
 drop an entry or keep one too many for an instant (the bound is re-applied on
 the next insertion), never return another key's value.
@@ -14,10 +15,11 @@ policy): hot entries stay, as with an LRU.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from typing import Generic, Protocol, TypeVar
 
-__all__ = ["LRU", "Marked", "SecondChance"]
+__all__ = ["ENTRY_OVERHEAD", "LRU", "Marked", "SecondChance"]
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -47,16 +49,27 @@ class _Bounded(Generic[K, V]):
         return len(self.data)
 
 
-class LRU(_Bounded[K, V]):
-    """At most ``size`` entries; the least recently used one goes first."""
+# What one entry of an LRU costs besides its key's characters, about: the str
+# header, the value tuple with its float, and the ordered dict's node.
+ENTRY_OVERHEAD = 256
 
-    __slots__ = ()
+
+class LRU(_Bounded[K, V]):
+    """At most ``size`` entries, and with ``max_bytes`` at most about that many bytes
+    (``len`` of each ``str`` key plus :data:`ENTRY_OVERHEAD`); the least recently used
+    entry goes first. Writes take a lock when bytes are counted (they are off the hot
+    path: a store answer); reads never do."""
+
+    __slots__ = ("_lock", "bytes", "max_bytes")
 
     data: OrderedDict[K, V]
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, max_bytes: int | None = None) -> None:
         super().__init__(size)
         self.data = OrderedDict()
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._lock = threading.Lock()
 
     def get(self, key: K) -> V | None:
         """The entry for ``key`` (marking it recently used), or None."""
@@ -71,7 +84,10 @@ class LRU(_Bounded[K, V]):
         return value
 
     def put(self, key: K, value: V) -> None:
-        """Insert or replace ``key``; evict the least recently used beyond the bound."""
+        """Insert or replace ``key``; evict the least recently used beyond the bounds."""
+        if self.max_bytes is not None:
+            self._put_counted(key, value, self.max_bytes)
+            return
         data = self.data
         data[key] = value
         while len(data) > self.size:
@@ -79,6 +95,32 @@ class LRU(_Bounded[K, V]):
                 data.popitem(last=False)
             except KeyError:  # emptied by another thread
                 break
+
+    def _put_counted(self, key: K, value: V, max_bytes: int) -> None:
+        data = self.data
+        with self._lock:
+            if key not in data:
+                self.bytes += _weight(key)
+            data[key] = value
+            while len(data) > 1 and (len(data) > self.size or self.bytes > max_bytes):
+                old, _ = data.popitem(last=False)
+                self.bytes -= _weight(old)
+
+    def discard(self, key: K) -> None:
+        """Forget ``key`` if present."""
+        with self._lock:
+            if self.data.pop(key, None) is not None and self.max_bytes is not None:
+                self.bytes -= _weight(key)
+
+    def clear(self) -> None:
+        """Forget every entry."""
+        with self._lock:
+            self.data.clear()
+            self.bytes = 0
+
+
+def _weight(key: object) -> int:
+    return (len(key) if isinstance(key, str) else 0) + ENTRY_OVERHEAD
 
 
 class Marked(Protocol):

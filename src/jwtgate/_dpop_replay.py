@@ -29,9 +29,10 @@ def replay_key(jkt: str, jti: str) -> str:
 class ReplayGuard:
     """Claims proof keys in the store at ``url`` (None: this process's memory)."""
 
-    def __init__(self, url: str | None, *, prefix: str = "jwtgate:") -> None:
+    def __init__(self, url: str | None, *, prefix: str = "jwtgate:", timeout: float = 2.0) -> None:
         self.url = url
         self.prefix = prefix
+        self.timeout = timeout  # the store_timeout setting: a claim is on the request path
         # The memory store answers at once: a Gate using it never waits on I/O.
         self.in_process = url is None or url.startswith("memory:")
         self._store: Any = None
@@ -39,7 +40,11 @@ class ReplayGuard:
 
     def _sync(self) -> Any:
         if self._store is None:
-            store = memory_store() if self.url is None else open_store(self.url, prefix=self.prefix)
+            store = (
+                memory_store()
+                if self.url is None
+                else open_store(self.url, prefix=self.prefix, timeout=self.timeout)
+            )
             if not callable(getattr(store, "claim_once", None)):
                 logger.warning(
                     "jwtgate: the store has no claim_once; DPoP proofs are remembered in "
@@ -58,7 +63,9 @@ class ReplayGuard:
         if self.in_process:
             return self.claim(key, ttl)
         if self._async_store is None:
-            self._async_store = open_async_store(self.url or "memory://", prefix=self.prefix)
+            self._async_store = open_async_store(
+                self.url or "memory://", prefix=self.prefix, timeout=self.timeout
+            )
         claim = getattr(self._async_store, "claim_once", None)
         if claim is None:
             return self.claim(key, ttl)

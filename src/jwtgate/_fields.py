@@ -257,6 +257,15 @@ FIELDS: tuple[Field, ...] = (
         "whether it keeps its data on disk",
     ),
     _seconds("refresh_reuse_grace", 0, 0, 60, "E060", "After a refresh, how long"),
+    _seconds("store_timeout", 2, 0.05, 60, "E150", "How long a request waits for the store"),
+    _seconds(
+        "store_housekeeping_timeout",
+        10,
+        0.05,
+        600,
+        "E151",
+        "How long work off the request path waits for the store",
+    ),
     _custom(
         "claims_hook",
         'a function, or `"module:function"`',
@@ -289,6 +298,15 @@ FIELDS: tuple[Field, ...] = (
         1_000_000,
         "E082",
         "how many revocation answers each process keeps",
+    ),
+    _whole(
+        "revocation_cache_bytes",
+        8 * 1024 * 1024,
+        64 * 1024,
+        1024 * 1024 * 1024,
+        "E152",
+        "About how much memory the revocation answers of each view may take",
+        unit="bytes",
     ),
     _seconds("revocation_poll_interval", 0.05, 0.01, 5, "E083", "How often the change feed polls"),
     # -- observability

@@ -121,14 +121,17 @@ class IssuerChecks(Report):
         if audience is None:
             return (resource,)
         if resource not in audience:
+            # RESOURCE is top-level only, also when an ISSUERS entry is checked.
+            top = re.sub(r"\['ISSUERS'\]\[\d+\]$", "", self.name)
+            resource_ref = f"{top}['RESOURCE']"
             self.warn(
                 "W025",
                 "audience",
-                f"{self.ref('audience')} does not list {self.ref('resource')} "
+                f"{self.ref('audience')} does not list {resource_ref} "
                 f"({resource!r}): a token a client asked for this resource (RFC 8707 "
                 "resource indicator) names it in aud, and would be refused.",
                 f"Add {resource!r} to {self.ref('audience')}, or leave it unset: it then "
-                f"defaults to {self.ref('resource')}.",
+                f"defaults to {resource_ref}.",
             )
         return audience
 

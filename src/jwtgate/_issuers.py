@@ -14,7 +14,9 @@ is only ever checked against B's keys, so A's key cannot vouch for it.
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -31,6 +33,22 @@ PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # What a placeholder's value may be: RFC 3986 unreserved characters, so a value can
 # never add a path segment, a query, a fragment, user info or a port.
 _VALUE = re.compile(r"[A-Za-z0-9._~-]+")
+
+logger = logging.getLogger("jwtgate")
+WARN_EVERY = 10.0
+_last_warning = [-WARN_EVERY]
+
+
+def _warn_raised(template: str) -> None:
+    now = time.monotonic()
+    if now - _last_warning[0] >= WARN_EVERY:
+        _last_warning[0] = now
+        logger.warning(
+            "jwtgate: the allowed function of the issuer template %r raised; the token is "
+            "refused as an unknown issuer's",
+            template,
+            exc_info=True,
+        )
 
 
 def split_template(issuer: str) -> tuple[str, str, str] | None:
@@ -88,10 +106,22 @@ class IssuerEntry:
         return value if _VALUE.fullmatch(value) else None
 
     def allows(self, value: str) -> bool:
-        """Whether the placeholder may take ``value`` (its allow-list or function)."""
+        """Whether the placeholder may take ``value`` (its allow-list or function).
+
+        A function that raises refuses the value (the token is then an unknown
+        issuer's, 401), and the error is logged, at most every :data:`WARN_EVERY`
+        seconds: the value comes from the token, so whoever sends tokens could
+        otherwise fill the log.
+        """
         if isinstance(self.allowed, frozenset):
             return value in self.allowed
-        return self.allowed is not None and bool(self.allowed(value))
+        if self.allowed is None:
+            return False
+        try:
+            return bool(self.allowed(value))
+        except Exception:  # noqa: BLE001 - the app's function: any failure refuses
+            _warn_raised(self.issuer)
+            return False
 
     @property
     def listed_issuers(self) -> tuple[str, ...] | None:

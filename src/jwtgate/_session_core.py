@@ -12,6 +12,7 @@ from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
+from ._breaker import breaker_for
 from ._sansio import Op
 from .audit import EventName, Reporter
 from .config import Settings
@@ -151,12 +152,15 @@ class _Core:
         a URL (``store``, else the ``store`` setting); and whether the caller owns it."""
         if store is None or isinstance(store, str):
             url = store if store is not None else self.store_url()
-            prefix = self.settings.store_key_prefix
-            # In the cache layer, so a Gate in this process sees each revocation at once.
+            prefix, timeout = self.settings.store_key_prefix, self.settings.store_timeout
+            # In the cache layer, so a Gate in this process sees each revocation at once,
+            # behind the breaker the Gate's revocation check shares.
+            breaker = breaker_for(url, prefix)
             if want_async:
-                opened = timed(self.settings, open_async_store(url, prefix=prefix), url)
-                return AsyncCachedStore(opened), True
-            return CachedStore(timed(self.settings, open_store(url, prefix=prefix), url)), True
+                opened = open_async_store(url, prefix=prefix, timeout=timeout)
+                return AsyncCachedStore(timed(self.settings, opened, url), None, breaker), True
+            sync = open_store(url, prefix=prefix, timeout=timeout)
+            return CachedStore(timed(self.settings, sync, url), None, breaker), True
         if inspect.iscoroutinefunction(getattr(store, "rotate", None)) != want_async:
             raise TypeError(
                 "this store is sync: use Sessions, or open_async_store()"

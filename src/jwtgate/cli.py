@@ -24,6 +24,7 @@ import argparse
 import base64
 import binascii
 import contextlib
+import dataclasses
 import json
 import os
 import sys
@@ -194,12 +195,25 @@ def cmd_check_settings(args: argparse.Namespace, out: TextIO) -> int:
     data = load_settings_file(args.file)
     found = check_settings(data, warnings=True)
     problems = [p for p in found if not p.id.startswith("jwtgate.W")]
-    for problem in found:
-        print(str(problem), file=out)
+    sqlite_file = None
     if not problems:
         store = Settings.from_dict(data).store
         if store is not None and store.startswith("sqlite:///"):
-            print(f"store: the SQLite file {store[len('sqlite:///') :]}", file=out)
+            sqlite_file = store[len("sqlite:///") :]
+    if args.json:
+        report = {
+            "file": args.file,
+            "ok": not problems,
+            "problems": [dataclasses.asdict(p) for p in found],
+            "sqlite_file": sqlite_file,
+        }
+        print(json.dumps(report, indent=2), file=out)
+        return EXIT_FAILED if problems else EXIT_OK
+    for problem in found:
+        print(str(problem), file=out)
+    if not problems:
+        if sqlite_file is not None:
+            print(f"store: the SQLite file {sqlite_file}", file=out)
         print(f"{args.file}: OK", file=out)
         return EXIT_OK
     noun = "problem" if len(problems) == 1 else "problems"
@@ -274,17 +288,21 @@ def cmd_revoke(args: argparse.Namespace, out: TextIO) -> int:
         if not isinstance(jti, str) or identity.subject is None:
             raise UsageError("the token has no jti to revoke; revoke its --subject instead")
         sessions.revoke_jti(settings, identity.subject, jti)
-        print(f"revoked token {jti} of {identity.subject!r}", file=out)
+        done = {"revoked": "jti", "subject": identity.subject, "jti": jti}
+        text = f"revoked token {jti} of {identity.subject!r}"
     elif args.jti:
         if not args.subject:
             raise UsageError("--jti needs --subject (revocations are kept per subject)")
         sessions.revoke_jti(settings, args.subject, args.jti)
-        print(f"revoked token {args.jti} of {args.subject!r}", file=out)
+        done = {"revoked": "jti", "subject": args.subject, "jti": args.jti}
+        text = f"revoked token {args.jti} of {args.subject!r}"
     elif args.subject:
         sessions.revoke_subject(settings, args.subject)
-        print(f"logged {args.subject!r} out everywhere", file=out)
+        done = {"revoked": "subject", "subject": args.subject}
+        text = f"logged {args.subject!r} out everywhere"
     else:
         raise UsageError("say what to revoke: --subject, --jti with --subject, or --token")
+    print(json.dumps(done) if args.json else text, file=out)
     return EXIT_OK
 
 
@@ -293,7 +311,9 @@ def cmd_purge(args: argparse.Namespace, out: TextIO) -> int:
 
     settings = Settings.from_dict(load_settings_file(args.settings))
     count = sessions.purge_expired(settings)
-    print(f"purged {count} expired entries", file=out)
+    print(
+        json.dumps({"purged": count}) if args.json else f"purged {count} expired entries", file=out
+    )
     return EXIT_OK
 
 
@@ -354,6 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--jti", help="revoke the token with this jti (write --jti=ID: an id may begin with -)"
     )
     p.add_argument("--token", help="revoke this token (verified first)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=cmd_revoke)
 
     from ._cli_sessions import cmd_sessions_list, cmd_sessions_revoke
@@ -364,7 +385,11 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("subject", metavar="SUBJECT")
     q.set_defaults(func=cmd_sessions_list)
     q = actions.add_parser("revoke", help="end the session SESSION_ID (its tokens stop working)")
-    q.add_argument("session_id", metavar="SESSION_ID")
+    q.add_argument(
+        "session_id",
+        metavar="SESSION_ID",
+        help="a session id (an older id beginning with - goes after --: revoke -- -ID)",
+    )
     q.set_defaults(func=cmd_sessions_revoke)
     for q in (actions.choices["list"], actions.choices["revoke"]):
         q.add_argument("--settings", required=True, help="settings file naming the store")
@@ -372,6 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _command(sub, "purge", "delete expired entries from the configured store")
     p.add_argument("--settings", required=True, help="settings file naming the store")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=cmd_purge)
 
     p = _command(sub, "keygen", "make a signing key (HS secret, or PEM pair + JWKS)")
@@ -410,6 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _command(sub, "check-settings", "validate a settings file, listing every problem")
     p.add_argument("file")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=cmd_check_settings)
     return parser
 

@@ -70,6 +70,8 @@ class Settings:
     on_store_error: Literal["deny", "allow"]
     store_persistence: Literal["warn", "require", "ignore"]
     refresh_reuse_grace: float
+    store_timeout: float
+    store_housekeeping_timeout: float
     store_key_prefix: str
     realm: str
     set_remote_user: bool
@@ -97,6 +99,7 @@ class Settings:
     verify_cache_size: int = DEFAULTS["verify_cache_size"]
     verify_cache_max_age: float = DEFAULTS["verify_cache_max_age"]
     revocation_cache_size: int = DEFAULTS["revocation_cache_size"]
+    revocation_cache_bytes: int = DEFAULTS["revocation_cache_bytes"]
     revocation_poll_interval: float = DEFAULTS["revocation_poll_interval"]
     # DPoP (RFC 9449): off, allow or require; the proof algorithms, iat window, and
     # server nonces (with the key every worker shares, or None for a per-process one).

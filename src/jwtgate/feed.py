@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import anyio.to_thread
 
+from ._breaker import Breaker
 from ._cache import LRU
 from .stores._base import AsyncContext, SyncContext
 from .stores._contract import AsyncStore, SessionInfo, Store
@@ -88,14 +89,23 @@ def local_change() -> None:
 class RevocationView:
     """Revocation answers per token, valid while ``feed`` vouches for them.
 
-    Deadlines are read on ``feed.clock``; ``max_age`` bounds any one answer.
+    Deadlines are read on ``feed.clock``; ``max_age`` bounds any one answer. At most
+    ``size`` answers, and with ``max_bytes`` about that many bytes (tokens are the
+    keys, and may be 8 KB each).
     """
 
-    def __init__(self, feed: ChangeFeed, size: int, *, max_age: float = ANSWER_MAX_AGE) -> None:
+    def __init__(
+        self,
+        feed: ChangeFeed,
+        size: int,
+        *,
+        max_age: float = ANSWER_MAX_AGE,
+        max_bytes: int | None = None,
+    ) -> None:
         self.feed = feed
         self.max_age = max_age
         self._clock = feed.clock
-        self._answers: LRU[Hashable, tuple[int, float, bool]] = LRU(size)
+        self._answers: LRU[Hashable, tuple[int, float, bool]] = LRU(size, max_bytes)
         with _feeds_lock:
             _feeds.add(feed)
         # A Gate dropped without close() must not leave its thread polling forever.
@@ -140,9 +150,12 @@ class _Layer(Generic[StoreT]):
     """What both cache layers share: the store, the view, and how an answer is
     recalled from the view or kept in it."""
 
-    def __init__(self, store: StoreT, view: RevocationView | None = None) -> None:
+    def __init__(
+        self, store: StoreT, view: RevocationView | None = None, breaker: Breaker | None = None
+    ) -> None:
         self.store: StoreT = store
         self.view = view
+        self.breaker = breaker if breaker is not None else Breaker()
 
     def _recall(self, token: str | None) -> tuple[bool | None, int]:
         """The view's answer for ``token`` (None: ask the store), and the generation
@@ -182,44 +195,50 @@ class CachedStore(_Layer[Store], SyncContext):
         answer, generation = self._recall(token)
         if answer is not None:
             return answer
-        return self._keep(token, generation, self.store.is_revoked(subject, sid, jti, issued_at))
+        with self.breaker:
+            revoked = self.store.is_revoked(subject, sid, jti, issued_at)
+        return self._keep(token, generation, revoked)
 
     def create_session(self, subject: str, sid: str, jti: str, **options: Any) -> None:
         """See :meth:`jwtgate.stores.Store.create_session` (a new family revokes nothing)."""
-        self.store.create_session(subject, sid, jti, **options)
+        with self.breaker:
+            self.store.create_session(subject, sid, jti, **options)
 
     def rotate(self, subject: str, sid: str, presented: str, new: str, **options: Any) -> Rotation:
         """See :meth:`jwtgate.stores.Store.rotate`; announced when it revokes (or fails)."""
-        with _announcing() as rotation:
+        with self.breaker, _announcing() as rotation:
             rotation.outcome = self.store.rotate(subject, sid, presented, new, **options)
         return rotation.outcome
 
     def revoke_session(self, subject: str, sid: str) -> bool:
         """See :meth:`jwtgate.stores.Store.revoke_session`."""
-        with _announcing():
+        with self.breaker, _announcing():
             return self.store.revoke_session(subject, sid)
 
     def revoke_jti(self, subject: str, jti: str, **options: Any) -> None:
         """See :meth:`jwtgate.stores.Store.revoke_jti`."""
-        with _announcing():
+        with self.breaker, _announcing():
             self.store.revoke_jti(subject, jti, **options)
 
     def revoke_subject(self, subject: str, **options: Any) -> None:
         """See :meth:`jwtgate.stores.Store.revoke_subject`."""
-        with _announcing():
+        with self.breaker, _announcing():
             self.store.revoke_subject(subject, **options)
 
     def list_sessions(self, subject: str) -> list[SessionInfo]:
         """See :meth:`jwtgate.stores.Store.list_sessions` (never cached)."""
-        return self.store.list_sessions(subject)
+        with self.breaker:
+            return self.store.list_sessions(subject)
 
     def session_subject(self, sid: str) -> str | None:
         """See :meth:`jwtgate.stores.Store.session_subject`."""
-        return self.store.session_subject(sid)
+        with self.breaker:
+            return self.store.session_subject(sid)
 
     def purge_expired(self) -> int:
         """See :meth:`jwtgate.stores.Store.purge_expired` (expired entries answer nothing)."""
-        return self.store.purge_expired()
+        with self.breaker:
+            return self.store.purge_expired()
 
     def close(self) -> None:
         """Stop the view's feed and close the store."""
@@ -247,47 +266,52 @@ class AsyncCachedStore(_Layer[AsyncStore], AsyncContext):
         answer, generation = self._recall(token)
         if answer is not None:
             return answer
-        revoked = await self.store.is_revoked(subject, sid, jti, issued_at)
+        with self.breaker:
+            revoked = await self.store.is_revoked(subject, sid, jti, issued_at)
         return self._keep(token, generation, revoked)
 
     async def create_session(self, subject: str, sid: str, jti: str, **options: Any) -> None:
         """See :meth:`CachedStore.create_session`."""
-        await self.store.create_session(subject, sid, jti, **options)
+        with self.breaker:
+            await self.store.create_session(subject, sid, jti, **options)
 
     async def rotate(
         self, subject: str, sid: str, presented: str, new: str, **options: Any
     ) -> Rotation:
         """See :meth:`CachedStore.rotate`."""
-        with _announcing() as rotation:
+        with self.breaker, _announcing() as rotation:
             rotation.outcome = await self.store.rotate(subject, sid, presented, new, **options)
         return rotation.outcome
 
     async def revoke_session(self, subject: str, sid: str) -> bool:
         """See :meth:`jwtgate.stores.Store.revoke_session`."""
-        with _announcing():
+        with self.breaker, _announcing():
             return await self.store.revoke_session(subject, sid)
 
     async def revoke_jti(self, subject: str, jti: str, **options: Any) -> None:
         """See :meth:`jwtgate.stores.Store.revoke_jti`."""
-        with _announcing():
+        with self.breaker, _announcing():
             await self.store.revoke_jti(subject, jti, **options)
 
     async def revoke_subject(self, subject: str, **options: Any) -> None:
         """See :meth:`jwtgate.stores.Store.revoke_subject`."""
-        with _announcing():
+        with self.breaker, _announcing():
             await self.store.revoke_subject(subject, **options)
 
     async def list_sessions(self, subject: str) -> list[SessionInfo]:
         """See :meth:`jwtgate.stores.Store.list_sessions` (never cached)."""
-        return await self.store.list_sessions(subject)
+        with self.breaker:
+            return await self.store.list_sessions(subject)
 
     async def session_subject(self, sid: str) -> str | None:
         """See :meth:`jwtgate.stores.Store.session_subject`."""
-        return await self.store.session_subject(sid)
+        with self.breaker:
+            return await self.store.session_subject(sid)
 
     async def purge_expired(self) -> int:
         """See :meth:`jwtgate.stores.Store.purge_expired`."""
-        return await self.store.purge_expired()
+        with self.breaker:
+            return await self.store.purge_expired()
 
     async def aclose(self) -> None:
         """Stop the view's feed (off the loop: it joins a thread) and close the store."""

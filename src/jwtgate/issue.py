@@ -21,8 +21,15 @@ REGISTERED_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti"})
 
 
 def new_jti() -> str:
-    """A random token id: 128 bits from the OS CSPRNG, base64url."""
-    return secrets.token_urlsafe(16)
+    """A random token id: 128 bits from the OS CSPRNG, base64url.
+
+    Never one that begins with ``-``: ids are pasted into ``jwtgate sessions revoke ID``,
+    where a leading dash reads as an option (1 draw in 64 is redrawn; the loss is
+    0.02 bits).
+    """
+    while (value := secrets.token_urlsafe(16)).startswith("-"):
+        pass
+    return value
 
 
 class Issuer:

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeAlias
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
 from cryptography.x509 import load_pem_x509_certificate
@@ -123,6 +124,8 @@ def load_public_key(pem: bytes) -> PublicKey:
     else:
         try:
             key = load_pem_public_key(pem)
+        except UnsupportedAlgorithm as exc:
+            raise ValueError(f"unsupported key type ({exc})") from exc
         except (ValueError, TypeError) as exc:
             if b"PRIVATE KEY" in pem:
                 raise ValueError("this is a private key; give it as private_key") from exc
@@ -136,6 +139,8 @@ def load_private_key(pem: bytes) -> PrivateKey:
     """Parse an unencrypted PEM private key; raise ``ValueError`` otherwise."""
     try:
         key: object = load_pem_private_key(pem, password=None)
+    except UnsupportedAlgorithm as exc:
+        raise ValueError(f"unsupported key type ({exc})") from exc
     except (ValueError, TypeError) as exc:
         raise ValueError("not an unencrypted PEM private key") from exc
     if not _is_supported_key(key):

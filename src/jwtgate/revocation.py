@@ -29,7 +29,6 @@ themselves, so service resumes without a restart.
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from typing import Any
@@ -37,6 +36,7 @@ from urllib.parse import urlsplit
 
 import anyio.to_thread
 
+from ._breaker import breaker_for
 from .config import Settings
 from .errors import ConfigurationError, Problem, RevokedToken, StoreUnavailable
 from .feed import AsyncCachedStore, CachedStore, RevocationView
@@ -51,10 +51,6 @@ __all__ = ["RevocationCheck", "check_persistence", "question"]
 logger = logging.getLogger("jwtgate")
 
 WARN_EVERY = 10.0
-# The circuit breaker: after a store failure, answer from on_store_error at once for
-# BREAK_MIN seconds, doubling on each failed probe up to BREAK_MAX.
-BREAK_MIN = 0.5
-BREAK_MAX = 15.0
 
 
 def question(identity: Identity) -> tuple[str, str | None, str | None, float | None]:
@@ -89,7 +85,7 @@ def check_persistence(settings: Settings) -> None:
         return
     from .stores.redis import persistence
 
-    persistent = persistence(url)
+    persistent = persistence(url, timeout=settings.store_housekeeping_timeout)
     if persistent is None:
         logger.info("jwtgate: could not ask the Redis store whether it persists its data")
         return
@@ -135,14 +131,14 @@ class RevocationCheck:
         self._lock = threading.Lock()
         self._allow = settings.on_store_error == "allow"
         self._last_warning = -WARN_EVERY
-        self._broken_until = -math.inf  # time.monotonic(); the breaker is open until then
-        self._break = 0.0
 
     def _open(self, opener: Any) -> Any:
         url = self.settings.store
         if url is None:  # Settings refuse it (E022); a RevocationCheck built by hand may not
             raise StoreUnavailable()
-        return timed(self.settings, opener(url, prefix=self.settings.store_key_prefix), url)
+        settings = self.settings
+        store = opener(url, prefix=settings.store_key_prefix, timeout=settings.store_timeout)
+        return timed(settings, store, url)
 
     def _view(self, given: object) -> RevocationView | None:
         """A view over the feed of the very store that answers (call with the lock held).
@@ -156,13 +152,26 @@ class RevocationCheck:
         if given is not None:
             make = getattr(given, "change_feed", None)
             feed = make(interval) if make is not None else None
-            return RevocationView(feed, size) if feed is not None else None
+            return (
+                RevocationView(feed, size, max_bytes=self.settings.revocation_cache_bytes)
+                if feed is not None
+                else None
+            )
         if not self._shared_made:
             url = self.settings.store
             feed = None
             if url is not None:
-                feed = open_feed(url, prefix=self.settings.store_key_prefix, interval=interval)
-            self._shared = RevocationView(feed, size) if feed is not None else None
+                feed = open_feed(
+                    url,
+                    prefix=self.settings.store_key_prefix,
+                    interval=interval,
+                    timeout=self.settings.store_housekeeping_timeout,
+                )
+            self._shared = (
+                RevocationView(feed, size, max_bytes=self.settings.revocation_cache_bytes)
+                if feed is not None
+                else None
+            )
             self._shared_made = True
         return self._shared
 
@@ -171,8 +180,11 @@ class RevocationCheck:
         (call with the lock held)."""
         if isinstance(given, layer):
             return given
-        inner = given if given is not None else self._open(opener)
-        return layer(inner, self._view(given))
+        if given is not None:
+            return layer(given, self._view(given))
+        url, prefix = self.settings.store, self.settings.store_key_prefix
+        breaker = breaker_for(url, prefix) if url is not None else None
+        return layer(self._open(opener), self._view(given), breaker)
 
     @property
     def store(self) -> CachedStore:
@@ -202,9 +214,10 @@ class RevocationCheck:
         try:
             revoked = self.store.is_revoked(*question(identity), token=identity.token)
         except StoreUnavailable as error:
-            self._trip(error)
+            self._failed(error)
             return
-        self._settle(revoked)
+        if revoked:
+            raise RevokedToken()
 
     async def check_async(self, identity: Identity) -> None:
         """Like :meth:`check`, on the async store (never blocks the event loop)."""
@@ -213,13 +226,14 @@ class RevocationCheck:
         try:
             revoked = await self.async_store.is_revoked(*question(identity), token=identity.token)
         except StoreUnavailable as error:
-            self._trip(error)
+            self._failed(error)
             return
-        self._settle(revoked)
+        if revoked:
+            raise RevokedToken()
 
     def _answered(self, store: CachedStore | AsyncCachedStore | None, identity: Identity) -> bool:
-        """Whether the check is over before the store is asked: the per-process view
-        knows (raising if revoked), or the breaker is open (on_store_error answers)."""
+        """Whether the per-process view knows the answer (raising if revoked), so the
+        store is not asked."""
         view = store.view if store is not None else None
         token = identity.token
         if view is not None and token is not None:
@@ -228,39 +242,14 @@ class RevocationCheck:
                 if answer:
                     raise RevokedToken()
                 return True
-        if self._breaker_open():
-            self._failed(StoreUnavailable())
-            return True
         return False
-
-    def _settle(self, revoked: bool) -> None:
-        self._break = 0.0
-        if revoked:
-            raise RevokedToken()
-
-    # -- the circuit breaker -----------------------------------------------------
-    # A store that failed is not asked again for a short, growing while: requests
-    # get on_store_error's answer at once (a 503 in microseconds under deny), so a
-    # hung store cannot tie up every worker for a socket timeout per request. The
-    # first request after the pause probes it; success closes the breaker.
-
-    def _breaker_open(self) -> bool:
-        return time.monotonic() < self._broken_until
-
-    def _trip(self, error: StoreUnavailable) -> None:
-        """Open the breaker for a growing while, then answer ``error`` as on_store_error says."""
-        self._break = min(BREAK_MAX, max(BREAK_MIN, self._break * 2))
-        self._broken_until = time.monotonic() + self._break
-        logger.warning(
-            "jwtgate: revocation store failing; answering from on_store_error for %.1fs",
-            self._break,
-        )
-        self._failed(error)
 
     @property
     def broken(self) -> bool:
-        """Whether the breaker is open: the store failed and is not asked right now."""
-        return self._breaker_open()
+        """Whether the store's circuit breaker is open (see :mod:`jwtgate._breaker`): it
+        failed, and requests get on_store_error's answer without asking it."""
+        layers = (self._store, self._async_store)
+        return any(layer is not None and layer.breaker.open for layer in layers)
 
     def cleared(self, identity: Identity, *, sync: bool) -> bool:
         """Whether the per-process view already vouches that ``identity`` is not revoked.

@@ -301,11 +301,17 @@ def revoke_session(settings: Settings | Mapping[str, Any], sid: str) -> bool:
 
 def _opened(settings: Settings) -> CachedStore:
     # In the cache layer: its writes are announced to the processes watching the store.
-    return CachedStore(open_store(store_url(settings), prefix=settings.store_key_prefix))
+    # Off the request path (the CLI, the admin), so the longer housekeeping timeout.
+    return CachedStore(_housekeeping(settings))
+
+
+def _housekeeping(settings: Settings) -> Store:
+    timeout = settings.store_housekeeping_timeout
+    return open_store(store_url(settings), prefix=settings.store_key_prefix, timeout=timeout)
 
 
 def purge_expired(settings: Settings | Mapping[str, Any]) -> int:
     """Delete expired entries from the configured store; the number deleted."""
     settings = _settings(settings)
-    with open_store(store_url(settings), prefix=settings.store_key_prefix) as store:
+    with _housekeeping(settings) as store:
         return store.purge_expired()

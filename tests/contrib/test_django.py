@@ -288,3 +288,24 @@ def test_system_check_wants_a_store_for_the_token_views() -> None:
         assert "HINT: Set JWTGATE['STORE']" in str(failed.value)
         with override_settings(ROOT_URLCONF="django_project.api_urls"):
             assert jwtgate_check_ids() == []
+
+
+def test_the_resource_metadata_is_served_and_every_challenge_points_to_it(
+    client: Any, calls: list[str]
+) -> None:
+    """RFC 9728 through Django's middleware (#17 item 3): GET and HEAD of the well-known
+    document without a token, and the 401 names it in ``resource_metadata``."""
+    from jwtgate.resource_metadata import WELL_KNOWN_PATH, metadata_document
+
+    resource = "https://api.example/mcp"
+    changed = {**project_settings.JWTGATE, "RESOURCE": resource}
+    with override_settings(JWTGATE=changed):
+        answer = client.get(f"{WELL_KNOWN_PATH}/mcp")
+        assert answer.status_code == 200
+        assert answer.json() == metadata_document(changed)
+        head = client.head(f"{WELL_KNOWN_PATH}/mcp")
+        assert (head.status_code, head.content) == (200, b"")
+        challenge = client.get("/")["WWW-Authenticate"]
+    expected = f'resource_metadata="https://api.example{WELL_KNOWN_PATH}/mcp"'
+    assert challenge.startswith("Bearer ") and expected in challenge
+    assert calls == []

@@ -11,8 +11,6 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +19,7 @@ from conftest import make_settings
 from jwtgate import AsyncSessions, Sessions, TokenPair
 from jwtgate.errors import ReusedToken, StoreUnavailable
 from jwtgate.stores import open_async_store, open_store
-from redis_server import RedisServer, redis_binary
+from redis_server import RedisServer
 
 pytestmark = pytest.mark.slow  # a real redis-server, frozen with SIGSTOP
 
@@ -32,12 +30,9 @@ STALLS = [0.3, 0.8, 1.5]
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[RedisServer]:
-    """A redis-server of this test's own: pausing it disturbs no other test."""
-    server = RedisServer(redis_binary(), tmp_path)
-    server.start()
-    yield server
-    server.stop()
+def server(own_redis: RedisServer) -> RedisServer:
+    """A redis-server of this test's own (conftest.py): pausing it disturbs no other test."""
+    return own_redis
 
 
 class Inspector:

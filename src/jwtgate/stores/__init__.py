@@ -124,21 +124,29 @@ def open_async_store(url: str, *, prefix: str = "jwtgate:", timeout: float = 5.0
 
 
 def open_feed(
-    url: str, *, prefix: str = "jwtgate:", interval: float = DEFAULTS["revocation_poll_interval"]
+    url: str,
+    *,
+    prefix: str = "jwtgate:",
+    interval: float = DEFAULTS["revocation_poll_interval"],
+    timeout: float = DEFAULTS["store_housekeeping_timeout"],
 ) -> ChangeFeed | None:
-    """The change feed for the store at ``url`` (None for ``memory://``: nothing to watch)."""
+    """The change feed for the store at ``url`` (None for ``memory://``: nothing to watch).
+
+    ``timeout`` bounds each of its store calls; a feed that cannot poll makes the
+    views it serves go stale, it never delays a request.
+    """
     scheme = _scheme(url)
     if scheme == "memory":
         return None
     if scheme == "sqlite":
         from .sqlite import SQLiteStore
 
-        return SQLiteStore.from_url(url).change_feed(interval)
+        return SQLiteStore.from_url(url, timeout=timeout).change_feed(interval)
     if scheme == "django":
         from jwtgate.contrib.django_store.store import DjangoStore
 
         return DjangoStore.from_url(url).change_feed(interval)
     from .redis import RedisFeed, RedisStore
 
-    store = RedisStore.from_url(url, prefix=prefix)
+    store = RedisStore.from_url(url, prefix=prefix, timeout=timeout)
     return RedisFeed(store.client, store.keys.changes, interval, owner=store)
