@@ -152,7 +152,7 @@ class Gate:
             self._dpop = DPoPChallenge(settings.dpop_algorithms, settings.dpop == "require")
             from ._dpop_gate import DPoPDoor
 
-            self.dpop_door = DPoPDoor(self, clock)
+            self.dpop_door = DPoPDoor(self, self.verifier.clock)  # a per-route Gate too
             self.decide = self.dpop_door.decide  # type: ignore[method-assign]
             self.decide_async = self.dpop_door.decide_async  # type: ignore[method-assign]
         telemetry = telemetry_for(settings)
