@@ -103,6 +103,7 @@ API_MODULES = [
     "feed",
     "jwks",
     "resource_metadata",
+    "dpop",
     "errors",
     "asgi",
     "wsgi",
