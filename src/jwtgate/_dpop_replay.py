@@ -13,6 +13,7 @@ import hashlib
 import logging
 from typing import Any
 
+from ._breaker import breaker_for
 from .stores import open_async_store, open_store
 from .stores.memory import memory_store
 
@@ -35,6 +36,7 @@ class ReplayGuard:
         self.timeout = timeout  # the store_timeout setting: a claim is on the request path
         # The memory store answers at once: a Gate using it never waits on I/O.
         self.in_process = url is None or url.startswith("memory:")
+        self._breaker = breaker_for(url or "memory://", prefix)
         self._store: Any = None
         self._async_store: Any = None
 
@@ -55,8 +57,16 @@ class ReplayGuard:
         return self._store
 
     def claim(self, key: str, ttl: float) -> bool:
-        """True the first time ``key`` is claimed within ``ttl`` seconds, then False."""
-        return bool(self._sync().claim_once(key, ttl))
+        """True the first time ``key`` is claimed within ``ttl`` seconds, then False.
+
+        Behind the store's circuit breaker (:mod:`jwtgate._breaker`), shared with the
+        revocation check and ``Sessions``: once the store failed, a claim fails at once
+        (``StoreUnavailable``, 503) instead of waiting ``store_timeout`` again.
+        """
+        if self.in_process:
+            return bool(self._sync().claim_once(key, ttl))
+        with self._breaker:
+            return bool(self._sync().claim_once(key, ttl))
 
     async def claim_async(self, key: str, ttl: float) -> bool:
         """:meth:`claim` without blocking the event loop."""
@@ -69,7 +79,8 @@ class ReplayGuard:
         claim = getattr(self._async_store, "claim_once", None)
         if claim is None:
             return self.claim(key, ttl)
-        return bool(await claim(key, ttl))
+        with self._breaker:
+            return bool(await claim(key, ttl))
 
     def close(self) -> None:
         """Close the store this guard opened (never the shared memory store)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from jwtgate.stores.sqlite import SQLiteStore
 from jwtgate.testing import FrozenClock, dpop_key
@@ -63,3 +64,37 @@ def test_without_a_store_proofs_are_remembered_in_memory() -> None:
     ]
     assert stack.request("GET", "/orders", headers).status == 200
     assert stack.request("GET", "/orders", headers).status == 401
+
+
+def test_a_frozen_store_refuses_proofs_at_once_behind_the_breaker(own_redis: Any) -> None:
+    """Redis frozen (SIGSTOP): the first DPoP request waits store_timeout and gets 503;
+    the next ones get their 503 from the circuit breaker, without asking the store,
+    all before the server wakes (20 timeouts later; 30 requests that each waited a
+    timeout would not fit)."""
+    import threading
+
+    timeout = 0.2
+    settings = dpop_settings(store=own_redis.url, store_timeout=timeout)
+    key = dpop_key()
+    clock = FrozenClock(time.time())
+    token = mint(settings, key, clock=clock)
+    stack = Stack("wsgi", settings, clock)
+
+    def fresh() -> list[tuple[str, str]]:  # a proof of its own each time: a new claim
+        return [
+            ("Authorization", f"DPoP {token}"),
+            ("DPoP", key.proof("GET", URL, token, clock=clock)),
+        ]
+
+    assert stack.request("GET", "/orders", fresh()).status == 200
+    own_redis.pause()
+    waker = threading.Timer(20 * timeout, own_redis.resume)
+    waker.start()
+    try:
+        statuses = [stack.request("GET", "/orders", fresh()).status for _ in range(30)]
+        assert waker.is_alive()
+    finally:
+        waker.cancel()
+        own_redis.resume()
+    assert statuses == [503] * 30
+    stack.gate.close()
