@@ -3,8 +3,8 @@
 Every number is a ratio against a baseline timed interleaved in the same run
 (``harness.compare``); absolute microseconds are printed for orientation only.
 Sections (``--only`` picks some): verify, middleware, peers, sizes, hostile,
-revocation, jwks, issuers, sessions, telemetry, outage, throughput. ``--quick`` shrinks every
-budget (the smoke test uses it).
+revocation, jwks, issuers, dpop, sessions, telemetry, outage, throughput. ``--quick``
+shrinks every budget (the smoke test uses it).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import jwt
 from jwtgate import Gate, RequestInfo, Sessions, Settings, Verifier, asgi, wsgi
 from jwtgate.keys import load_private_key, load_public_key
 
-from . import apps, bench_hostile, load
+from . import apps, bench_dpop, bench_hostile, load
 from .harness import Result, compare, configure
 from .plot import plot
 
@@ -945,6 +945,7 @@ SECTIONS = (
     "revocation",
     "jwks",
     "issuers",
+    "dpop",
     "sessions",
     "telemetry",
     "outage",
@@ -1014,6 +1015,10 @@ def main(argv: list[str] | None = None) -> int:
             section_jwks(report)
         elif name == "issuers":
             section_issuers(report)
+        elif name == "dpop":
+            table("DPoP: a cached token with a fresh proof, against one raw decode")
+            for result in bench_dpop.results(quick=args.quick):
+                report.add("dpop", result)
         elif name == "sessions":
             section_sessions(report)
         elif name == "telemetry":

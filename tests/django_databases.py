@@ -170,6 +170,12 @@ def empty_store_tables(alias: str) -> None:
 
     from jwtgate.contrib.django_store import models
 
-    for model in (models.Session, models.RevokedJti, models.LogoutMark, models.Change):
+    for model in (
+        models.Session,
+        models.RevokedJti,
+        models.LogoutMark,
+        models.Change,
+        models.Claim,
+    ):
         model.objects.using(alias).all().delete()
     connections[alias].close()

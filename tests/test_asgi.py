@@ -459,6 +459,7 @@ def test_read_request_reads_raw_headers_as_latin1() -> None:
         "",
         False,
         None,
+        None,
     )
     options = {"type": "http", "method": "OPTIONS", "path": "/", "headers": headers}
     assert read_request(options, header_only)[5] is True

@@ -104,6 +104,7 @@ API_MODULES = [
     "feed",
     "jwks",
     "resource_metadata",
+    "dpop",
     "errors",
     "asgi",
     "wsgi",

@@ -2,10 +2,9 @@
 
 :func:`validate` runs them all over one settings dict: the names of the keys, the
 algorithms, the key material (:func:`jwtgate.keyfiles.load_keys`), every simple
-setting through the field table (:mod:`jwtgate._fields`), then issuer and
-audience, token sources, paths and rules, the store URL and the remote JWKS. It
-returns the checked values of the ``Settings`` attributes, or raises one
-``ConfigurationError`` with every problem found.
+setting through the field table (:mod:`jwtgate._fields`), then issuer and audience,
+token sources, paths and rules, the store URL, the remote JWKS and DPoP. It returns
+the checked values of the ``Settings`` attributes, or raises one ``ConfigurationError``.
 """
 
 from __future__ import annotations
@@ -20,12 +19,13 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlsplit
 
+from ._dpop_checks import DPoPChecks
 from ._fields import DEFAULTS, RENAMED, TCHAR, TTL_MAX, check_fields, string_list
 from ._issuer_checks import JWKS_OPTIONS, IssuerChecks
 from ._issuers import normal_typ
 from ._remote import JWKSOptions, is_loopback_url
 from ._rules import HTTP_METHODS, Rule, rule_methods
-from ._store_checks import STORE_SCHEMES, StoreChecks
+from ._store_checks import STORE_EXAMPLES, STORE_SCHEMES, StoreChecks
 from .errors import ConfigurationError, Problem
 from .keyfiles import load_keys
 from .keys import ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, SUPPORTED_ALGORITHMS, StaticKeys
@@ -95,13 +95,14 @@ def _validate(
     v["jwks_url"], v["jwks_options"] = checks.check_remote_jwks(algorithms, v["issuer"])
     v["issuers"] = checks.check_issuers(v["resource"]) if several else ()
     v["resource_metadata"] = checks.check_resource_metadata(v["issuers"])
+    v.update(checks.check_dpop(v["dpop"]))
     v.update(algorithms=algorithms, keys=keys, signing_key=signing_key)
     v.update(key_id=checks.raw.get("key_id"), source=dict(checks.raw))
     v.update(name=name, warnings=tuple(checks.warnings))
     return v, checks.problems, checks.warnings
 
 
-class _Checks(IssuerChecks, StoreChecks):
+class _Checks(IssuerChecks, StoreChecks, DPoPChecks):
     """The custom checks, each adding its problems to the report."""
 
     def __init__(self, data: object, name: str, make: Callable[..., Any] | None) -> None:
@@ -452,8 +453,7 @@ class _Checks(IssuerChecks, StoreChecks):
                 "E020",
                 "store",
                 f"{self.ref('store')} is not a store URL jwtgate knows.",
-                "Use 'memory://', 'sqlite:////abs/path.db', 'redis://host:6379/0', "
-                "'postgresql://host/db' or 'django://'.",
+                f"Use {STORE_EXAMPLES}.",
             )
             return None
         if scheme == "sqlite":

@@ -8,20 +8,23 @@ response values live here too; :mod:`jwtgate.endpoints` re-exports them.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import json
-import secrets
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
 from . import _bearer
+from ._csrf import csrf_key, csrf_token, csrf_valid
+from ._endpoint_dpop import (
+    Claim,
+    EndpointProofs,
+    ProofRefused,
+    bound_claims,
+    bound_key,
+    proofs_of,
+)
 from .audit import Reporter
 from .config import Settings
 from .errors import AuthenticationError, RequestError, RevokedToken, ServiceUnavailable
@@ -44,10 +47,16 @@ class EndpointRequest:
     headers: Mapping[str, str] | None = None
     authorization: tuple[str, ...] = ()
     client_address: str | None = None  # the peer, as the server reports it
+    scheme: str = "http"  # as the server saw it (after any proxy-headers layer)
 
     def header(self, name: str) -> str | None:
         """One header's value, or None."""
         return (self.headers or {}).get(name)
+
+    @property
+    def url(self) -> str:
+        """The URL the request addressed (what a DPoP proof's ``htu`` names)."""
+        return f"{self.scheme}://{self.header('host') or 'localhost'}{self.path}"
 
     @property
     def client(self) -> dict[str, str]:
@@ -154,7 +163,7 @@ class _IsRevoked:
 
 
 _SessionStep = _Login | _Verify | _Refresh | _Logout | _LogoutAll | _IsRevoked
-_Step = _Authenticate | _SessionStep
+_Step = _Authenticate | _SessionStep | Claim
 _Flow = Generator[_Step, Any, EndpointResponse]
 
 
@@ -204,6 +213,7 @@ class _Core:
         self.csrf_header = csrf_header.lower()
         self.secure = secure
         self._csrf_key = csrf_key(settings, csrf_secret) if cookie else b""
+        self.proofs = EndpointProofs(settings)
 
     # -- the flows ------------------------------------------------------------------
 
@@ -222,6 +232,11 @@ class _Core:
             return (yield from self.logout(request, body, everywhere=route == "logout-all"))
         except _Answer as answer:
             return answer.response
+        except ProofRefused as refused:
+            nonce = () if refused.nonce is None else (("dpop-nonce", refused.nonce),)
+            body = {"error": refused.error.error, "error_description": refused.error.description}
+            refusal = _json(400, body)
+            return EndpointResponse(refusal.status, refusal.headers + nonce, refusal.body)
         except ServiceUnavailable as error:
             return self.rendered(error)
 
@@ -238,23 +253,31 @@ class _Core:
             attempted = username[:256]  # whatever was typed, bounded
             self.reporter.report("login", "refused", attempted, client=request.client)
             raise _oauth_error(400, "invalid_grant", "invalid username or password")
-        pair = yield _Login(subject, claims, request.client)
-        return self.issued(request, pair)
+        proofs = proofs_of(request.headers)
+        jkt = yield from self.proofs.key(proofs, request.method, request.url, None)
+        pair = yield _Login(subject, bound_claims(claims, jkt), request.client)
+        return self.issued(request, pair, dpop=jkt is not None)
 
     def refresh(self, request: EndpointRequest, body: Mapping[str, Any]) -> _Flow:
         token, from_cookie = self.refresh_token(request, body)
         if token is None:
             raise _oauth_error(400, "invalid_request", "refresh_token is required")
+        bound = None
         try:
-            if from_cookie:  # ambient: prove the page sent it before anything changes
-                self.check_csrf(request, (yield _Verify(token)))
+            if from_cookie or self.proofs.on:
+                identity = yield _Verify(token)
+                if from_cookie:  # ambient: prove the page sent it before anything changes
+                    self.check_csrf(request, identity)
+                bound = bound_key(identity.claims)
+            proofs = proofs_of(request.headers)
+            yield from self.proofs.key(proofs, request.method, request.url, bound)
             pair = yield _Refresh(token, request.client)
         except AuthenticationError as error:
             # A dead refresh cookie is useless to the browser: drop it.
             raise _oauth_error(
                 400, "invalid_grant", error.description, *self.clear(request)
             ) from None
-        return self.issued(request, pair)
+        return self.issued(request, pair, dpop=bound is not None)
 
     def logout(
         self, request: EndpointRequest, body: Mapping[str, Any], *, everywhere: bool
@@ -400,8 +423,12 @@ class _Core:
         prefix, or wherever a framework mounted them)."""
         return request.path.rpartition("/")[0] or "/"
 
-    def issued(self, request: EndpointRequest, pair: TokenPair) -> EndpointResponse:
+    def issued(
+        self, request: EndpointRequest, pair: TokenPair, *, dpop: bool = False
+    ) -> EndpointResponse:
         body = pair.as_dict()
+        if dpop:  # RFC 9449 §5: the access token is bound to the proof's key
+            body["token_type"] = "DPoP"
         if not self.cookie:
             return _json(200, body)
         del body["refresh_token"]
@@ -435,8 +462,6 @@ class _Core:
 
 # -- signed double-submit CSRF (OWASP) ----------------------------------------------
 
-CSRF_SECRET_MIN = 32
-
 
 def _password_grant(body: bytes) -> Mapping[str, Any]:
     """RFC 6749 §4.3.2: ``grant_type=password&username=…&password=…``, form-encoded."""
@@ -450,46 +475,3 @@ def _password_grant(body: bytes) -> Mapping[str, Any]:
     if form.get("grant_type") != "password":
         raise _oauth_error(400, "unsupported_grant_type", "grant_type must be password")
     return form
-
-
-def csrf_key(settings: Settings, secret: str | bytes | None = None) -> bytes:
-    """The HMAC key of the CSRF values: ``secret`` when given (at least 32 bytes),
-    else derived with HKDF-SHA256 from the signing key, under a label of its own so
-    it is never the signing key itself."""
-    if secret is not None:
-        material = secret.encode() if isinstance(secret, str) else secret
-        if len(material) < CSRF_SECRET_MIN:
-            raise ValueError(f"csrf_secret must be at least {CSRF_SECRET_MIN} bytes")
-    elif settings.signing_key is None:
-        raise ValueError("cookie mode needs a signing key (private_key or secret) or csrf_secret")
-    else:
-        key = settings.signing_key.material()
-        material = (
-            key
-            if isinstance(key, bytes)
-            else key.private_bytes(
-                serialization.Encoding.DER,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"jwtgate csrf v1")
-    return hkdf.derive(material)
-
-
-def _csrf_mac(key: bytes, session_id: str, nonce: str) -> str:
-    digest = hmac.new(key, f"{session_id}!{nonce}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
-def csrf_token(key: bytes, session_id: str) -> str:
-    """A fresh CSRF value for ``session_id``: ``<nonce>.<mac>``."""
-    nonce = secrets.token_urlsafe(18)
-    return f"{nonce}.{_csrf_mac(key, session_id, nonce)}"
-
-
-def csrf_valid(key: bytes, session_id: str, value: str) -> bool:
-    """Whether ``value`` is a CSRF value signed with ``key`` for ``session_id`` (constant time)."""
-    nonce, _, mac = value.partition(".")
-    expected = _csrf_mac(key, session_id, nonce)
-    return bool(nonce) and hmac.compare_digest(mac.encode(), expected.encode())

@@ -213,6 +213,21 @@ FIELDS: tuple[Field, ...] = (
         "More members of the protected resource metadata document",
         {},
     ),
+    # -- sender-constrained tokens (DPoP, RFC 9449)
+    _choice(
+        "dpop",
+        ("off", "allow", "require"),
+        "E140",
+        "Whether DPoP-bound tokens (`Authorization: DPoP`) are accepted, or required.",
+    ),
+    _custom(
+        "dpop_algorithms",
+        "list of strings",
+        "The algorithms a DPoP proof may be signed with (asymmetric only).",
+        ["ES256", "ES384", "PS256", "RS256", "EdDSA"],
+    ),
+    _seconds("dpop_iat_window", 60, 1, 3600, "E143", "How far a proof's `iat` may be"),
+    _custom("dpop_nonce", 'bool, or a key: str or bytes, or `"env:NAME"`', "Server nonces", False),
     # -- sessions and stores
     _whole(
         "access_token_ttl",

@@ -15,8 +15,13 @@ from .stores._pg_url import parse as parse_postgres
 from .stores._redis_connect import SCHEMES as REDIS_SCHEMES
 from .stores._redis_connect import parse
 
-__all__ = ["STORE_SCHEMES", "StoreChecks"]
+__all__ = ["STORE_EXAMPLES", "STORE_SCHEMES", "StoreChecks"]
 
+# The store URLs the E020 hint shows.
+STORE_EXAMPLES = (
+    "'memory://', 'sqlite:////abs/path.db', 'redis://host:6379/0', "
+    "'postgresql://host/db' or 'django://'"
+)
 STORE_SCHEMES = ("memory", "sqlite", *sorted(REDIS_SCHEMES), *sorted(POSTGRES_SCHEMES), "django")
 
 

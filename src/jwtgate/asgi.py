@@ -42,6 +42,7 @@ import warnings
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from typing import Any
 
+from ._dpop_request import asgi_dpop
 from ._moved import moved_names
 from .config import Settings
 from .gate import Gate, Reads, RequestFields, RequestInfo, reads_everything, resolve_gate
@@ -118,14 +119,15 @@ def request_reader(gate: Reads) -> Callable[[Scope], RequestFields]:
         method: str = scope.get("method", "GET") if scope["type"] == "http" else "GET"
         preflight = len(method) == 7 and method.upper() == "OPTIONS" and _is_preflight(headers)
         path: str = route_path(scope) if scope.get("root_path") else scope.get("path", "/")
-        return (method, path, authorization, None, "", preflight, None)
+        return (method, path, authorization, None, "", preflight, None, None)
 
-    if not (gate.reads_cookie or gate.reads_query or gate.judges_paths):
+    if not (gate.reads_cookie or gate.reads_query or gate.judges_paths or gate.reads_dpop):
         return read
     cookies, query, raw = gate.reads_cookie, gate.reads_query, gate.judges_paths
+    dpop = gate.reads_dpop
 
     def read_more(scope: Scope) -> RequestFields:
-        method, path, authorization, _, _, preflight, _ = read(scope)
+        method, path, authorization, _, _, preflight, _, _ = read(scope)
         return (
             method,
             path,
@@ -134,6 +136,7 @@ def request_reader(gate: Reads) -> Callable[[Scope], RequestFields]:
             scope.get("query_string", b"").decode("latin-1") if query else "",
             preflight,
             _raw_path(scope) if raw else None,
+            asgi_dpop(scope) if dpop else None,
         )
 
     return read_more

@@ -118,7 +118,13 @@ def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
         if detail:
             print(detail, file=out)
         return EXIT_FAILED
+    dpop = _dpop_lines(args, identity.claims, settings)
+    if dpop and dpop[0].startswith("DPoP proof REFUSED"):
+        print("\n".join(dpop), file=out)
+        return EXIT_FAILED
     print(f"VALID: subject {identity.subject!r}", file=out)
+    for line in dpop:
+        print(line, file=out)
     if identity.scopes:
         print(f"scopes: {' '.join(sorted(identity.scopes))}", file=out)
     exp = identity.claims.get("exp")
@@ -127,6 +133,17 @@ def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
     if settings.check_revocation:
         print("not revoked (asked the store)", file=out)
     return EXIT_OK
+
+
+def _dpop_lines(args: argparse.Namespace, claims: Any, settings: Settings) -> list[str]:
+    from ._explain_dpop import check_dpop, explain_binding
+
+    if args.dpop is None:
+        binding = explain_binding(claims)
+        return [binding] if binding else []
+    token = args.token.strip()
+    refused = check_dpop(args.dpop.strip(), token, claims, args.method, args.url, settings)
+    return refused or ["DPoP proof: valid for this request (replay is the server's to judge)"]
 
 
 def _time_detail(error: RequestError, token: str, now: float, leeway: float) -> str:
@@ -408,6 +425,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = _command(sub, "verify", "verify a token and say which check fails")
     p.add_argument("--settings", required=True, help="JSON, TOML or Python settings file")
     p.add_argument("token")
+    p.add_argument("--dpop", metavar="PROOF", help="a DPoP proof sent with the token")
+    p.add_argument("--method", default="GET", help="the request method the proof is for")
+    p.add_argument("--url", default="", help="the request URL the proof is for")
     p.set_defaults(func=cmd_verify)
 
     p = _command(sub, "inspect", "decode a token WITHOUT verifying it")

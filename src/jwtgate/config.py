@@ -101,6 +101,15 @@ class Settings:
     revocation_cache_size: int = DEFAULTS["revocation_cache_size"]
     revocation_cache_bytes: int = DEFAULTS["revocation_cache_bytes"]
     revocation_poll_interval: float = DEFAULTS["revocation_poll_interval"]
+    # DPoP (RFC 9449): off, allow or require; the proof algorithms, iat window, and
+    # server nonces (with the key every worker shares, or None for a per-process one).
+    dpop: Literal["off", "allow", "require"] = "off"
+    dpop_algorithms: tuple[str, ...] = field(
+        default_factory=lambda: tuple(DEFAULTS["dpop_algorithms"])
+    )
+    dpop_iat_window: float = DEFAULTS["dpop_iat_window"]
+    dpop_nonce: bool = False
+    dpop_nonce_key: bytes | None = field(default=None, repr=False)
     # Observability (#18): the audit hook, and OpenTelemetry on or off.
     audit_hook: Callable[[AuditEvent], object] | None = field(default=None, repr=False)
     telemetry: bool = False

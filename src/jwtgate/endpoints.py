@@ -58,6 +58,9 @@ from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypedDict, TypeVar
 
 import anyio.to_thread
 
+from ._csrf import csrf_key as csrf_key
+from ._csrf import csrf_token as csrf_token
+from ._csrf import csrf_valid as csrf_valid
 from ._endpoint_core import (
     _REASONS,
     MAX_BODY,
@@ -68,9 +71,6 @@ from ._endpoint_core import (
     _Step,
 )
 from ._endpoint_core import ROUTES as ROUTES
-from ._endpoint_core import csrf_key as csrf_key
-from ._endpoint_core import csrf_token as csrf_token
-from ._endpoint_core import csrf_valid as csrf_valid
 from ._sansio import arun, run
 from ._session_core import ClaimsHook
 from .config import Settings
@@ -260,6 +260,7 @@ class _ASGIApp:
             headers,
             tuple(authorization),
             client_address=str(client[0]) if client else None,
+            scheme=scope.get("scheme", "http"),
         )
         response = await self.endpoints.handle(request)
         await send(
@@ -316,6 +317,7 @@ class _WSGIApp:
             headers,
             (authorization,) if authorization is not None else (),
             client_address=environ.get("REMOTE_ADDR") or None,
+            scheme=environ.get("wsgi.url_scheme", "http"),
         )
         response = self.endpoints.handle(request)
         start_response(f"{response.status} {_REASONS[response.status]}", list(response.headers))

@@ -24,8 +24,11 @@ The tree::
     │   │   │   └── InvalidAudience
     │   │   ├── WrongTokenType
     │   │   │   └── DisallowedTokenType  the typ header is not one require_typ lists
-    │   │   └── RevokedToken
-    │   │       └── ReusedToken         a consumed refresh token came back
+    │   │   ├── RevokedToken
+    │   │   │   └── ReusedToken         a consumed refresh token came back
+    │   │   └── InvalidBinding          a bound token sent as Bearer, an unbound one as DPoP
+    │   ├── InvalidDPoPProof            401 invalid_dpop_proof (RFC 9449 §7.1)
+    │   │   └── UseDPoPNonce            401 use_dpop_nonce: retry with the DPoP-Nonce sent
     │   └── InsufficientScope           403 insufficient_scope
     ├── PreflightAnswered               204: jwtgate answered a CORS preflight itself
     ├── MetadataAnswered                200: jwtgate served its RFC 9728 metadata itself
@@ -54,7 +57,9 @@ __all__ = [
     "InsufficientScope",
     "InsufficientUserAuthentication",
     "InvalidAudience",
+    "InvalidBinding",
     "InvalidClaim",
+    "InvalidDPoPProof",
     "InvalidIssuer",
     "InvalidRequest",
     "InvalidSignature",
@@ -78,6 +83,7 @@ __all__ = [
     "UnknownKey",
     "UnknownUser",
     "UnsupportedCriticalHeader",
+    "UseDPoPNonce",
     "WrongTokenType",
 ]
 
@@ -293,6 +299,34 @@ class ReusedToken(RevokedToken):
     """Raised when a consumed refresh token is presented again; its session is now revoked."""
 
     description = "refresh token reused; session revoked"
+
+
+class InvalidBinding(InvalidToken):
+    """Raised when a token's DPoP binding does not fit how it came: a bound token
+    (``cnf.jkt``) sent as a bearer token (RFC 9449 §7.2: never downgraded), or a
+    token bound to no key sent with the DPoP scheme."""
+
+    description = "token is bound to a DPoP key"
+
+
+class InvalidDPoPProof(AuthenticationError):
+    """Raised when the ``DPoP`` proof is missing, malformed or does not fit the request
+    or the token (RFC 9449 §4.3, §7.1)."""
+
+    error = "invalid_dpop_proof"
+    description = "invalid DPoP proof"
+
+
+class UseDPoPNonce(InvalidDPoPProof):
+    """Raised when ``dpop_nonce`` is on and the proof carries no current server nonce;
+    the answer carries a fresh one in ``DPoP-Nonce`` (RFC 9449 §9)."""
+
+    error = "use_dpop_nonce"
+    description = "a DPoP nonce is required"
+
+    def __init__(self, nonce: str, description: str | None = None) -> None:
+        self.nonce = nonce
+        super().__init__(description)
 
 
 class InsufficientScope(AuthenticationError):

@@ -15,9 +15,22 @@ import logging
 import time
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any, Final, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any
 
 from . import _bearer
+from ._reads import Reads, reads_everything
+from ._request import (
+    AUTHORIZATION,
+    COOKIE,
+    METHOD,
+    PATH,
+    PREFLIGHT,
+    QUERY_STRING,
+    RAW_PATH,
+    DPoPFields,
+    RequestFields,
+    RequestInfo,
+)
 from .config import Settings
 from .errors import (
     InsufficientScope,
@@ -29,8 +42,9 @@ from .errors import (
     PreflightAnswered,
     RequestError,
     ServiceUnavailable,
+    UseDPoPNonce,
 )
-from .http import Rejection, render
+from .http import DPoPChallenge, Rejection, render
 from .identity import ANONYMOUS, Identity
 from .paths import is_canonical
 from .resource_metadata import metadata_answers, metadata_url
@@ -39,7 +53,18 @@ from .stores import AsyncStore, Store
 from .telemetry import telemetry_for
 from .verify import Clock, Verifier
 
-__all__ = ["Gate", "Reads", "RequestFields", "RequestInfo", "reads_everything", "resolve_gate"]
+if TYPE_CHECKING:
+    from ._dpop_gate import DPoPDoor
+
+__all__ = [
+    "DPoPFields",
+    "Gate",
+    "Reads",
+    "RequestFields",
+    "RequestInfo",
+    "reads_everything",
+    "resolve_gate",
+]
 
 
 def _scopes_of(error: RequestError) -> tuple[str, ...] | int:
@@ -52,86 +77,6 @@ def _scopes_of(error: RequestError) -> tuple[str, ...] | int:
 logger = logging.getLogger("jwtgate")
 
 
-class RequestInfo(NamedTuple):
-    """What the Gate needs from a request, in plain strings (an immutable value).
-
-    ``method`` as sent (the Gate upper-cases it, as Django and Werkzeug do before
-    routing); ``path`` the decoded path the router will route (ASGI ``path`` without
-    ``root_path``, WSGI ``PATH_INFO``); ``authorization`` every value of the
-    configured token header (so two headers can be refused); ``cookie`` the Cookie
-    header; ``query_string`` the raw query; ``preflight`` whether the request
-    carries ``Origin`` and ``Access-Control-Request-Method`` (a CORS preflight when
-    the method is ``OPTIONS``); ``raw_path`` the path as sent, percent-encoding
-    intact, when the server says (ASGI ``raw_path``, WSGI ``RAW_URI`` /
-    ``REQUEST_URI``). A named tuple: built once per request, and the cheapest
-    immutable record Python has.
-    """
-
-    method: str
-    path: str
-    authorization: tuple[str, ...] = ()
-    cookie: str | None = None
-    query_string: str = ""
-    preflight: bool = False
-    raw_path: str | None = None
-
-
-RequestFields = tuple[str, str, tuple[str, ...], "str | None", str, bool, "str | None"]
-"""A request as the Gate reads it: :class:`RequestInfo`'s seven fields, in its order.
-
-A :class:`RequestInfo` is one; jwtgate's own readers (``jwtgate.asgi.read_request``,
-``jwtgate.wsgi.read_request``) build the plain tuple, which costs a third of the
-named one on a path every request takes (``RequestInfo._make(fields)`` names them).
-"""
-
-# Field positions (Final, so type checkers know each field's type).
-METHOD: Final = 0
-PATH: Final = 1
-AUTHORIZATION: Final = 2
-COOKIE: Final = 3
-QUERY_STRING: Final = 4
-PREFLIGHT: Final = 5
-RAW_PATH: Final = 6
-
-
-class Reads(Protocol):
-    """What a Gate reads from a request, so an adapter's reader fetches only that."""
-
-    @property
-    def header_bytes(self) -> bytes:
-        """The token header's name, lower-case, as ASGI spells header names."""
-
-    @property
-    def header_key(self) -> str:
-        """The token header's CGI environ key (``X-Token`` is ``HTTP_X_TOKEN``)."""
-
-    @property
-    def reads_cookie(self) -> bool:
-        """Whether tokens come from a cookie (the ``Cookie`` header is read)."""
-
-    @property
-    def reads_query(self) -> bool:
-        """Whether tokens come from the query string."""
-
-    @property
-    def judges_paths(self) -> bool:
-        """Whether paths decide anything, so the raw path is read too."""
-
-
-class _ReadsEverything(NamedTuple):
-    header_bytes: bytes
-    header_key: str
-    reads_cookie: bool = True
-    reads_query: bool = True
-    judges_paths: bool = True
-
-
-def reads_everything(header_name: str = "authorization") -> Reads:
-    """A :class:`Reads` asking for every field, with ``header_name`` as the token header."""
-    name = header_name.lower()
-    return _ReadsEverything(name.encode("latin-1"), "HTTP_" + name.upper().replace("-", "_"))
-
-
 class Gate:
     """Decides, for one request, who it is or why it is refused."""
 
@@ -139,6 +84,9 @@ class Gate:
     """Whether :meth:`decide` can never wait on I/O (keys given in settings, no
     revocation store), so an event loop may call it instead of :meth:`decide_async`
     (same answer, without a coroutine per request)."""
+
+    dpop_door: DPoPDoor
+    """The DPoP decision (``dpop`` on only): its proof checker and replay store."""
 
     judges_paths: bool
     """Whether paths decide anything (public paths or rules are set), so the request's
@@ -197,6 +145,16 @@ class Gate:
         )
         if self.revocation is not None and store is None and async_store is None:
             check_persistence(settings)
+        # DPoP (RFC 9449): its own decision path, so a Gate without it pays nothing.
+        self.reads_dpop = settings.dpop != "off"
+        self._dpop: DPoPChallenge | None = None
+        if self.reads_dpop:
+            self._dpop = DPoPChallenge(settings.dpop_algorithms, settings.dpop == "require")
+            from ._dpop_gate import DPoPDoor
+
+            self.dpop_door = DPoPDoor(self, self.verifier.clock)  # a per-route Gate too
+            self.decide = self.dpop_door.decide  # type: ignore[method-assign]
+            self.decide_async = self.dpop_door.decide_async  # type: ignore[method-assign]
         telemetry = telemetry_for(settings)
         if telemetry is not None:  # counted here, so the uncounted path stays as it is
             self.decide = telemetry.counting(self.decide)  # type: ignore[method-assign]
@@ -204,6 +162,8 @@ class Gate:
         # Keys from settings and no revocation store: decide() does no I/O at all, so
         # an event loop may call it directly; decide_async() would give the same answer.
         self.never_waits = self.verifier.never_blocks and self.revocation is None
+        if self.reads_dpop and not self.dpop_door.replay.in_process:
+            self.never_waits = False  # a proof is claimed in a store
 
     # -- the decision -----------------------------------------------------------
 
@@ -308,11 +268,15 @@ class Gate:
         """Close the revocation store this Gate opened (``check_revocation``), if any."""
         if self.revocation is not None:
             self.revocation.close()
+        if self.reads_dpop:
+            self.dpop_door.replay.close()
 
     async def aclose(self) -> None:
         """Close the async revocation store this Gate opened, if any."""
         if self.revocation is not None:
             await self.revocation.aclose()
+        if self.reads_dpop:
+            await self.dpop_door.replay.aclose()
 
     # -- steps ------------------------------------------------------------------
 
@@ -431,6 +395,8 @@ class Gate:
             # The same revocation check (its store, its view), not a second one; so its
             # close() stays this Gate's.
             gate.revocation, gate.never_waits = self.revocation, self.never_waits
+            if self.reads_dpop:  # one replay store: a proof is used once, whatever the route
+                gate.dpop_door.replay = self.dpop_door.replay
             self._per_route[required] = gate
         return gate
 
@@ -460,14 +426,18 @@ class Gate:
         return reshaped
 
     def _render(self, error: RequestError) -> Rejection:
-        if isinstance(error, ServiceUnavailable):  # Retry-After varies: never reused
-            return render(error, self._realm, resource_metadata=self.resource_metadata)
+        if isinstance(error, ServiceUnavailable | UseDPoPNonce):  # varies: never reused
+            return render(
+                error, self._realm, resource_metadata=self.resource_metadata, dpop=self._dpop
+            )
         # The vocabulary is fixed, so each refusal is rendered once (a flood of forged
         # tokens then costs a lookup, not a JSON encoding).
         key = (type(error), error.status, error.error, error.description, _scopes_of(error))
         done = self._rendered.get(key)
         if done is None:
-            done = render(error, self._realm, resource_metadata=self.resource_metadata)
+            done = render(
+                error, self._realm, resource_metadata=self.resource_metadata, dpop=self._dpop
+            )
             if len(self._rendered) < 256:
                 self._rendered[key] = done
             return done

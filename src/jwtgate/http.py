@@ -20,13 +20,16 @@ from .errors import (
     AuthenticationError,
     InsufficientScope,
     InsufficientUserAuthentication,
+    InvalidBinding,
+    InvalidDPoPProof,
     NonCanonicalPath,
     PreflightAnswered,
     RequestError,
     ServiceUnavailable,
+    UseDPoPNonce,
 )
 
-__all__ = ["Rejection", "challenge", "quote", "render"]
+__all__ = ["DPoPChallenge", "Rejection", "challenge", "quote", "render"]
 
 
 def quote(value: str) -> str:
@@ -82,9 +85,29 @@ _REASONS = {
 }
 
 
-def challenge(error: RequestError, realm: str, *, resource_metadata: str | None = None) -> str:
+@dataclass(frozen=True)
+class DPoPChallenge:
+    """How a resource that takes DPoP (RFC 9449 §7.1) challenges: the proof algorithms
+    it accepts, and whether it takes DPoP-bound tokens only (``dpop="require"``)."""
+
+    algs: tuple[str, ...]
+    required: bool = False
+
+    def params(self) -> str:
+        return f"algs={quote(' '.join(self.algs))}"
+
+
+def challenge(
+    error: RequestError,
+    realm: str,
+    *,
+    resource_metadata: str | None = None,
+    dpop: DPoPChallenge | None = None,
+) -> str:
     """The ``WWW-Authenticate`` value for ``error``; ``resource_metadata`` is the URL of
-    the RFC 9728 document, when there is one."""
+    the RFC 9728 document, when there is one. With ``dpop``, a DPoP error (or any
+    error, when DPoP is required) is a ``DPoP`` challenge; otherwise a ``DPoP``
+    challenge follows the ``Bearer`` one (RFC 9449 §7.2)."""
     params = [f"realm={quote(realm)}"]
     if error.error is not None:
         params.append(f"error={quote(error.error)}")
@@ -95,10 +118,20 @@ def challenge(error: RequestError, realm: str, *, resource_metadata: str | None 
         params.append(f"max_age={quote(str(error.max_age))}")  # RFC 9470 §3
     if resource_metadata is not None:
         params.append(f"resource_metadata={quote(resource_metadata)}")  # RFC 9728 §5.1
-    return "Bearer " + ", ".join(params)
+    if dpop is None:
+        return "Bearer " + ", ".join(params)
+    if dpop.required or isinstance(error, InvalidDPoPProof | InvalidBinding):
+        return "DPoP " + ", ".join([dpop.params(), *params])
+    return "Bearer " + ", ".join(params) + ", DPoP " + dpop.params()
 
 
-def render(error: RequestError, realm: str, *, resource_metadata: str | None = None) -> Rejection:
+def render(
+    error: RequestError,
+    realm: str,
+    *,
+    resource_metadata: str | None = None,
+    dpop: DPoPChallenge | None = None,
+) -> Rejection:
     """Status, headers and JSON body for ``error`` (see :func:`challenge`)."""
     if isinstance(error, PreflightAnswered):
         # No CORS headers: a browser then refuses the cross-origin request, which is
@@ -112,9 +145,10 @@ def render(error: RequestError, realm: str, *, resource_metadata: str | None = N
         headers.append(("retry-after", str(error.retry_after)))
         code = "temporarily_unavailable"
     else:
-        headers.append(
-            ("www-authenticate", challenge(error, realm, resource_metadata=resource_metadata))
-        )
+        value = challenge(error, realm, resource_metadata=resource_metadata, dpop=dpop)
+        headers.append(("www-authenticate", value))
+        if isinstance(error, UseDPoPNonce):
+            headers.append(("dpop-nonce", error.nonce))
         code = error.error or "authentication_required"
     body = json.dumps(
         {"error": code, "error_description": error.description}, separators=(",", ":")

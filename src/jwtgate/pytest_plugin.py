@@ -15,6 +15,10 @@ these fixtures available in your tests:
     ``jwtgate_token.not_yet_valid()``, ``jwtgate_token.forged()``.
 ``jwtgate_keypair``
     A factory of throwaway asymmetric key pairs: ``jwtgate_keypair("ES256")``.
+``jwtgate_dpop_key``
+    A DPoP client key (:class:`~jwtgate.testing.DPoPKey`): bind a token to it with
+    ``jwtgate_token("alice", claims=jwtgate_dpop_key.cnf)`` and sign each request's
+    proof with ``jwtgate_dpop_key.proof("GET", url, token)``.
 ``jwtgate_jwks_server``
     A factory that serves a JWKS on 127.0.0.1 and stops it after the test.
 ``jwtgate_provider``
@@ -36,11 +40,13 @@ import pytest
 
 from .config import Settings
 from .testing import (
+    DPoPKey,
     FrozenClock,
     JWKSServer,
     KeyPair,
     Provider,
     TokenFactory,
+    dpop_key,
     keypair,
     test_settings,
 )
@@ -73,6 +79,14 @@ def jwtgate_token(jwtgate_settings: Settings | Mapping[str, Any]) -> TokenFactor
 def jwtgate_keypair() -> Callable[..., KeyPair]:
     """``jwtgate_keypair("ES256")`` makes a throwaway key pair with its JWKS."""
     return keypair
+
+
+@pytest.fixture
+def jwtgate_dpop_key() -> DPoPKey:
+    """A DPoP client key for this test: ``jwtgate_dpop_key.proof("GET", url, token)``
+    signs a proof, and ``jwtgate_dpop_key.cnf`` binds a token to it
+    (``jwtgate_token(claims=jwtgate_dpop_key.cnf)``)."""
+    return dpop_key()
 
 
 @pytest.fixture

@@ -6,7 +6,9 @@ carry: RFC 8707), jwtgate describes the resource to clients:
 - :func:`metadata_document` is the JSON document: ``resource``, the
   ``authorization_servers`` whose tokens are accepted (the ``issuer``, or every
   issuer ``issuers`` can list), ``scopes_supported`` (every scope the ``rules``
-  require), ``bearer_methods_supported`` (from ``token_sources``), and whatever
+  require), ``bearer_methods_supported`` (from ``token_sources``), with DPoP on
+  ``dpop_signing_alg_values_supported`` (and ``dpop_bound_access_tokens_required``
+  when it is required), and whatever
   the ``resource_metadata`` setting adds or replaces (``resource_name``,
   ``resource_documentation`` …);
 - :func:`metadata_path` is where RFC 9728 §3.1 puts it: the well-known path
@@ -101,7 +103,10 @@ def metadata_document(settings: Settings | Mapping[str, Any]) -> dict[str, Any]:
     methods = [_BEARER_METHODS[s] for s in settings.token_sources if s in _BEARER_METHODS]
     if methods:
         document["bearer_methods_supported"] = methods
-    # DPoP (RFC 9449 §5.1) adds dpop_signing_alg_values_supported here from its setting.
+    if settings.dpop != "off":  # RFC 9728 §2: the proof algorithms, and whether bound only
+        document["dpop_signing_alg_values_supported"] = list(settings.dpop_algorithms)
+        if settings.dpop == "require":
+            document["dpop_bound_access_tokens_required"] = True
     document.update(settings.resource_metadata)
     return document
 

@@ -13,6 +13,8 @@ installed (fixtures ``jwtgate_settings``, ``jwtgate_token``, ``jwtgate_keypair``
 - :class:`FrozenClock` is a clock for ``Verifier``/``Gate`` that moves only when told.
 - :func:`assert_rfc6750` checks a refusal the way RFC 6750 defines it.
 - :class:`JWKSServer` serves a JWKS on 127.0.0.1 for apps that fetch keys.
+- :func:`dpop_key` makes a DPoP client key (:class:`DPoPKey`) that signs proofs
+  for requests and names the ``cnf`` claim that binds a token to it.
 - :class:`Provider` is a stand-in identity provider (its own keys, served by a
   ``JWKSServer``, and the tokens it signs) for settings with several ``issuers``.
 """
@@ -30,17 +32,20 @@ from typing import Any
 
 import jwt
 
+from ._dpop_testing import DPoPKey, dpop_key
 from .config import Settings
 from .issue import Issuer
 from .keygen import generate
 
 __all__ = [
+    "DPoPKey",
     "FrozenClock",
     "JWKSServer",
     "KeyPair",
     "Provider",
     "TokenFactory",
     "assert_rfc6750",
+    "dpop_key",
     "keypair",
     "parse_challenge",
     "test_settings",

@@ -42,6 +42,7 @@ import warnings
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ._dpop_request import wsgi_dpop
 from ._moved import moved_names
 from .config import Settings
 from .gate import Gate, Reads, RequestFields, RequestInfo, reads_everything, resolve_gate
@@ -118,6 +119,7 @@ def read_request(
         and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ
         and "HTTP_ORIGIN" in environ,
         _raw_path(environ) if gate.judges_paths else None,
+        wsgi_dpop(environ) if gate.reads_dpop else None,
     )
 
 

@@ -19,6 +19,7 @@ const provider = new Provider(issuer, {
   ],
   features: {
     clientCredentials: { enabled: true },
+    dPoP: { enabled: true }, // a token request with a DPoP proof gets a bound token (cnf.jkt)
     resourceIndicators: {
       enabled: true,
       defaultResource: () => "https://api.example",

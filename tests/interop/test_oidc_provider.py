@@ -13,20 +13,17 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import shutil
-import socket
 import subprocess
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 pytest.importorskip("uvicorn")
 
+from node_deps import HERE, free_port, node_or_skip
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -37,39 +34,15 @@ from servers import uvicorn_server
 
 pytestmark = pytest.mark.slow
 
-HERE = Path(__file__).parent
 CLIENT = ("reports-service", "not-a-real-secret-only-for-the-interop-test")
 AUDIENCE = "https://api.example"
-
-
-def _node_or_skip() -> str:
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        reason = "Node.js and npm are needed for the OpenID provider interop tests"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason}; CI=true requires them")
-        pytest.skip(reason)
-    if not (HERE / "node_modules" / "oidc-provider").is_dir():
-        subprocess.run(
-            [npm, "ci", "--silent", "--no-audit", "--no-fund", "--prefix", str(HERE)],
-            check=True,
-            timeout=300,
-        )
-    return node
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
 def issuer() -> Iterator[str]:
     """The issuer URL of a running oidc-provider on a free loopback port."""
-    node = _node_or_skip()
-    port = _free_port()
+    node = node_or_skip()
+    port = free_port()
     with subprocess.Popen(
         [node, str(HERE / "oidc_provider.mjs"), str(port)],
         stdout=subprocess.PIPE,
@@ -198,3 +171,36 @@ def test_the_provider_as_one_of_several_issuers_with_rfc_9068_and_9728(issuer: s
             document = http.get("/.well-known/oauth-protected-resource").json()
             assert document["authorization_servers"] == [issuer, other.issuer]
             assert document["resource"] == AUDIENCE
+
+
+def test_the_providers_dpop_bound_tokens_are_accepted(issuer: str) -> None:
+    """oidc-provider issues a DPoP-bound access token (RFC 9449 §5: a jose client sends a
+    proof to its token endpoint, and follows its nonce if asked); jwtgate with DPOP
+    'require' accepts it with that client's proofs, and refuses replays, other keys and
+    the token sent as a bearer token."""
+    from dpop_jose import assert_refusals, run_client
+
+    settings = {
+        "issuer": issuer,
+        "jwks_discovery": True,
+        "audience": AUDIENCE,
+        "algorithms": ["ES256", "RS256"],
+        "dpop": "require",
+    }
+    app = JWTGateMiddleware(Starlette(routes=[Route("/reports/daily", whoami)]), settings)
+    with uvicorn_server(app) as base:
+        token = {
+            "kind": "oidc",
+            "issuer": issuer,
+            "client_id": CLIENT[0],
+            "client_secret": CLIENT[1],
+            "resource": AUDIENCE,
+            "scope": "read",
+        }
+        config = {"base": base, "path": "/reports/daily", "alg": "ES256", "token": token}
+        report = run_client(node_or_skip(), config)
+    assert report["token_type"] == "DPoP"
+    good = report["by_name"]["good"]
+    assert good["status"] == 200, good
+    assert json.loads(good["body"]) == {"subject": CLIENT[0], "scopes": ["authenticated", "read"]}
+    assert_refusals(report["by_name"])

@@ -438,3 +438,40 @@ def test_memory_urls_name_shared_stores() -> None:
     c = open_store("memory://shared-test")
     assert c.is_revoked("alice", None, "j", None) is False
     c.close()
+
+
+def test_a_key_is_claimed_once_until_it_expires(harness: Harness) -> None:
+    """claim_once (DPoP replay prevention): the first claim wins, a second one within
+    the TTL fails, another key is free, and after the TTL the key is free again."""
+    store = harness.store
+    claim = store.claim_once  # type: ignore[attr-defined]
+    assert claim("dpop:one", SHORT) is True
+    assert claim("dpop:one", SHORT) is False
+    assert claim("dpop:two", 60) is True
+    harness.expire(SHORT * 3)
+    assert claim("dpop:one", 60) is True
+    assert claim("dpop:two", 60) is False
+
+
+def test_claims_race_to_one_winner(store: Store) -> None:
+    """Eight threads claim one key at once: exactly one wins."""
+    won: list[bool] = []
+    start = threading.Barrier(8)
+
+    def claim() -> None:
+        start.wait()
+        won.append(store.claim_once("dpop:race", 60))  # type: ignore[attr-defined]
+
+    threads = [threading.Thread(target=claim) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(won) == [False] * 7 + [True]
+
+
+@pytest.mark.anyio
+async def test_the_async_twin_claims_once(astore: AsyncStore) -> None:
+    claim = astore.claim_once  # type: ignore[attr-defined]
+    assert await claim("dpop:async", 60) is True
+    assert await claim("dpop:async", 60) is False

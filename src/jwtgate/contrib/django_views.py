@@ -80,6 +80,7 @@ def endpoint_request(request: HttpRequest) -> EndpointRequest:
         headers,
         (authorization,) if authorization is not None else (),
         client_address=request.META.get("REMOTE_ADDR") or None,
+        scheme=request.scheme or "http",
     )
 
 

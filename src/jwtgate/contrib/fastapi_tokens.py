@@ -141,6 +141,7 @@ def _endpoint(endpoints: AsyncEndpoints, route: str) -> Callable[[Request], Any]
                 headers,
                 tuple(authorization),
                 client_address=request.client.host if request.client else None,
+                scheme=request.url.scheme,
             ),
             route=route,
         )

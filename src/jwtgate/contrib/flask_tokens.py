@@ -102,6 +102,7 @@ def _view(endpoints: Callable[[], Endpoints], route: str) -> Callable[[], Respon
                 headers,
                 (authorization,) if authorization is not None else (),
                 client_address=request.remote_addr,
+                scheme=request.scheme,
             ),
             route=route,
         )

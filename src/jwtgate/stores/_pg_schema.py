@@ -57,7 +57,12 @@ CREATE TABLE {s}.subjects (
     logout_at double precision NOT NULL,
     expires double precision NOT NULL
 );
-CREATE INDEX subjects_expires ON {s}.subjects (expires)
+CREATE INDEX subjects_expires ON {s}.subjects (expires);
+CREATE TABLE {s}.claims (
+    key text PRIMARY KEY,
+    expires double precision NOT NULL
+);
+CREATE INDEX claims_expires ON {s}.claims (expires)
 """
 
 _VERSION = "INSERT INTO {s}.meta (id, version) VALUES (1, {version})"
@@ -171,6 +176,9 @@ BEGIN
     GET DIAGNOSTICS n = ROW_COUNT;
     total := total + n;
     DELETE FROM {s}.subjects WHERE expires <= p_wall;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    total := total + n;
+    DELETE FROM {s}.claims WHERE expires <= p_wall;
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN total + n;
 END

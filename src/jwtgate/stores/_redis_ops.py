@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from jwtgate._sansio import Op
+
 from ._contract import Rotation, SessionInfo, client_record
 
 __all__ = ["RedisKeys", "deadline_margin", "split_url"]
@@ -173,6 +175,10 @@ class RedisKeys:
         """Whose session ``sid`` is (its own slot: a session id alone names no subject)."""
         return f"{self.prefix}o:{sid}"
 
+    def claim(self, key: str) -> str:
+        """A ``claim_once`` key (its own slot: a proof names no subject)."""
+        return f"{self.prefix}c:{key}"
+
     @property
     def changes(self) -> str:
         """The revocation counter key, and the channel revocations are announced on."""
@@ -271,3 +277,9 @@ def _rotation(reply: list[bytes]) -> Rotation:
     outcome = reply[0].decode()
     current = reply[1].decode() if len(reply) > 1 else None
     return Rotation(outcome, current)  # type: ignore[arg-type]
+
+
+def claim_op(writer: Any, name: str, ttl: float) -> Op[bool]:
+    """``claim_once`` as one ``SET NX PX`` on the writer, which never re-sends: a claim
+    sent twice would find its own first copy and refuse a proof used once."""
+    return Op(lambda _store: writer.set(name, b"1", nx=True, px=_ms(ttl)), bool)

@@ -53,6 +53,8 @@ class MemoryStore(SyncContext):
         self._sids: dict[str, set[str]] = {}  # subject -> its session ids (pruned lazily)
         self._jtis: dict[tuple[str, str], float] = {}
         self._subjects: dict[str, tuple[float, float]] = {}
+        self._claims: dict[str, float] = {}  # claim_once: key -> deadline
+        self._claims_pruned = clock()
 
     # -- helpers (call with the lock held) ---------------------------------------
 
@@ -188,10 +190,28 @@ class MemoryStore(SyncContext):
             logout_at = self._logout_at(family.subject, mono)
             return family.subject if listed([(sid, family)], logout_at) else None
 
+    def claim_once(self, key: str, ttl: float) -> bool:
+        """See :meth:`jwtgate.stores.Store.claim_once`."""
+        with self._lock:
+            now = self._clock()
+            # Expired claims go at most once a second: a flood of proofs stays bounded
+            # by what arrives within their lifetime.
+            if now - self._claims_pruned >= 1.0:
+                self._claims = {k: d for k, d in self._claims.items() if d > now}
+                self._claims_pruned = now
+            deadline = self._claims.get(key)
+            if deadline is not None and deadline > now:
+                return False
+            self._claims[key] = now + ttl
+            return True
+
     def purge_expired(self) -> int:
         """See :meth:`jwtgate.stores.Store.purge_expired`."""
         with self._lock:
             now = self._clock()
+            dead_claims = [k for k, d in self._claims.items() if d <= now]
+            for claimed in dead_claims:
+                del self._claims[claimed]
             dead_families = [k for k, (_, d) in self._families.items() if d <= now]
             dead_jtis = [k for k, d in self._jtis.items() if d <= now]
             dead_subjects = [k for k, (_, d) in self._subjects.items() if d <= now]
@@ -201,7 +221,7 @@ class MemoryStore(SyncContext):
                 del self._jtis[key]
             for subject in dead_subjects:
                 del self._subjects[subject]
-            return len(dead_families) + len(dead_jtis) + len(dead_subjects)
+            return len(dead_families) + len(dead_jtis) + len(dead_subjects) + len(dead_claims)
 
     def close(self) -> None:
         """Forget the store's name: the next ``memory://name`` starts empty."""

@@ -96,6 +96,12 @@ _SQL = {
         "FROM {s}.families WHERE subject = %(sub)s AND expires > %(now)s"
     ),
     "purge": "SELECT {s}.purge(%s)",
+    # A live claim is kept (nothing returned); an expired one is taken over.
+    "claim": (
+        "INSERT INTO {s}.claims (key, expires) VALUES (%s, %s) "
+        "ON CONFLICT (key) DO UPDATE SET expires = excluded.expires "
+        "WHERE {s}.claims.expires <= %s RETURNING 1"
+    ),
     "changes": "SELECT changes FROM {s}.meta",
 }
 
@@ -352,8 +358,18 @@ class PostgresStore(SyncContext):
 
         return self._run(work)
 
+    def claim_once(self, key: str, ttl: float) -> bool:
+        """See :meth:`jwtgate.stores.Store.claim_once`: one statement; a claim never
+        moves the change feed."""
+
+        def work(conn: BoundedConnection) -> bool:
+            wall = self._clock()
+            return conn.execute(self._q["claim"], (key, wall + ttl, wall)).fetchone() is not None
+
+        return self._run(work)
+
     def purge_expired(self) -> int:
-        """See :meth:`jwtgate.stores.Store.purge_expired`."""
+        """See :meth:`jwtgate.stores.Store.purge_expired` (claims included)."""
         return self._run(lambda conn: self._purge(conn, self._clock()))
 
     def _purge(self, conn: BoundedConnection, wall: float) -> int:

@@ -85,6 +85,7 @@ from ._redis_ops import (
     _deadline,
     _ms,
     _rotation,
+    claim_op,
     sessions_listed,
     split_url,
 )
@@ -360,6 +361,10 @@ class RedisStore(_RedisBase, SyncContext):
         """See :meth:`jwtgate.stores.Store.session_subject`."""
         return self._run(self._owner_op(sid))
 
+    def claim_once(self, key: str, ttl: float) -> bool:
+        """See :meth:`jwtgate.stores.Store.claim_once`: ``SET NX PX``, one key."""
+        return self._run(claim_op(self.writer, self.keys.claim(key), ttl))
+
     def purge_expired(self) -> int:
         """Nothing to purge (every key carries its own TTL), once Redis answers: a store
         that cannot be reached is ``StoreUnavailable``, not "0 purged"."""
@@ -476,6 +481,10 @@ class AsyncRedisStore(_RedisBase, AsyncContext):
     async def session_subject(self, sid: str) -> str | None:
         """See :meth:`jwtgate.stores.Store.session_subject`."""
         return await self._run(self._owner_op(sid))
+
+    async def claim_once(self, key: str, ttl: float) -> bool:
+        """See :meth:`RedisStore.claim_once`."""
+        return await self._run(claim_op(self.writer, self.keys.claim(key), ttl))
 
     async def purge_expired(self) -> int:
         """See :meth:`RedisStore.purge_expired`."""

@@ -41,6 +41,7 @@ from urllib.parse import parse_qs, urlsplit
 from ._base import FamilyRow, SyncContext, decide, is_late, listed, revoked
 from ._contract import Rotation, SessionInfo, client_record, logger, unavailable
 from ._feed import ChangeFeed
+from ._sqlite_claims import SQLiteClaims, claims_path
 
 __all__ = ["SCHEMA_VERSION", "SQLiteFeed", "SQLiteStore"]
 
@@ -134,6 +135,7 @@ class SQLiteStore(SyncContext):
         self._conn: sqlite3.Connection | None = None
         self._last_purge = clock()
         self._closed = False
+        self._claims: SQLiteClaims | None = None
 
     @classmethod
     def from_url(cls, url: str, *, timeout: float = 5.0) -> SQLiteStore:
@@ -375,8 +377,9 @@ class SQLiteStore(SyncContext):
         return self._run(work)
 
     def purge_expired(self) -> int:
-        """See :meth:`jwtgate.stores.Store.purge_expired`."""
-        return self._run(lambda conn: self._purge(conn, self._clock()))
+        """See :meth:`jwtgate.stores.Store.purge_expired` (claims included)."""
+        claims = self._claims.purge_expired() if self._claims is not None else 0
+        return claims + self._run(lambda conn: self._purge(conn, self._clock()))
 
     def _purge(self, conn: sqlite3.Connection, wall: float) -> int:
         count = 0
@@ -385,6 +388,21 @@ class SQLiteStore(SyncContext):
                 count += conn.execute(statement, (wall,)).rowcount
         self._last_purge = wall
         return count
+
+    def claim_once(self, key: str, ttl: float) -> bool:
+        """See :meth:`jwtgate.stores.Store.claim_once`: in a file of its own
+        (:mod:`jwtgate.stores._sqlite_claims`), so claims never move the change feed."""
+        if self.read_only:
+            raise unavailable(f"sqlite ({self.path})", sqlite3.OperationalError("read-only"))
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("this SQLiteStore is closed")
+            if self._claims is None:
+                self._claims = SQLiteClaims(
+                    claims_path(self.path), timeout=self.timeout, clock=self._clock
+                )
+            claims = self._claims
+        return claims.claim_once(key, ttl)
 
     def change_feed(self, interval: float) -> SQLiteFeed:
         """A :class:`~jwtgate.feed.ChangeFeed` noticing commits to this file by anyone."""
@@ -397,6 +415,8 @@ class SQLiteStore(SyncContext):
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+            if self._claims is not None:
+                self._claims.close()
 
 
 class SQLiteFeed(ChangeFeed):

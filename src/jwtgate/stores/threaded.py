@@ -105,6 +105,11 @@ class SyncToAsync(AsyncContext):
         """See :meth:`jwtgate.stores.Store.session_subject`."""
         return await self._call(self.sync.session_subject, sid)
 
+    async def claim_once(self, key: str, ttl: float) -> bool:
+        """See :meth:`jwtgate.stores.Store.claim_once` (an optional method)."""
+        claim: Callable[[str, float], bool] = self.sync.claim_once  # type: ignore[attr-defined]
+        return await self._call(claim, key, ttl)
+
     async def purge_expired(self) -> int:
         """See :meth:`jwtgate.stores.Store.purge_expired`."""
         return await self._call(self.sync.purge_expired)

@@ -14,7 +14,7 @@ from django.db import models
 
 from jwtgate.contrib.django_store.fields import IdField
 
-__all__ = ["Change", "LogoutMark", "RevokedJti", "Session"]
+__all__ = ["Change", "Claim", "LogoutMark", "RevokedJti", "Session"]
 
 
 class Session(models.Model):
@@ -81,3 +81,16 @@ class Change(models.Model):
 
     def __str__(self) -> str:
         return f"change {self.counter}"
+
+
+class Claim(models.Model):
+    """A key claimed once (``claim_once``: a DPoP proof already used), until it expires."""
+
+    key = IdField(primary_key=True)
+    expires = models.FloatField(db_index=True)
+
+    class Meta:
+        db_table = "jwtgate_claim"
+
+    def __str__(self) -> str:
+        return self.key

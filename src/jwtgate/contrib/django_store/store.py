@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import Error as DatabaseError
-from django.db import connections, transaction
+from django.db import IntegrityError, connections, transaction
 from django.db.models import Case, Exists, F, OuterRef, QuerySet, Value, When
 from django.db.models.functions import Greatest
 from django.utils.connection import ConnectionDoesNotExist
@@ -354,6 +354,25 @@ class DjangoStore(SyncContext):
 
         return self._run(work)
 
+    def claim_once(self, key: str, ttl: float) -> bool:
+        """See :meth:`jwtgate.stores.Store.claim_once`. The change marker is left alone:
+        a claim revokes nothing, so no revocation cache is flushed for it."""
+        _fitting(self.using, key)
+
+        def work(models: Any) -> bool:
+            wall = self._clock()
+            claims = models.Claim.objects.using(self.using)
+            with self._write():
+                claims.filter(key=key, expires__lte=wall).delete()
+                try:
+                    with transaction.atomic(using=self.using):  # a savepoint to fail in
+                        claims.create(key=key, expires=wall + ttl)
+                except IntegrityError:
+                    return False
+                return True
+
+        return self._run(work)
+
     def purge_expired(self) -> int:
         """See :meth:`jwtgate.stores.Store.purge_expired`."""
         return self._run(lambda models: self._purge(models, self._clock()))
@@ -361,7 +380,7 @@ class DjangoStore(SyncContext):
     def _purge(self, models: Any, wall: float) -> int:
         count = 0
         with transaction.atomic(using=self.using):
-            for model in (models.Session, models.RevokedJti, models.LogoutMark):
+            for model in (models.Session, models.RevokedJti, models.LogoutMark, models.Claim):
                 deleted, _ = model.objects.using(self.using).filter(expires__lte=wall).delete()
                 count += deleted
         self._last_purge = wall
