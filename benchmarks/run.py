@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import glob
+import importlib.util
 import json
 import os
 import platform
@@ -374,6 +376,26 @@ def redis_cluster() -> Iterator[str | None]:
     yield from running(RedisCluster(Path(tempfile.mkdtemp())))
 
 
+@contextlib.contextmanager
+def postgres_cluster() -> Iterator[str | None]:
+    """A throwaway PostgreSQL cluster (the tests' helper: initdb + pg_ctl), or None."""
+    installed = shutil.which("pg_ctl") or glob.glob("/usr/lib/postgresql/*/bin/pg_ctl")
+    if not installed or importlib.util.find_spec("psycopg") is None:
+        yield None
+        return
+    sys.path.insert(0, str(ROOT / "tests"))
+    from pg_server import PostgresServer, pg_bin
+
+    binaries = pg_bin()
+    server = PostgresServer(binaries)
+    try:
+        server.init()
+        server.start()
+        yield f"{server.url}?schema=bench"
+    finally:
+        server.destroy()
+
+
 def django_store(database: Path) -> bool:
     """Configure Django in this process for the Django ORM store, on a SQLite file with
     its tables made; False without Django."""
@@ -470,7 +492,11 @@ def section_revocation(report: Report, trials: int) -> None:
     workdir = Path(tempfile.mkdtemp())
     raw_token = mint("HS256", signing)
     raw = lambda: jwt.decode(raw_token, verifying, algorithms=["HS256"])  # noqa: E731
-    with redis_server() as redis_url, redis_cluster() as cluster_url:
+    with (
+        redis_server() as redis_url,
+        redis_cluster() as cluster_url,
+        postgres_cluster() as postgres_url,
+    ):
         stores = {"memory": "memory://bench", "sqlite": f"sqlite:///{workdir / 'bench.db'}"}
         if redis_url is not None:
             stores["redis"] = redis_url
@@ -480,6 +506,10 @@ def section_revocation(report: Report, trials: int) -> None:
             stores["redis cluster"] = f"{cluster_url}?wait=1"
         else:
             print("(redis-server or redis-cli not found: Redis Cluster rows skipped)")
+        if postgres_url is not None:
+            stores["postgresql"] = postgres_url
+        else:
+            print("(psycopg or initdb/pg_ctl not found: PostgreSQL rows skipped)")
         if django_store(workdir / "django.db"):
             stores["django orm (sqlite)"] = "django://"
         else:

@@ -13,6 +13,7 @@ import pytest
 
 from jwtgate import Gate, Settings
 from jwtgate.gate import RequestFields
+from pg_server import PostgresServer, running_cluster
 from redis_cluster import RedisCluster, SentinelGroup, running
 from redis_server import RedisServer, redis_binary
 
@@ -158,6 +159,27 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server.start()
     yield server
     server.stop()
+
+
+# -- PostgreSQL (issue #16): a throwaway cluster for the PostgreSQL store's tests --
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL cluster shared by the session (initdb + pg_ctl), destroyed after it."""
+    yield from running_cluster()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """The shared cluster's URL with a schema of this test's own, dropped afterwards."""
+    import psycopg
+
+    schema = f"t{uuid.uuid4().hex[:12]}"
+    yield f"{postgres_server.url}?schema={schema}"
+    if (postgres_server.data / "postmaster.pid").exists():
+        with psycopg.connect(postgres_server.url, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 def _django_database(kind: str, request: pytest.FixtureRequest) -> Iterator[str]:

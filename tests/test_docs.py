@@ -100,6 +100,7 @@ API_MODULES = [
     "sessions",
     "endpoints",
     "stores/__init__",
+    "stores/postgres",
     "feed",
     "jwks",
     "resource_metadata",

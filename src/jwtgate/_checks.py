@@ -25,7 +25,7 @@ from ._issuer_checks import JWKS_OPTIONS, IssuerChecks
 from ._issuers import normal_typ
 from ._remote import JWKSOptions, is_loopback_url
 from ._rules import HTTP_METHODS, Rule, rule_methods
-from ._store_checks import STORE_SCHEMES, StoreChecks
+from ._store_checks import STORE_EXAMPLES, STORE_SCHEMES, StoreChecks
 from .errors import ConfigurationError, Problem
 from .keyfiles import load_keys
 from .keys import ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, SUPPORTED_ALGORITHMS, StaticKeys
@@ -453,12 +453,12 @@ class _Checks(IssuerChecks, StoreChecks, DPoPChecks):
                 "E020",
                 "store",
                 f"{self.ref('store')} is not a store URL jwtgate knows.",
-                "Use 'memory://', 'sqlite:////abs/path.db', 'redis://host:6379/0' or 'django://'.",
+                f"Use {STORE_EXAMPLES}.",
             )
             return None
         if scheme == "sqlite":
             return self.check_sqlite_path(value)
-        return self.check_redis_url(value)
+        return self.check_server_url(value)
 
     def check_sqlite_path(self, url: str) -> str:
         """The SQLite URL with its path made absolute, once (ids W001, E063).

@@ -54,6 +54,7 @@ def _url(fixture: str) -> Callable[[pytest.FixtureRequest], Iterator[dict[str, A
 
 STORES: dict[str, Callable[[pytest.FixtureRequest], Iterator[dict[str, Any]]]] = {
     "django-postgresql": _django("postgresql"),
+    "postgresql": _url("postgres_url"),  # a throwaway cluster, a schema of its own
     "redis-cluster": _url("redis_cluster_url"),  # 3 masters, one replica each (#16)
 }
 

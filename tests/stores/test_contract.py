@@ -1,5 +1,6 @@
 """One contract for every store backend: memory, SQLite, a real Redis server, a real
-Redis Cluster (three masters, one replica each), a Redis watched by Sentinels, and the
+PostgreSQL cluster (initdb + pg_ctl, a schema per test), a real Redis Cluster (three
+masters, one replica each), a Redis watched by Sentinels, and the
 Django ORM store on SQLite, PostgreSQL and MariaDB (throwaway databases)."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import anyio.to_thread
 import pytest
 
 from jwtgate.stores import AsyncStore, Store, open_async_store, open_store
+from jwtgate.stores._pg_url import parse as parse_postgres
 from jwtgate.stores.memory import MemoryStore
 from jwtgate.stores.sqlite import SQLiteStore
 from redis_server import skip_async_redis_on_trio
@@ -22,6 +24,7 @@ BACKENDS = [
     "memory",
     "sqlite",
     "redis",
+    "postgresql",
     pytest.param("cluster", marks=pytest.mark.slow),
     pytest.param("sentinel", marks=pytest.mark.slow),
     "django-sqlite",
@@ -66,6 +69,12 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]
         ticker = Ticker(T0)
         path = tmp_path / "jwtgate.db"
         h = Harness(SQLiteStore(path, clock=ticker), f"sqlite:///{path}", ticker)
+    elif request.param == "postgresql":
+        from jwtgate.stores.postgres import PostgresStore
+
+        ticker = Ticker(T0)
+        url = request.getfixturevalue("postgres_url")
+        h = Harness(PostgresStore(parse_postgres(url), clock=ticker), url, ticker)
     elif request.param.startswith("django-"):
         yield from _django_harness(request, request.param.removeprefix("django-"))
         return
@@ -412,7 +421,7 @@ async def test_async_twin_follows_the_same_rules(harness: Harness, astore: Async
 
 def test_unknown_store_url_is_refused() -> None:
     """open_store names the URLs it understands."""
-    for url in ("postgres://x", "sqlite://relative.db"):
+    for url in ("mysql://x", "sqlite://relative.db"):
         with pytest.raises(ValueError, match="memory://"):
             open_store(url)
         with pytest.raises(ValueError, match="memory://"):

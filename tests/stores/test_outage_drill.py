@@ -32,6 +32,7 @@ import pytest
 from e2e_sites import SECRET
 from jwtgate import Settings
 from jwtgate.issue import Issuer
+from pg_server import running_cluster
 from redis_server import RedisServer, redis_binary
 from servers import gunicorn_e2e
 
@@ -61,7 +62,14 @@ def redis_case(tmp_path: Path) -> Iterator[Frozen]:
         server.stop()
 
 
-FREEZERS = {"redis": redis_case}
+@contextmanager
+def postgres_case(tmp_path: Path) -> Iterator[Frozen]:
+    # Every server process frozen: the postmaster (new connections) and the backends.
+    with contextmanager(running_cluster)() as server:
+        yield Frozen(f"{server.url}?schema=outage", server.pause, server.resume)
+
+
+FREEZERS = {"redis": redis_case, "postgresql": postgres_case}
 
 
 @pytest.fixture(params=sorted(FREEZERS))

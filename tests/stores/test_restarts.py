@@ -5,7 +5,8 @@ revoked); carol's sessionless token was revoked by its jti; dave was logged out
 everywhere while holding a sessionless token. Then the store restarts: a SQLite
 file is closed by every user and opened again; a Redis server is killed with
 SIGKILL (no shutdown save, as in a crash) and started again on the same port and
-directory. A new Gate and a new Sessions object then judge what they see.
+directory; a PostgreSQL cluster is stopped in "immediate" mode (no checkpoint) and
+started again. A new Gate and a new Sessions object then judge what they see.
 
 A persistent store keeps all of it. A Redis without persistence forgets
 everything: alice's session is gone (she must log in again), bob's stays refused
@@ -30,6 +31,7 @@ from jwtgate import Gate, RequestInfo, Sessions, Settings
 from jwtgate.errors import JWTGateError
 from jwtgate.http import Rejection
 from jwtgate.issue import Issuer
+from pg_server import running_cluster
 from redis_server import RedisServer, redis_binary
 
 pytestmark = pytest.mark.slow  # real servers, killed and restarted
@@ -66,7 +68,21 @@ def _redis_case(aof: bool) -> Callable[[Path], AbstractContextManager[Restartabl
     return case
 
 
+@contextmanager
+def postgres_case(tmp_path: Path) -> Iterator[Restartable]:
+    # Stopped with "immediate" (SIGQUIT, no checkpoint: recovery replays the WAL), as in
+    # a crash of the server, and started again on the same port and data directory.
+    with contextmanager(running_cluster)() as server:
+
+        def restart() -> None:
+            server.stop("immediate")
+            server.start()
+
+        yield Restartable(f"{server.url}?schema=restarts", restart, True)
+
+
 CASES = {
+    "postgresql": postgres_case,
     "sqlite": sqlite_case,
     "redis-aof": _redis_case(aof=True),
     "redis-volatile": _redis_case(aof=False),

@@ -9,6 +9,8 @@ twin, and three backends chosen by the ``store`` URL:
 ``redis://host:6379/0``                  many machines (also ``rediss://`` for TLS)
 ``redis+cluster://host:port,…``          many machines, on a Redis Cluster
 ``redis+sentinel://host:26379,…/name/0``  many machines, on the master Sentinel names
+``postgresql://user@host:5432/db``         many machines, in a PostgreSQL schema (see
+                                         ``jwtgate.stores.postgres``)
 ``django://`` (``django://alias``)         the Django project's own database (see
                                          ``jwtgate.contrib.django_store``)
 =======================================  =====================================
@@ -42,6 +44,7 @@ from jwtgate._fields import DEFAULTS
 from jwtgate.errors import StoreUnavailable
 
 from ._contract import AsyncStore, Outcome, Rotation, SessionInfo, Store
+from ._pg_url import SCHEMES as POSTGRES_SCHEMES
 from ._redis_connect import SCHEMES as REDIS_SCHEMES
 
 if TYPE_CHECKING:
@@ -62,22 +65,22 @@ __all__ = [
 
 def _scheme(url: str) -> str:
     scheme = urlsplit(url).scheme
-    if scheme in ("memory", "django", *REDIS_SCHEMES) or (
+    if scheme in ("memory", "django", *REDIS_SCHEMES, *POSTGRES_SCHEMES) or (
         scheme == "sqlite" and url.startswith("sqlite:///")
     ):
         return scheme
     raise ValueError(
-        "not a jwtgate store URL; use 'memory://', 'sqlite:///path.db', 'redis://host:6379/0' "
-        "or 'django://'"
+        "not a jwtgate store URL; use 'memory://', 'sqlite:///path.db', 'redis://host:6379/0', "
+        "'postgresql://host/db' or 'django://'"
     )
 
 
 def open_store(url: str, *, prefix: str = "jwtgate:", timeout: float = 5.0) -> Store:
     """The sync store for ``url``.
 
-    ``prefix`` starts every Redis key; ``timeout`` bounds a SQLite busy wait or a
-    Redis socket operation, in seconds (a Django store's database settings bound
-    its own waits). Nothing is connected yet: the first
+    ``prefix`` starts every Redis key; ``timeout`` bounds a SQLite busy wait, a
+    Redis socket operation or a PostgreSQL call, in seconds (a Django store's
+    database settings bound its own waits). Nothing is connected yet: the first
     operation connects (and reconnects after a failure).
     """
     scheme = _scheme(url)
@@ -93,13 +96,18 @@ def open_store(url: str, *, prefix: str = "jwtgate:", timeout: float = 5.0) -> S
         from jwtgate.contrib.django_store.store import DjangoStore
 
         return DjangoStore.from_url(url)
+    if scheme in POSTGRES_SCHEMES:
+        from .postgres import PostgresStore
+
+        return PostgresStore.from_url(url, timeout=timeout)
     from .redis import RedisStore
 
     return RedisStore.from_url(url, prefix=prefix, timeout=timeout)
 
 
 def open_async_store(url: str, *, prefix: str = "jwtgate:", timeout: float = 5.0) -> AsyncStore:
-    """The async store for ``url``: asyncio Redis client, SQLite in worker threads.
+    """The async store for ``url``: asyncio Redis client; SQLite and PostgreSQL in
+    worker threads (bounded by the store's own timeout and pool).
 
     ``memory://name`` gives a view of the same data as :func:`open_store` with
     the same URL, so a sync and an async user in one process agree.
@@ -118,6 +126,11 @@ def open_async_store(url: str, *, prefix: str = "jwtgate:", timeout: float = 5.0
         from jwtgate.contrib.django_store.store import AsyncDjangoStore, DjangoStore
 
         return AsyncDjangoStore(DjangoStore.from_url(url))
+    if scheme in POSTGRES_SCHEMES:
+        from .postgres import PostgresStore
+        from .threaded import ThreadedAsyncStore
+
+        return ThreadedAsyncStore(PostgresStore.from_url(url, timeout=timeout))
     from .redis import AsyncRedisStore
 
     return AsyncRedisStore.from_url(url, prefix=prefix, timeout=timeout)
@@ -146,6 +159,11 @@ def open_feed(
         from jwtgate.contrib.django_store.store import DjangoStore
 
         return DjangoStore.from_url(url).change_feed(interval)
+    if scheme in POSTGRES_SCHEMES:
+        from ._pg_url import parse
+        from .postgres import PostgresFeed
+
+        return PostgresFeed(parse(url), interval, timeout=timeout)
     from .redis import RedisFeed, RedisStore
 
     store = RedisStore.from_url(url, prefix=prefix, timeout=timeout)
