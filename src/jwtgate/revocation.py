@@ -15,10 +15,11 @@ issue 9): for SQLite and Redis stores a background thread notices every write
 from any process, and a cached answer is served only while the feed vouches
 for it, so a revocation is honoured everywhere within twice
 ``revocation_poll_interval`` (100 ms by default) while the hot path costs a
-dict lookup. ``revocation_cache_size: 0``, the memory store (in-process
-already) and injected stores without a ``change_feed`` ask the store on every
-request. Clocks: logout-all compares the time of the logout with token and
-session times from other machines, so keep servers NTP-synced.
+dict lookup. The memory store's feed needs no thread: the store tells it of
+each revoking write as it makes it. ``revocation_cache_size: 0`` and injected
+stores without a ``change_feed`` ask the store on every request. Clocks: logout-all
+compares the time of the logout with token and session times from other machines,
+so keep servers NTP-synced.
 
 When the store cannot answer, ``on_store_error`` decides: ``deny`` (default)
 answers 503 with ``Retry-After``; ``allow`` lets the request through and logs a

@@ -150,7 +150,9 @@ def open_feed(
     """
     scheme = _scheme(url)
     if scheme == "memory":
-        return None
+        from .memory import memory_store
+
+        return memory_store(url).change_feed(interval)
     if scheme == "sqlite":
         from .sqlite import SQLiteStore
 

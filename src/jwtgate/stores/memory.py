@@ -9,16 +9,19 @@ so a Gate and a Sessions object configured with one ``store`` URL agree.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
 from ._base import FamilyRow, SyncContext, decide, is_late, listed, revoked
 from ._contract import Rotation, SessionInfo, client_record
+from ._feed import ChangeFeed
 from .threaded import SyncToAsync
 
-__all__ = ["AsyncMemoryStore", "MemoryStore", "memory_store"]
+__all__ = ["AsyncMemoryStore", "MemoryFeed", "MemoryStore", "memory_store"]
 
 _registry: dict[str, MemoryStore] = {}
 _registry_lock = threading.Lock()
@@ -55,6 +58,17 @@ class MemoryStore(SyncContext):
         self._subjects: dict[str, tuple[float, float]] = {}
         self._claims: dict[str, float] = {}  # claim_once: key -> deadline
         self._claims_pruned = clock()
+        self._feeds: weakref.WeakSet[MemoryFeed] = weakref.WeakSet()
+
+    def change_feed(self, interval: float) -> MemoryFeed:
+        """A feed this store tells of each revoking write itself (no thread, no polling)."""
+        feed = MemoryFeed(interval)
+        self._feeds.add(feed)
+        return feed
+
+    def _changed(self) -> None:
+        for feed in list(self._feeds):
+            feed.changed()
 
     # -- helpers (call with the lock held) ---------------------------------------
 
@@ -125,6 +139,7 @@ class MemoryStore(SyncContext):
             result, keep = decide(family, logout_at, presented, new, now, grace, late, ttl)
             if keep is None and family is not None:
                 self._forget(subject, sid)
+                self._changed()
             elif keep is not None and result.outcome == "rotated":
                 self._families[sid] = (keep, mono + ttl)
             return result
@@ -135,6 +150,7 @@ class MemoryStore(SyncContext):
             if self._family(subject, sid, self._clock()) is None:
                 return False
             self._forget(subject, sid)
+            self._changed()
             return True
 
     def revoke_jti(self, subject: str, jti: str, *, ttl: float) -> None:
@@ -143,6 +159,7 @@ class MemoryStore(SyncContext):
             deadline = self._clock() + ttl
             key = (subject, jti)
             self._jtis[key] = max(deadline, self._jtis.get(key, deadline))
+            self._changed()
 
     def revoke_subject(self, subject: str, *, at: float, ttl: float) -> None:
         """See :meth:`jwtgate.stores.Store.revoke_subject`."""
@@ -154,6 +171,7 @@ class MemoryStore(SyncContext):
                 max(at, old_at if old_at is not None else at),
                 max(mono + ttl, old_deadline),
             )
+            self._changed()
 
     def is_revoked(
         self, subject: str, sid: str | None, jti: str | None, issued_at: float | None
@@ -228,6 +246,23 @@ class MemoryStore(SyncContext):
         with _registry_lock:
             if self.name is not None and _registry.get(self.name) is self:
                 del _registry[self.name]
+        self._changed()  # its data is gone: nothing remembered of it holds
+
+
+class MemoryFeed(ChangeFeed):
+    """The memory store's feed: the data is in this process and the store tells the
+    feed of each revoking write as it makes it, so what a view keeps is always current
+    (no thread, nothing to poll)."""
+
+    def __init__(self, interval: float) -> None:
+        super().__init__(interval)
+        self.fresh_until = math.inf
+
+    def poll(self) -> object:
+        return self.generation
+
+    def ensure_running(self) -> None:
+        """Nothing to run: the store calls :meth:`changed`."""
 
 
 class AsyncMemoryStore(SyncToAsync):
