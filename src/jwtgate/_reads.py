@@ -41,7 +41,7 @@ class _ReadsEverything(NamedTuple):
     reads_cookie: bool = True
     reads_query: bool = True
     judges_paths: bool = True
-    reads_dpop: bool = False
+    reads_dpop: bool = True
 
 
 def reads_everything(header_name: str = "authorization") -> Reads:
