@@ -591,3 +591,54 @@ def test_counts_from_threads_that_ended_are_kept() -> None:
     assert tallies.totals() == {"hit": 6}
     assert tallies.totals() == {"hit": 6}  # folded once, not again
     assert len(tallies._live) == 1  # only this thread's dict is still live
+
+
+@pytest.mark.parametrize("stack", ["asgi", "wsgi"])
+def test_dpop_proof_claims_are_timed_store_calls(
+    stack: str, otel: dict[str, Any], tmp_path: Path
+) -> None:
+    """A DPoP Gate claims each proof in the store: that call is timed and traced like the
+    others (operation ``claim_once``), and a replayed proof is a refusal by reason."""
+    from dpop.support import URL, Stack, mint
+    from jwtgate.testing import FrozenClock, dpop_key
+
+    reader, exporter = otel["reader"], otel["exporter"]
+    store = f"sqlite:///{tmp_path / 'claims.db'}"
+    settings = make_settings(dpop="allow", telemetry=True, store=store)
+    clock = FrozenClock(time.time())
+    key = dpop_key()
+    token = mint(settings, key, subject=SUBJECT, clock=clock)
+    proof = key.proof("GET", URL, token, clock=clock)
+    headers = [("authorization", f"DPoP {token}"), ("dpop", proof)]
+    before = readings(reader)
+    app = Stack(stack, settings, clock)
+    assert app.request("GET", "/orders", headers).status == 200
+    assert app.request("GET", "/orders", headers).status == 401  # the same proof again
+    after = readings(reader)
+    claims = delta(
+        before, after, "jwtgate.store.duration", operation="claim_once", backend="sqlite"
+    )
+    assert claims == 2
+    assert delta(before, after, "jwtgate.requests", outcome="accepted") == 1
+    refused = {
+        attrs: after[(name, attrs)] - before.get((name, attrs), 0)
+        for name, attrs in after
+        if name == "jwtgate.requests" and ("outcome", "refused") in attrs
+    }
+    assert sum(refused.values()) == 1
+    names = [span.name for span in exporter.get_finished_spans()]
+    assert names.count("jwtgate.store.claim_once") == 2
+    for (_, attributes), _ in after.items():
+        for _, value in attributes:
+            assert not any(s in str(value) for s in (token, proof, SUBJECT, "/orders"))
+
+
+def test_the_backend_attribute_names_each_backend_once() -> None:
+    """One value per backend whatever the URL's spelling, and never more of the URL."""
+    from jwtgate.telemetry import backend_of
+
+    assert backend_of("postgres://u:pw@db/x") == backend_of("postgresql://db/x") == "postgresql"
+    assert backend_of("rediss://:pw@cache:6380/0") == backend_of("redis://cache") == "redis"
+    assert backend_of("redis+cluster://a,b") == "redis+cluster"
+    assert backend_of("sqlite:////var/lib/x.db") == "sqlite"
+    assert backend_of("my store://secret@host") == "custom"
