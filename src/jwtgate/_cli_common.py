@@ -20,6 +20,8 @@ __all__ = [
     "describe_time",
     "human_duration",
     "load_settings_file",
+    "printable",
+    "refuse_undecodable",
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CONFIG, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4
@@ -27,6 +29,26 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CONFIG, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4
 
 class UsageError(Exception):
     """A problem with the command line or its files (exit code 2)."""
+
+
+def refuse_undecodable(values: Mapping[str, object], paths: frozenset[str]) -> None:
+    """Raise UsageError for an argument the locale could not decode: Python keeps such
+    bytes as lone surrogates, which no store and no JSON encoder accepts. The
+    arguments named in ``paths`` are file names, which may hold any bytes."""
+    for name, value in values.items():
+        if isinstance(value, str) and name not in paths:
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise UsageError(
+                    f"the {name.replace('_', ' ')} argument is not valid UTF-8"
+                ) from None
+
+
+def printable(text: str) -> str:
+    """``text`` as is when every character prints, else quoted with escapes, so an
+    argument or a stored value cannot start a line of its own in the output."""
+    return text if text.isprintable() else repr(text)
 
 
 # -- settings files --------------------------------------------------------------
