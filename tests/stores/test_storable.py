@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jwtgate.stores._storable import MARK, storable
+from jwtgate.stores._storable import MARK, Stored, storable
 
 TRICKY = [
     "alice",
@@ -34,10 +34,19 @@ def test_what_is_kept_fits_every_limited_column(value: str) -> None:
     kept = storable(value)
     assert len(kept) <= 255 and "\x00" not in kept and not kept.endswith(" ")
     kept.encode("utf-8")  # no lone surrogate left
-    assert storable(kept) == kept  # a digest read back goes in again unchanged
+    assert storable(Stored(kept)) == kept  # read back from the store, it goes in unchanged
+    assert type(storable(Stored(kept))) is str
 
 
 def test_distinct_values_stay_distinct() -> None:
     kept = [storable(value) for value in TRICKY]
     assert len(set(kept)) == len(TRICKY)
     assert storable("alice ").startswith(MARK) and storable("a" * 256).startswith(MARK)
+
+
+def test_a_given_value_spelling_a_digest_is_not_taken_for_one() -> None:
+    """Only a value read back from the store passes as a digest: a subject that merely
+    spells another subject's digest is a different subject."""
+    digest = storable("x" * 300)
+    assert storable(digest) != digest
+    assert storable(Stored(digest)) == digest

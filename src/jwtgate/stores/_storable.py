@@ -9,24 +9,32 @@ does not fit, or ends in a space, as a fixed-length digest, so every value works
 there as on the other stores, instead of failing as if the store were down (which
 would also open its circuit breaker for everyone) or standing for another value.
 
-A value kept as a digest reads back as the digest (:meth:`session_subject`), and
-the digest is kept as it is when it comes back, so such a session can still be
-revoked by its id. The mark ``\\x01`` before a digest keeps digests apart from
-every value kept as itself: no such value begins with a control character.
+A value kept as a digest reads back as the digest (``session_subject``), marked as
+:class:`Stored` so that it is kept as it is when it comes back: such a session can
+still be revoked by its id. Every plain string beginning with ``\\x01`` (the mark
+before a digest) is itself kept as a digest, so no value given from outside, not
+even one spelling a digest, can stand for another.
 """
 
 from __future__ import annotations
 
 import hashlib
 
-__all__ = ["MARK", "storable"]
+__all__ = ["MARK", "Stored", "storable"]
 
 MARK = "\x01sha256:"
-_DIGEST_LENGTH = len(MARK) + 64
+
+
+class Stored(str):
+    """A value read back from a store as the store keeps it (possibly a digest)."""
+
+    __slots__ = ()
 
 
 def storable(value: str, limit: int = 255) -> str:
     """``value`` itself when a limited text column holds it as itself, else its digest."""
+    if type(value) is Stored:
+        return str(value)  # as the store keeps it already
     if (
         len(value) <= limit
         and "\x00" not in value
@@ -41,6 +49,4 @@ def storable(value: str, limit: int = 255) -> str:
             pass
         else:
             return value
-    elif len(value) == _DIGEST_LENGTH and value.startswith(MARK):
-        return value  # a digest read back (session_subject), on its way in again
     return MARK + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()

@@ -57,7 +57,7 @@ from ._feed import ChangeFeed
 from ._pg_schema import SCHEMA_VERSION, UPGRADES, compose, create_script
 from ._pg_url import PostgresTarget, parse
 from ._redis_ops import deadline_margin
-from ._storable import storable
+from ._storable import Stored, storable
 
 __all__ = ["PostgresFeed", "PostgresStore"]
 
@@ -363,8 +363,9 @@ class PostgresStore(SyncContext):
             found = conn.execute(self._q["owner"], (key, wall)).fetchone()
             if found is None:
                 return None
-            alive = {info.sid for info in self._sessions_of(conn, found[0], wall)}
-            return str(found[0]) if key in alive else None
+            owner = Stored(found[0])
+            alive = {info.sid for info in self._sessions_of(conn, owner, wall)}
+            return owner if key in alive else None
 
         return self._run(work)
 
@@ -391,11 +392,11 @@ class PostgresStore(SyncContext):
 
     def _sessions_of(self, conn: BoundedConnection, subject: str, wall: float) -> list[SessionInfo]:
         rows = conn.execute(self._q["list"], {"sub": storable(subject), "now": wall}).fetchall()
-        families = []
+        families: list[tuple[str, FamilyRow]] = []
         for sid, rotated_at, created, ends, client, _ in rows:
             family = FamilyRow(subject, "", None, rotated_at, created, ends=ends)
             family.client = dict(client)
-            families.append((str(sid), family))
+            families.append((Stored(sid), family))  # a digest, for an odd sid
         return listed(families, rows[0][5] if rows else None)
 
     def change_feed(self, interval: float) -> PostgresFeed:

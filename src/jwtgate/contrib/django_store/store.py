@@ -44,7 +44,7 @@ from django.utils.connection import ConnectionDoesNotExist
 from jwtgate.stores._base import FamilyRow, SyncContext, decide, is_late, revoked
 from jwtgate.stores._contract import Rotation, SessionInfo, client_record, unavailable
 from jwtgate.stores._feed import ChangeFeed
-from jwtgate.stores._storable import storable
+from jwtgate.stores._storable import Stored, storable
 from jwtgate.stores.threaded import SyncToAsync
 
 if TYPE_CHECKING:
@@ -355,7 +355,7 @@ class DjangoStore(SyncContext):
         def work(models: Any) -> str | None:
             found = live_sessions(self.using, self._clock()).filter(sid=storable(sid))
             subject: str | None = found.values_list("subject", flat=True).first()
-            return subject
+            return None if subject is None else Stored(subject)
 
         return self._run(work)
 
@@ -411,7 +411,7 @@ def session_info(row: Any, subject: str | None = None) -> SessionInfo:
     for, when the row may hold its digest)."""
     client = row.client if isinstance(row.client, dict) else {}
     owner = row.subject if subject is None else subject
-    return SessionInfo(row.sid, owner, row.created, row.rotated_at, row.ends, client)
+    return SessionInfo(Stored(row.sid), owner, row.created, row.rotated_at, row.ends, client)
 
 
 def _check_sql(conn: BaseDatabaseWrapper, models: Any) -> str:
