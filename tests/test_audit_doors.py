@@ -1,0 +1,197 @@
+"""#18 review: every door that causes an audit event (Sessions, the token endpoints
+over WSGI and ASGI, the CLI, the JWKS key source), on every store: one event per
+action, the same fields everywhere, and the client recorded at login listed back."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import redirect_stderr
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+from werkzeug.test import Client
+
+from conftest import SECRET, make_settings
+from jwtgate import ConfigurationError, Sessions, Settings
+from jwtgate.audit import AuditEvent
+from jwtgate.cli import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
+from jwtgate.errors import ReusedToken, RevokedToken
+
+FIELDS = {"event", "outcome", "subject", "session_id", "client_address", "user_agent", "detail"}
+CLIENT = {"address": "198.51.100.7", "user_agent": "pytest-agent/1"}
+
+STORES = [
+    "memory",
+    "sqlite",
+    "redis",
+    "postgresql",
+    pytest.param("cluster", marks=pytest.mark.slow),
+    "django-sqlite",
+]
+
+
+class Trail:
+    """The events an ``audit_hook`` received."""
+
+    def __init__(self) -> None:
+        self.events: list[AuditEvent] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, event: AuditEvent) -> None:
+        with self._lock:
+            self.events.append(event)
+
+    def names(self) -> list[str]:
+        return [e.event for e in self.events]
+
+    def rows(self) -> list[tuple[object, ...]]:
+        return [(e.event, e.outcome, e.subject, e.session_id) for e in self.events]
+
+
+@pytest.fixture(params=STORES)
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of each store in turn, empty."""
+    kind = request.param
+    if kind == "memory":
+        yield f"memory://doors-{id(request)}"
+    elif kind == "sqlite":
+        yield f"sqlite:///{tmp_path / 'doors.db'}"
+    elif kind == "redis":
+        yield request.getfixturevalue("redis_url")
+    elif kind == "cluster":
+        yield request.getfixturevalue("redis_cluster_url")
+    elif kind == "postgresql":
+        yield request.getfixturevalue("postgres_url")
+    else:
+        pytest.importorskip("django")
+        from django_databases import empty_store_tables
+
+        alias = request.getfixturevalue("django_sqlite_alias")
+        with request.getfixturevalue("django_db_blocker").unblock():
+            empty_store_tables(alias)
+            yield f"django://{alias}"
+
+
+@pytest.fixture(params=["sqlite", "redis", "postgresql"])
+def server_store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A store other processes and threads share."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'shared.db'}"
+    return str(request.getfixturevalue(f"{request.param}_url"))
+
+
+# -- Sessions, on every store -----------------------------------------------------------
+
+
+def test_every_action_is_one_event_with_the_same_fields_on_every_store(any_store: str) -> None:
+    """The whole life of sessions through Sessions: each action one event, and the same
+    rows on every store, including revoking (by id) a session a logout everywhere or a
+    replay already ended: ``not_found``, naming no subject (Redis said ``success``, its
+    owner key outliving the session)."""
+    trail = Trail()
+    with Sessions(make_settings(store=any_store, audit_hook=trail)) as sessions:
+        first = sessions.login("alice", client=CLIENT)
+        second = sessions.login("alice")
+        sessions.logout_all("alice")
+        assert sessions.list("alice") == []
+        assert sessions.revoke_session(first.session_id) is False
+        third = sessions.login("alice")
+        rotated = sessions.refresh(third.refresh_token, client=CLIENT)
+        with pytest.raises(ReusedToken):
+            sessions.refresh(third.refresh_token)
+        assert sessions.list("alice") == []
+        assert sessions.revoke_session(third.session_id) is False
+        with pytest.raises(RevokedToken):
+            sessions.refresh(rotated.refresh_token)
+        fourth = sessions.login("alice")
+        assert sessions.logout(fourth.refresh_token) is True
+        assert sessions.logout(fourth.access_token) is False
+        fifth = sessions.login("alice")
+        assert sessions.revoke_session(fifth.session_id) is True
+    s1, s2, s3, s4, s5 = (p.session_id for p in (first, second, third, fourth, fifth))
+    assert trail.rows() == [
+        ("login", "success", "alice", s1),
+        ("login", "success", "alice", s2),
+        ("logout_all", "success", "alice", None),
+        ("revoke", "not_found", None, s1),
+        ("login", "success", "alice", s3),
+        ("refresh", "success", "alice", s3),
+        ("reuse_detected", "session_revoked", "alice", s3),
+        ("revoke", "not_found", None, s3),
+        ("refresh", "refused", "alice", s3),
+        ("login", "success", "alice", s4),
+        ("logout", "success", "alice", s4),
+        ("logout", "not_found", "alice", s4),
+        ("login", "success", "alice", s5),
+        ("revoke", "success", "alice", s5),
+    ]
+    for event in trail.events:
+        assert set(event.as_dict()) == FIELDS
+    assert [e.detail for e in trail.events if e.event == "revoke"] == [{"target": "session"}] * 3
+    login, refresh = trail.events[0], trail.events[5]
+    assert (login.client_address, login.user_agent) == (CLIENT["address"], CLIENT["user_agent"])
+    assert (refresh.client_address, refresh.user_agent) == (CLIENT["address"], CLIENT["user_agent"])
+
+
+# Inside the 256 kept: a NUL and a lone surrogate (kept as U+FFFD: no PostgreSQL text
+# holds a NUL, no UTF-8 a surrogate), line breaks, an escape sequence, non-ASCII.
+ODD_AGENT = "a\x00b\udcff\r\nc\x1b[31m\u00e9\u2028\U0001f600" + "z" * 300
+KEPT_AGENT = ODD_AGENT[:256].replace("\x00", "\ufffd").replace("\udcff", "\ufffd")
+ODD_ADDRESS = "2001:db8::1%eth0"
+
+
+def test_the_client_recorded_at_login_is_listed_as_given_on_every_store(any_store: str) -> None:
+    """Sessions.list gives back the client of each login, cut to 256 characters, the same on
+    every store; a NUL or a lone surrogate does not fail the login (PostgreSQL refused the
+    NUL, a 503 that opened the store's breaker for every request); the login event
+    carries the same values."""
+    trail = Trail()
+    with Sessions(make_settings(store=any_store, audit_hook=trail)) as sessions:
+        odd = sessions.login("zoe", client={"address": ODD_ADDRESS, "user_agent": ODD_AGENT})
+        bare = sessions.login("zoe")
+        listed = {info.sid: dict(info.client) for info in sessions.list("zoe")}
+    assert listed == {
+        odd.session_id: {"address": ODD_ADDRESS, "user_agent": KEPT_AGENT},
+        bare.session_id: {},
+    }
+    login = trail.events[0]
+    assert (login.client_address, login.user_agent) == (ODD_ADDRESS, KEPT_AGENT)
+
+
+@pytest.mark.anyio
+async def test_async_sessions_emit_the_same_events(redis_url: str) -> None:
+    """AsyncSessions: the same events, once each, as Sessions (Redis, asyncio)."""
+    from jwtgate import AsyncSessions
+
+    trail = Trail()
+    async with AsyncSessions(make_settings(store=redis_url, audit_hook=trail)) as sessions:
+        pair = await sessions.login("amy", client=CLIENT)
+        await sessions.logout_all("amy")
+        assert await sessions.revoke_session(pair.session_id) is False
+        other = await sessions.login("amy")
+        await sessions.refresh(other.refresh_token)
+        with pytest.raises(ReusedToken):
+            await sessions.refresh(other.refresh_token)
+        assert await sessions.revoke_session(other.session_id) is False
+    assert trail.rows() == [
+        ("login", "success", "amy", pair.session_id),
+        ("logout_all", "success", "amy", None),
+        ("revoke", "not_found", None, pair.session_id),
+        ("login", "success", "amy", other.session_id),
+        ("refresh", "success", "amy", other.session_id),
+        ("reuse_detected", "session_revoked", "amy", other.session_id),
+        ("revoke", "not_found", None, other.session_id),
+    ]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
