@@ -80,7 +80,7 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
             yield f"django://{alias}"
 
 
-@pytest.fixture(params=["sqlite", "redis", "postgresql"])
+@pytest.fixture(params=["sqlite", "redis", "postgres"])
 def server_store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A store other processes and threads share."""
     if request.param == "sqlite":
@@ -195,3 +195,118 @@ async def test_async_sessions_emit_the_same_events(redis_url: str) -> None:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+# -- the CLI --------------------------------------------------------------------------
+
+
+def _cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stderr(err):
+        code = main(list(argv), out)
+    return code, out.getvalue(), err.getvalue()
+
+
+def _settings_file(tmp_path: Path, store: str) -> str:
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"SECRET": SECRET, "STORE": store}))
+    return str(path)
+
+
+def _audit(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
+    return [r.jwtgate_audit for r in caplog.records if r.name == "jwtgate.audit"]  # type: ignore[attr-defined]
+
+
+def test_each_cli_revoke_is_one_event(
+    server_store: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """jwtgate revoke --subject, --jti, --token and jwtgate sessions revoke: one revoke
+    event each on the jwtgate.audit logger, every field present; a session a logout
+    everywhere ended is not_found (exit 1), on Redis too."""
+    caplog.set_level(logging.INFO, logger="jwtgate.audit")
+    settings = _settings_file(tmp_path, server_store)
+    with Sessions(make_settings(store=server_store)) as sessions:
+        kept, ended = sessions.login("cli-user"), sessions.login("other-user")
+        sessions.logout_all("other-user")
+    caplog.clear()
+    assert _cli("revoke", "--subject", "nobody", "--settings", settings)[0] == EXIT_OK
+    assert _cli("revoke", "--subject", "s", "--jti=j-1", "--settings", settings)[0] == EXIT_OK
+    assert _cli("revoke", "--token", kept.access_token, "--settings", settings)[0] == EXIT_OK
+    assert _cli("sessions", "revoke", kept.session_id, "--settings", settings)[0] == EXIT_OK
+    code, out, _ = _cli("sessions", "revoke", ended.session_id, "--settings", settings)
+    assert (code, out.strip()) == (EXIT_FAILED, f"no live session {ended.session_id}")
+    events = _audit(caplog)
+    assert all(set(event) == FIELDS for event in events)
+    assert [(e["event"], e["outcome"], e["subject"], e["detail"]) for e in events] == [
+        ("revoke", "success", "nobody", {"target": "subject"}),
+        ("revoke", "success", "s", {"jti": "j-1"}),
+        ("revoke", "success", "cli-user", {"jti": events[2]["detail"]["jti"]}),
+        ("revoke", "success", "cli-user", {"target": "session"}),
+        ("revoke", "not_found", None, {"target": "session"}),
+    ]
+
+
+def test_cli_text_output_shows_control_characters_escaped(tmp_path: Path) -> None:
+    """An id or a user agent with a line break or an escape sequence cannot forge a line
+    of the CLI's text output, nor drive the operator's terminal: it is shown quoted."""
+    store = f"sqlite:///{tmp_path / 'cli.db'}"
+    settings = _settings_file(tmp_path, store)
+    with Sessions(make_settings(store=store)) as sessions:
+        sessions.login("tom", client={"user_agent": "ok\nrevoked session admin\x1b[2J"})
+    code, out, _ = _cli("sessions", "list", "tom", "--settings", settings)
+    assert code == EXIT_OK and out.count("\n") == 1 and "\x1b" not in out
+    assert "user_agent='ok\\nrevoked session admin\\x1b[2J'" in out
+    code, out, _ = _cli("sessions", "revoke", "x\nrevoked session y", "--settings", settings)
+    assert (code, out) == (EXIT_FAILED, "no live session 'x\\nrevoked session y'\n")
+    code, out, _ = _cli("revoke", "--subject", "s", "--jti=j\x1b[31m", "--settings", settings)
+    assert (code, out) == (EXIT_OK, "revoked token 'j\\x1b[31m' of 's'\n")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [b"sessions", b"revoke", b"ab\xffcd"],
+        [b"sessions", b"list", b"\xc3\x28"],
+        [b"revoke", b"--subject", b"\xff"],
+        [b"revoke", b"--subject", b"ok", b"--jti", b"\xfe"],
+        [b"sessions", b"list", b"x" * 100_000],
+    ],
+)
+def test_cli_arguments_that_are_not_utf8_are_a_usage_error(
+    argv: list[bytes], tmp_path: Path
+) -> None:
+    """Bytes that are not UTF-8 (a subject, a session id, a jti) are one line and exit 2,
+    not a UnicodeEncodeError traceback from the store; a huge one is just not found."""
+    settings = _settings_file(tmp_path, f"sqlite:///{tmp_path / 'cli.db'}").encode()
+    result = subprocess.run(
+        [sys.executable.encode(), b"-m", b"jwtgate", *argv, b"--settings", settings],
+        capture_output=True,
+        timeout=60,
+    )
+    assert b"Traceback" not in result.stderr + result.stdout
+    if len(argv[-1]) > 1000:
+        assert result.returncode == EXIT_OK and b"no live sessions" in result.stdout
+    else:
+        assert result.returncode == EXIT_USAGE
+        assert result.stderr.count(b"\n") == 1 and b"is not valid UTF-8" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "store",
+    [
+        "redis://[::1",
+        "postgresql://[::1/db",
+        "redis+cluster://[::1:7000",
+        "redis://u:p@[zz]:1/0",
+        "redis://localhost:99999/0",
+        "redis+cluster://h:7000,h:70000",
+    ],
+)
+def test_store_url_typos_are_settings_problems(store: str, tmp_path: Path) -> None:
+    """A store URL urlsplit or redis-py cannot read is a settings problem (E020/E110, CLI
+    exit 3), not a ValueError traceback at startup or at the first store call."""
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_dict({"secret": SECRET, "store": store})
+    assert caught.value.ids in (["jwtgate.E020"], ["jwtgate.E110"])
+    code, out, err = _cli("sessions", "list", "x", "--settings", _settings_file(tmp_path, store))
+    assert (code, out) == (EXIT_CONFIG, "") and "Traceback" not in err

@@ -20,6 +20,8 @@ __all__ = [
     "describe_time",
     "human_duration",
     "load_settings_file",
+    "shown",
+    "text_arguments",
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CONFIG, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4
@@ -27,6 +29,24 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CONFIG, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4
 
 class UsageError(Exception):
     """A problem with the command line or its files (exit code 2)."""
+
+
+def text_arguments(args: object, names: tuple[str, ...] = ("subject", "session_id", "jti")) -> None:
+    """Refuse (a usage error) a subject or an id that is not UTF-8 text: such bytes reach
+    Python as lone surrogates, which no store can keep (a traceback, before)."""
+    for name in names:
+        value = getattr(args, name, None)
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise UsageError(f"the {name} {value!r} is not valid UTF-8") from None
+
+
+def shown(value: str) -> str:
+    """``value`` for a terminal: as it is when printable, else quoted with its escapes (a
+    control character in an id or a user agent must not start a line or move the cursor)."""
+    return value if value.isprintable() else repr(value)
 
 
 # -- settings files --------------------------------------------------------------
