@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import redirect_stderr
+from contextlib import ExitStack, redirect_stderr
 from pathlib import Path
 from typing import Any
 
@@ -310,3 +310,175 @@ def test_store_url_typos_are_settings_problems(store: str, tmp_path: Path) -> No
     assert caught.value.ids in (["jwtgate.E020"], ["jwtgate.E110"])
     code, out, err = _cli("sessions", "list", "x", "--settings", _settings_file(tmp_path, store))
     assert (code, out) == (EXIT_CONFIG, "") and "Traceback" not in err
+
+
+# -- the token endpoints, on each stack ---------------------------------------------------
+
+
+def _password(username: str, password: str) -> str | None:
+    return username if password == "pw" else None
+
+
+def _post_with(stack: str, settings: Settings, stack_exit: ExitStack) -> Any:
+    """``post(route, json, headers) -> (status, body)`` through ``stack``'s token routes
+    under /auth (and the peer address that stack reports)."""
+    if stack in ("wsgi", "flask"):
+        if stack == "wsgi":
+            from jwtgate.endpoints import wsgi_app
+
+            client = Client(wsgi_app(settings, _password))
+        else:
+            from flask import Flask
+
+            from jwtgate.contrib.flask import JWTGate
+            from jwtgate.contrib.flask_tokens import token_blueprint
+
+            app = Flask(__name__)
+            app.config["JWTGATE"] = settings
+            JWTGate(app)
+            app.register_blueprint(token_blueprint(_password), url_prefix="/auth")
+            client = Client(app)
+
+        def post(route: str, body: Any = None, headers: Any = None) -> tuple[int, Any]:
+            answer = client.post(
+                f"/auth/{route}",
+                json=body,
+                headers=headers or {},
+                environ_base={"REMOTE_ADDR": "192.0.2.8"},
+            )
+            return answer.status_code, json.loads(answer.data) if answer.data else None
+
+        return post, "192.0.2.8"
+    if stack == "asgi":
+        from jwtgate.endpoints import asgi_app
+
+        test_client = TestClient(asgi_app(settings, _password))
+    else:
+        from fastapi import FastAPI
+
+        from jwtgate.contrib.fastapi import token_router
+
+        app = FastAPI()
+        app.include_router(token_router(settings, _password), prefix="/auth")
+        test_client = TestClient(app)
+    # One event loop for every request (the async Redis client belongs to its loop).
+    stack_exit.enter_context(test_client)
+
+    def apost(route: str, body: Any = None, headers: Any = None) -> tuple[int, Any]:
+        answer = test_client.post(f"/auth/{route}", json=body, headers=headers or {})
+        return answer.status_code, answer.json() if answer.content else None
+
+    return apost, "testclient"
+
+
+STACKS = ["wsgi", "asgi", "flask", "fastapi"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_each_token_endpoint_call_is_one_event(stack: str, redis_url: str) -> None:
+    """login (refused and accepted), refresh, a replay, logout, logout again, logout-all by
+    access token: one event each, carrying the peer and the user agent the stack saw;
+    /verify none. No endpoint event besides the Sessions one."""
+    trail = Trail()
+    settings = make_settings(store=redis_url, audit_hook=trail)
+    agent = {"User-Agent": f"{stack}-agent/1"}
+    with ExitStack() as stack_exit:
+        post, peer = _post_with(stack, settings, stack_exit)
+        _endpoint_story(post, agent)
+    assert [(e.event, e.outcome) for e in trail.events] == [
+        ("login", "refused"),
+        ("login", "success"),
+        ("refresh", "success"),
+        ("reuse_detected", "session_revoked"),
+        ("login", "success"),
+        ("logout", "success"),
+        ("logout", "not_found"),
+        ("login", "success"),
+        ("logout_all", "success"),
+    ]
+    for event in trail.events:
+        assert event.subject == "eve"
+        assert (event.client_address, event.user_agent) == (peer, f"{stack}-agent/1")
+    with Sessions(settings) as sessions:
+        assert sessions.list("eve") == []
+
+
+def _endpoint_story(post: Any, agent: dict[str, str]) -> None:
+    assert post("token", {"username": "eve", "password": "no"}, agent)[0] == 400
+    status, first = post("token", {"username": "eve", "password": "pw"}, agent)
+    assert status == 200
+    assert post("refresh", {"refresh_token": first["refresh_token"]}, agent)[0] == 200
+    assert post("refresh", {"refresh_token": first["refresh_token"]}, agent)[0] == 400
+    _, third = post("token", {"username": "eve", "password": "pw"}, agent)
+    assert post("verify", {"token": third["access_token"]}, agent)[0] == 200
+    assert post("logout", {"refresh_token": third["refresh_token"]}, agent)[0] == 204
+    assert post("logout", {"refresh_token": third["refresh_token"]}, agent)[0] == 204
+    _, fourth = post("token", {"username": "eve", "password": "pw"}, agent)
+    bearer = {**agent, "Authorization": f"Bearer {fourth['access_token']}"}
+    assert post("logout-all", None, bearer)[0] == 204
+
+
+# -- concurrency ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("grace", [0, 30])
+def test_two_refreshes_of_one_token_at_once_are_two_events(server_store: str, grace: int) -> None:
+    """Eight threads refresh the same token at once: one rotation (refresh success); without
+    a grace window the others are replays, and each is one reuse_detected (the session
+    is gone after the first, so the later ones find nothing: refused); with one, the
+    others are grace answers. Never two successes, never an event missing."""
+    trail = Trail()
+    settings = make_settings(store=server_store, audit_hook=trail, refresh_reuse_grace=grace)
+    with Sessions(settings) as sessions:
+        pair = sessions.login("racer")
+        barrier = threading.Barrier(8)
+        outcomes: list[str] = []
+
+        def refresh() -> None:
+            barrier.wait()
+            try:
+                sessions.refresh(pair.refresh_token)
+                outcomes.append("ok")
+            except ReusedToken:
+                outcomes.append("reused")
+            except RevokedToken:
+                outcomes.append("revoked")
+
+        threads = [threading.Thread(target=refresh) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    events = [(e.event, e.outcome) for e in trail.events[1:]]
+    assert len(events) == 8 == len(outcomes)
+    assert events.count(("refresh", "success")) == 1
+    if grace:
+        assert sorted(events) == [("refresh", "grace")] * 7 + [("refresh", "success")]
+        assert outcomes == ["ok"] * 8
+    else:
+        reuses = events.count(("reuse_detected", "session_revoked"))
+        assert reuses == outcomes.count("reused") >= 1
+        assert events.count(("refresh", "refused")) == outcomes.count("revoked") == 7 - reuses
+
+
+@pytest.mark.parametrize("stack", ["wsgi", "asgi"])
+def test_logout_all_with_a_refresh_token_is_one_event(stack: str, redis_url: str) -> None:
+    """/logout-all with a refresh token consumes it (a used one is a replay), but the
+    action is the logout everywhere: logout_all alone, not a refresh success besides
+    (no pair reached anyone); a replayed one is reuse_detected alone (400)."""
+    trail = Trail()
+    settings = make_settings(store=redis_url, audit_hook=trail)
+    with ExitStack() as stack_exit:
+        post, _ = _post_with(stack, settings, stack_exit)
+        _, first = post("token", {"username": "lee", "password": "pw"})
+        assert post("refresh", {"refresh_token": first["refresh_token"]})[0] == 200
+        assert post("logout-all", {"refresh_token": first["refresh_token"]})[0] == 400
+        _, second = post("token", {"username": "lee", "password": "pw"})
+        assert post("logout-all", {"refresh_token": second["refresh_token"]})[0] == 204
+    assert [(e.event, e.outcome) for e in trail.events] == [
+        ("login", "success"),
+        ("refresh", "success"),
+        ("reuse_detected", "session_revoked"),
+        ("login", "success"),
+        ("logout_all", "success"),
+    ]
