@@ -482,3 +482,141 @@ def test_logout_all_with_a_refresh_token_is_one_event(stack: str, redis_url: str
         ("login", "success"),
         ("logout_all", "success"),
     ]
+
+
+# -- DPoP-bound refresh -------------------------------------------------------------------
+
+
+def test_a_dpop_bound_refresh_is_one_event_and_a_refused_proof_none(tmp_path: Path) -> None:
+    """Over WSGI with DPoP allowed: a bound login, a refresh without a proof (refused
+    before the store: no event), one with another key's (likewise), one with the right
+    key (refresh success), and its replay with a fresh proof (one reuse_detected)."""
+    from jwtgate.endpoints import wsgi_app
+    from jwtgate.testing import dpop_key
+
+    trail = Trail()
+    settings = Settings.from_dict(
+        {
+            "secret": SECRET,
+            "dpop": "allow",
+            "store": f"sqlite:///{tmp_path / 'dpop.db'}",
+            "audit_hook": trail,
+        }
+    )
+    client, base = Client(wsgi_app(settings, _password)), "http://auth.example"
+    key = dpop_key()
+
+    def post(route: str, body: Any, proof_key: Any = None) -> tuple[int, Any]:
+        url = f"{base}/auth/{route}"
+        headers = {} if proof_key is None else {"DPoP": proof_key.proof("POST", url)}
+        answer = client.post(f"/auth/{route}", json=body, headers=headers, base_url=base)
+        return answer.status_code, answer.get_json()
+
+    status, tokens = post("token", {"username": "dee", "password": "pw"}, key)
+    assert (status, tokens["token_type"]) == (200, "DPoP")
+    body = {"refresh_token": tokens["refresh_token"]}
+    assert post("refresh", body)[0] == 400
+    assert post("refresh", body, dpop_key())[0] == 400
+    assert post("refresh", body, key)[0] == 200
+    assert post("refresh", body, key)[0] == 400
+    assert [(e.event, e.outcome, e.subject) for e in trail.events] == [
+        ("login", "success", "dee"),
+        ("refresh", "success", "dee"),
+        ("reuse_detected", "session_revoked", "dee"),
+    ]
+
+
+# -- key rotation -----------------------------------------------------------------------------
+
+
+def test_a_key_rotation_is_one_event_for_every_verifier_of_the_settings() -> None:
+    """A Gate and a Verifier built from one Settings share its JWKS source: eight threads
+    refetching the rotated set at once report it once; the same set again, never."""
+    from jwtgate import Gate, Verifier
+    from jwtgate.jwks import JWKSKeys
+    from jwtgate.testing import JWKSServer, keypair
+
+    first, second = keypair("RS256", kid="r1"), keypair("RS256", kid="r2")
+    trail = Trail()
+    with JWKSServer(first.jwks) as server:
+        settings = Settings.from_dict(
+            {
+                "algorithms": ["RS256"],
+                "jwks_url": server.url,
+                "allow_insecure_jwks_url": True,
+                "audit_hook": trail,
+            }
+        )
+        gate, verifier = Gate(settings), Verifier(settings)
+        (source,) = verifier.key_sources
+        assert isinstance(source, JWKSKeys) and gate.verifier.key_sources == (source,)
+        assert source.prefetch()
+        server.document = second.jwks
+        barrier = threading.Barrier(8)
+
+        def refetch() -> None:
+            barrier.wait()
+            source._run_fetch()
+
+        threads = [threading.Thread(target=refetch) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        source._run_fetch()
+    assert [(e.event, e.outcome, e.subject, e.session_id) for e in trail.events] == [
+        ("key_rotation", "seen", None, None)
+    ]
+    assert set(trail.events[0].as_dict()) == FIELDS
+    assert dict(trail.events[0].detail) == {
+        "kids_added": "r2",
+        "kids_removed": "r1",
+        "jwks_url": server.url,
+    }
+
+
+# -- Django's token views -------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_django_token_views_are_one_event_each(django_user_model: Any) -> None:
+    """The Django token views (django.contrib.auth's authenticate): a refused login, a
+    login, a refresh, its replay, a logout-all by refresh token: one event each, with
+    REMOTE_ADDR and the user agent."""
+    pytest.importorskip("django")
+    import uuid
+
+    from django.test import Client as DjangoClient
+    from django.test import override_settings
+
+    from django_project import settings as project_settings
+
+    django_user_model.objects.create_user("dora", "dora@example.com", "s3cret-pw")
+    trail = Trail()
+    store = f"memory://django-doors-{uuid.uuid4().hex}"
+    changed = {**project_settings.JWTGATE, "STORE": store, "AUDIT_HOOK": trail}
+    client = DjangoClient(HTTP_USER_AGENT="django-agent/1", REMOTE_ADDR="203.0.113.5")
+
+    def post(route: str, body: Any) -> tuple[int, Any]:
+        answer = client.post(f"/auth/{route}", json.dumps(body), content_type="application/json")
+        return answer.status_code, answer.json() if answer.content else None
+
+    with override_settings(JWTGATE=changed):
+        assert post("token", {"username": "dora", "password": "wrong"})[0] == 400
+        status, first = post("token", {"username": "dora", "password": "s3cret-pw"})
+        assert status == 200
+        refresh = {"refresh_token": first["refresh_token"]}
+        assert post("refresh", refresh)[0] == 200
+        assert post("refresh", refresh)[0] == 400
+        _, third = post("token", {"username": "dora", "password": "s3cret-pw"})
+        assert post("logout-all", {"refresh_token": third["refresh_token"]})[0] == 204
+    assert [(e.event, e.outcome, e.subject) for e in trail.events] == [
+        ("login", "refused", "dora"),
+        ("login", "success", "dora"),
+        ("refresh", "success", "dora"),
+        ("reuse_detected", "session_revoked", "dora"),
+        ("login", "success", "dora"),
+        ("logout_all", "success", "dora"),
+    ]
+    for event in trail.events:
+        assert (event.client_address, event.user_agent) == ("203.0.113.5", "django-agent/1")
