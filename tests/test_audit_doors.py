@@ -220,14 +220,19 @@ def _audit(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
 def test_each_cli_revoke_is_one_event(
     server_store: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """jwtgate revoke --subject, --jti, --token and jwtgate sessions revoke: one revoke
-    event each on the jwtgate.audit logger, every field present; a session a logout
-    everywhere ended is not_found (exit 1), on Redis too."""
+    """jwtgate sessions list (a logout everywhere leaves none), then jwtgate revoke
+    --subject, --jti, --token and jwtgate sessions revoke: one revoke event each on the
+    jwtgate.audit logger, every field present; a session a logout everywhere ended is
+    not_found (exit 1), on Redis too (it said "revoked")."""
     caplog.set_level(logging.INFO, logger="jwtgate.audit")
     settings = _settings_file(tmp_path, server_store)
     with Sessions(make_settings(store=server_store)) as sessions:
         kept, ended = sessions.login("cli-user"), sessions.login("other-user")
         sessions.logout_all("other-user")
+    code, out, _ = _cli("sessions", "list", "cli-user", "--settings", settings, "--json")
+    assert code == EXIT_OK and [i["sid"] for i in json.loads(out)] == [kept.session_id]
+    code, out, _ = _cli("sessions", "list", "other-user", "--settings", settings)
+    assert (code, out) == (EXIT_OK, "no live sessions for 'other-user'\n")
     caplog.clear()
     assert _cli("revoke", "--subject", "nobody", "--settings", settings)[0] == EXIT_OK
     assert _cli("revoke", "--subject", "s", "--jti=j-1", "--settings", settings)[0] == EXIT_OK
