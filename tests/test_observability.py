@@ -22,7 +22,7 @@ from conftest import SECRET, make_settings, make_token
 from jwtgate import AsyncSessions, ConfigurationError, Sessions, Settings
 from jwtgate.asgi import JWTGateMiddleware as ASGIGate
 from jwtgate.audit import EVENTS, AuditEvent
-from jwtgate.cli import EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE, main
+from jwtgate.cli import EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, main
 from jwtgate.errors import ReusedToken
 from jwtgate.testing import JWKSServer, keypair
 from jwtgate.wsgi import JWTGateMiddleware as WSGIGate
@@ -314,19 +314,21 @@ def _cli(*argv: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=["sqlite", "redis", "postgresql"])
 def cli_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
     if request.param == "sqlite":
         store = f"sqlite:///{tmp_path / 'cli.db'}"
-    else:
+    elif request.param == "redis":
         store = str(request.getfixturevalue("redis_url"))
+    else:
+        store = str(request.getfixturevalue("postgres_url"))
     path = tmp_path / "settings.json"
     path.write_text(json.dumps({"SECRET": SECRET, "STORE": store}))
     return path
 
 
 def test_cli_sessions_list_and_revoke(cli_settings: Path) -> None:
-    """jwtgate sessions list / revoke, as text and as JSON, on SQLite and Redis."""
+    """jwtgate sessions list / revoke, as text and as JSON, on SQLite, Redis and PostgreSQL."""
     settings = Settings.from_dict(json.loads(cli_settings.read_text()))
     with Sessions(settings) as sessions:
         pair = sessions.login("gina", client=CLIENT)
@@ -365,6 +367,42 @@ def test_cli_sessions_bad_input_is_a_message_not_a_traceback(argv: list[str]) ->
     )
     assert result.returncode != 0
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_cli_arguments_that_are_not_utf8_are_usage_errors(cli_settings: Path) -> None:
+    """Bytes the locale cannot decode reach Python as lone surrogates, which no store
+    takes: each command that hands an argument to the store answers exit 2 and names
+    the argument, where the store used to raise a UnicodeEncodeError traceback."""
+    settings = str(cli_settings)
+    cases = [
+        (["sessions", "revoke", "--settings", settings, "--", b"\xff\xfe"], "session id"),
+        (["sessions", "list", b"\xffx", "--settings", settings], "subject"),
+        (["revoke", "--settings", settings, "--subject", b"\xff"], "subject"),
+        (["revoke", "--settings", settings, "--subject", "x", b"--jti=\xff"], "jti"),
+    ]
+    for argv, named in cases:
+        result = subprocess.run(
+            [sys.executable, "-m", "jwtgate", *argv], capture_output=True, timeout=60
+        )
+        assert result.returncode == EXIT_USAGE, result.stderr
+        assert b"Traceback" not in result.stderr
+        assert f"the {named} argument is not valid UTF-8".encode() in result.stderr
+
+
+def test_cli_output_quotes_what_would_not_print(cli_settings: Path) -> None:
+    """An id or a client value with a line break or an escape sequence is shown quoted,
+    so it cannot forge a line of output (or recolour the operator's terminal)."""
+    settings = Settings.from_dict(json.loads(cli_settings.read_text()))
+    with Sessions(settings) as sessions:
+        sessions.login("ivy", client={"user_agent": "evil\nforged line\x1b[31m"})
+    code, out, _ = _cli("sessions", "list", "ivy", "--settings", str(cli_settings))
+    assert code == EXIT_OK and out.count("\n") == 1 and "\x1b" not in out
+    assert "user_agent='evil\\nforged line\\x1b[31m'" in out
+    code, out, _ = _cli("sessions", "revoke", "--settings", str(cli_settings), "--", "a\nb")
+    assert (code, out) == (EXIT_FAILED, "no live session 'a\\nb'\n")
+    args = ("revoke", "--settings", str(cli_settings), "--subject", "ivy", "--jti=j\x1b")
+    code, out, _ = _cli(*args)
+    assert (code, out) == (EXIT_OK, "revoked token 'j\\x1b' of 'ivy'\n")
 
 
 def test_cli_sessions_on_an_unreachable_store_exits_4(tmp_path: Path) -> None:
@@ -591,3 +629,54 @@ def test_counts_from_threads_that_ended_are_kept() -> None:
     assert tallies.totals() == {"hit": 6}
     assert tallies.totals() == {"hit": 6}  # folded once, not again
     assert len(tallies._live) == 1  # only this thread's dict is still live
+
+
+@pytest.mark.parametrize("stack", ["asgi", "wsgi"])
+def test_dpop_proof_claims_are_timed_store_calls(
+    stack: str, otel: dict[str, Any], tmp_path: Path
+) -> None:
+    """A DPoP Gate claims each proof in the store: that call is timed and traced like the
+    others (operation ``claim_once``), and a replayed proof is a refusal by reason."""
+    from dpop.support import URL, Stack, mint
+    from jwtgate.testing import FrozenClock, dpop_key
+
+    reader, exporter = otel["reader"], otel["exporter"]
+    store = f"sqlite:///{tmp_path / 'claims.db'}"
+    settings = make_settings(dpop="allow", telemetry=True, store=store)
+    clock = FrozenClock(time.time())
+    key = dpop_key()
+    token = mint(settings, key, subject=SUBJECT, clock=clock)
+    proof = key.proof("GET", URL, token, clock=clock)
+    headers = [("authorization", f"DPoP {token}"), ("dpop", proof)]
+    before = readings(reader)
+    app = Stack(stack, settings, clock)
+    assert app.request("GET", "/orders", headers).status == 200
+    assert app.request("GET", "/orders", headers).status == 401  # the same proof again
+    after = readings(reader)
+    claims = delta(
+        before, after, "jwtgate.store.duration", operation="claim_once", backend="sqlite"
+    )
+    assert claims == 2
+    assert delta(before, after, "jwtgate.requests", outcome="accepted") == 1
+    refused = {
+        attrs: after[(name, attrs)] - before.get((name, attrs), 0)
+        for name, attrs in after
+        if name == "jwtgate.requests" and ("outcome", "refused") in attrs
+    }
+    assert sum(refused.values()) == 1
+    names = [span.name for span in exporter.get_finished_spans()]
+    assert names.count("jwtgate.store.claim_once") == 2
+    for (_, attributes), _ in after.items():
+        for _, value in attributes:
+            assert not any(s in str(value) for s in (token, proof, SUBJECT, "/orders"))
+
+
+def test_the_backend_attribute_names_each_backend_once() -> None:
+    """One value per backend whatever the URL's spelling, and never more of the URL."""
+    from jwtgate.telemetry import backend_of
+
+    assert backend_of("postgres://u:pw@db/x") == backend_of("postgresql://db/x") == "postgresql"
+    assert backend_of("rediss://:pw@cache:6380/0") == backend_of("redis://cache") == "redis"
+    assert backend_of("redis+cluster://a,b") == "redis+cluster"
+    assert backend_of("sqlite:////var/lib/x.db") == "sqlite"
+    assert backend_of("my store://secret@host") == "custom"

@@ -265,6 +265,25 @@ REJECTIONS = [
         MalformedToken,
         id="duplicate-claim",
     ),
+    # RFC 7493 §2.1: no unpaired surrogates (no store or log could hold the subject)
+    pytest.param(
+        None,
+        raw_hs256({}, f'{{"sub":"\\ud800","exp":{NOW + 300}}}'),
+        MalformedToken,
+        id="lone-surrogate-subject",
+    ),
+    pytest.param(
+        None,
+        raw_hs256({}, f'{{"sub":"a","x":{{"\\uDC00":["ok"]}},"exp":{NOW + 300}}}'),
+        MalformedToken,
+        id="lone-surrogate-nested-key",
+    ),
+    pytest.param(
+        None,
+        raw_hs256('{"alg":"HS256","kid":"k\\udbff"}', claims()),
+        MalformedToken,
+        id="lone-surrogate-header",
+    ),
     # algorithm and key
     pytest.param(None, NONE_TOKEN, DisallowedAlgorithm, id="alg-none"),
     pytest.param(
@@ -695,3 +714,11 @@ def test_refresh_tokens_of_other_libraries_are_not_access_tokens(claim: str) -> 
     with pytest.raises(WrongTokenType):
         verifier.verify(make_token({claim: "refresh"}))
     assert verifier.verify(make_token({claim: "access"})).subject == "alice"
+
+
+def test_a_surrogate_pair_escape_is_the_character_it_spells() -> None:
+    """``\\ud83d\\ude00`` is one character (U+1F600), as json.dumps writes it by
+    default: only unpaired surrogates are refused."""
+    token = raw_hs256({}, f'{{"sub":"smile \\ud83d\\ude00","exp":{NOW + 300}}}')
+    identity = Verifier(make_settings(), clock=FakeClock(NOW)).verify(token)
+    assert identity.subject == "smile \U0001f600"

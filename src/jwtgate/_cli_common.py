@@ -20,8 +20,8 @@ __all__ = [
     "describe_time",
     "human_duration",
     "load_settings_file",
-    "shown",
-    "text_arguments",
+    "printable",
+    "refuse_undecodable",
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CONFIG, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4
@@ -31,22 +31,24 @@ class UsageError(Exception):
     """A problem with the command line or its files (exit code 2)."""
 
 
-def text_arguments(args: object, names: tuple[str, ...] = ("subject", "session_id", "jti")) -> None:
-    """Refuse (a usage error) a subject or an id that is not UTF-8 text: such bytes reach
-    Python as lone surrogates, which no store can keep (a traceback, before)."""
-    for name in names:
-        value = getattr(args, name, None)
-        if isinstance(value, str):
+def refuse_undecodable(values: Mapping[str, object], paths: frozenset[str]) -> None:
+    """Raise UsageError for an argument the locale could not decode: Python keeps such
+    bytes as lone surrogates, which no store and no JSON encoder accepts. The
+    arguments named in ``paths`` are file names, which may hold any bytes."""
+    for name, value in values.items():
+        if isinstance(value, str) and name not in paths:
             try:
                 value.encode("utf-8")
             except UnicodeEncodeError:
-                raise UsageError(f"the {name} {value!r} is not valid UTF-8") from None
+                raise UsageError(
+                    f"the {name.replace('_', ' ')} argument is not valid UTF-8"
+                ) from None
 
 
-def shown(value: str) -> str:
-    """``value`` for a terminal: as it is when printable, else quoted with its escapes (a
-    control character in an id or a user agent must not start a line or move the cursor)."""
-    return value if value.isprintable() else repr(value)
+def printable(text: str) -> str:
+    """``text`` as is when every character prints, else quoted with escapes, so an
+    argument or a stored value cannot start a line of its own in the output."""
+    return text if text.isprintable() else repr(text)
 
 
 # -- settings files --------------------------------------------------------------

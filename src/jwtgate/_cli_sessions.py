@@ -8,7 +8,7 @@ import json
 import time
 from typing import TextIO
 
-from ._cli_common import EXIT_FAILED, EXIT_OK, describe_time, load_settings_file, shown
+from ._cli_common import EXIT_FAILED, EXIT_OK, describe_time, load_settings_file, printable
 from .config import Settings
 from .sessions import list_sessions, revoke_session
 
@@ -27,10 +27,11 @@ def cmd_sessions_list(args: argparse.Namespace, out: TextIO) -> int:
     now = time.time()
     for info in found:
         refreshed = describe_time(info.refreshed, now) if info.refreshed is not None else "never"
-        client = ", ".join(f"{k}={shown(v)}" for k, v in sorted(info.client.items())) or "-"
+        client = ", ".join(f"{k}={printable(v)}" for k, v in sorted(info.client.items()))
         print(
-            f"{info.sid}  created {describe_time(info.created, now)}; refreshed {refreshed}; "
-            f"expires {describe_time(info.expires, now)}; client {client}",
+            f"{printable(info.sid)}  created {describe_time(info.created, now)}; "
+            f"refreshed {refreshed}; expires {describe_time(info.expires, now)}; "
+            f"client {client or '-'}",
             file=out,
         )
     return EXIT_OK
@@ -42,7 +43,7 @@ def cmd_sessions_revoke(args: argparse.Namespace, out: TextIO) -> int:
     if args.json:
         print(json.dumps({"session_id": args.session_id, "revoked": revoked}), file=out)
     elif revoked:
-        print(f"revoked session {shown(args.session_id)}", file=out)
+        print(f"revoked session {printable(args.session_id)}", file=out)
     else:
-        print(f"no live session {shown(args.session_id)}", file=out)
+        print(f"no live session {printable(args.session_id)}", file=out)
     return EXIT_OK if revoked else EXIT_FAILED

@@ -3,7 +3,8 @@
 What :class:`jwtgate.Verifier` checks before and after the signature, kept apart
 from the verification flow: the base64url alphabet in one pass, canonical
 segments (a token cannot be varied in place), JSON objects without duplicate
-members or non-JSON constants, and the validity window of the time claims.
+members, non-JSON constants or unpaired surrogates, and the validity window of the
+time claims.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import binascii
 import json
 import math
+import re
 from typing import Any
 
 from .errors import MalformedToken
@@ -55,6 +57,27 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+# A \uD800-\uDFFF escape: JSON text can spell a lone surrogate only this way
+# (the segment itself is strict UTF-8). RFC 7493 §2.1 (I-JSON) forbids one: it is
+# no character, no UTF-8 encoder takes it, so a subject holding one could be
+# neither stored nor logged.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _has_lone_surrogate(value: object) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(item) for item in value)
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    return False
+
+
 def is_canonical(segment: bytes) -> bool:
     """Whether a segment in the base64url alphabet is a canonical, unpadded encoding."""
     rem = len(segment) & 3
@@ -76,6 +99,8 @@ def load_json_object(data: bytes) -> dict[str, Any]:
     except (ValueError, RecursionError, UnicodeDecodeError) as exc:
         raise MalformedToken() from exc
     if not isinstance(value, dict):
+        raise MalformedToken()
+    if _SURROGATE_ESCAPE.search(data) and _has_lone_surrogate(value):
         raise MalformedToken()
     return value
 

@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ._breaker import breaker_for
 from .stores import open_async_store, open_store
 from .stores.memory import memory_store
+from .telemetry import timed
+
+if TYPE_CHECKING:
+    from .config import Settings
 
 __all__ = ["ReplayGuard", "replay_key"]
 
@@ -30,15 +35,38 @@ def replay_key(jkt: str, jti: str) -> str:
 class ReplayGuard:
     """Claims proof keys in the store at ``url`` (None: this process's memory)."""
 
-    def __init__(self, url: str | None, *, prefix: str = "jwtgate:", timeout: float = 2.0) -> None:
+    def __init__(
+        self,
+        url: str | None,
+        *,
+        prefix: str = "jwtgate:",
+        timeout: float = 2.0,
+        instrument: Callable[[Any, str], Any] | None = None,
+    ) -> None:
         self.url = url
         self.prefix = prefix
         self.timeout = timeout  # the store_timeout setting: a claim is on the request path
+        self._instrument = instrument  # times the store's calls when telemetry is on
         # The memory store answers at once: a Gate using it never waits on I/O.
         self.in_process = url is None or url.startswith("memory:")
         self._breaker = breaker_for(url or "memory://", prefix)
         self._store: Any = None
         self._async_store: Any = None
+
+    @classmethod
+    def of(cls, settings: Settings) -> ReplayGuard:
+        """The guard of ``settings``: its store, key prefix, timeout and telemetry."""
+        return cls(
+            settings.store,
+            prefix=settings.store_key_prefix,
+            timeout=settings.store_timeout,
+            instrument=lambda store, url: timed(settings, store, url),
+        )
+
+    def _stamped(self, store: Any) -> Any:
+        if self._instrument is None:
+            return store
+        return self._instrument(store, self.url or "memory://")
 
     def _sync(self) -> Any:
         if self._store is None:
@@ -53,7 +81,7 @@ class ReplayGuard:
                     "this process only"
                 )
                 store = memory_store()
-            self._store = store
+            self._store = self._stamped(store)
         return self._store
 
     def claim(self, key: str, ttl: float) -> bool:
@@ -73,8 +101,8 @@ class ReplayGuard:
         if self.in_process:
             return self.claim(key, ttl)
         if self._async_store is None:
-            self._async_store = open_async_store(
-                self.url or "memory://", prefix=self.prefix, timeout=self.timeout
+            self._async_store = self._stamped(
+                open_async_store(self.url or "memory://", prefix=self.prefix, timeout=self.timeout)
             )
         claim = getattr(self._async_store, "claim_once", None)
         if claim is None:

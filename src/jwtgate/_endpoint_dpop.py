@@ -62,9 +62,7 @@ class EndpointProofs:
         self.checker = ProofChecker(
             settings.dpop_algorithms, window=window, clock=time.time, nonces=nonces
         )
-        self.replay = ReplayGuard(
-            settings.store, prefix=settings.store_key_prefix, timeout=settings.store_timeout
-        )
+        self.replay = ReplayGuard.of(settings)
         self.ttl = 2 * window
         self.origin = None
         if settings.resource:

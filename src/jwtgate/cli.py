@@ -56,8 +56,8 @@ from ._cli_common import (
     describe_time,
     human_duration,
     load_settings_file,
-    shown,
-    text_arguments,
+    printable,
+    refuse_undecodable,
 )
 
 # -- unverified decoding ---------------------------------------------------------
@@ -291,13 +291,13 @@ def cmd_revoke(args: argparse.Namespace, out: TextIO) -> int:
             raise UsageError("the token has no jti to revoke; revoke its --subject instead")
         sessions.revoke_jti(settings, identity.subject, jti)
         done = {"revoked": "jti", "subject": identity.subject, "jti": jti}
-        text = f"revoked token {shown(jti)} of {identity.subject!r}"
+        text = f"revoked token {printable(jti)} of {identity.subject!r}"
     elif args.jti:
         if not args.subject:
             raise UsageError("--jti needs --subject (revocations are kept per subject)")
         sessions.revoke_jti(settings, args.subject, args.jti)
         done = {"revoked": "jti", "subject": args.subject, "jti": args.jti}
-        text = f"revoked token {shown(args.jti)} of {args.subject!r}"
+        text = f"revoked token {printable(args.jti)} of {args.subject!r}"
     elif args.subject:
         sessions.revoke_subject(settings, args.subject)
         done = {"revoked": "subject", "subject": args.subject}
@@ -443,6 +443,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Arguments that name files: the operating system takes any bytes in those.
+PATH_ARGUMENTS = frozenset({"settings", "out", "file", "db"})
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Run the command line; return the exit code."""
     out = out or sys.stdout
@@ -452,7 +456,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         parser.print_help(out)
         return EXIT_USAGE
     try:
-        text_arguments(args)
+        refuse_undecodable(vars(args), PATH_ARGUMENTS)
         return int(args.func(args, out))
     except BrokenPipeError:
         # The reader went away (``jwtgate inspect TOKEN | head``): stop quietly, and

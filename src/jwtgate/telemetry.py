@@ -77,6 +77,7 @@ STORE_OPERATIONS = (
     "list_sessions",
     "session_subject",
     "purge_expired",
+    "claim_once",
 )
 
 _reasons: dict[type[RequestError], str] = {}
@@ -383,4 +384,9 @@ def backend_of(url: str) -> str:
     """The ``backend`` attribute of a store URL: its scheme, never the rest (a URL may
     carry a host, a path or a password)."""
     scheme = url.partition(":")[0].lower()
+    scheme = _SCHEME_ALIASES.get(scheme, scheme)
     return scheme if scheme.isalnum() or "+" in scheme else "custom"
+
+
+# One name per backend, whichever spelling the URL used (TLS is not a backend).
+_SCHEME_ALIASES = {"postgres": "postgresql", "rediss": "redis"}

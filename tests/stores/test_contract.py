@@ -333,6 +333,67 @@ def test_inventory_lists_live_sessions_with_their_times_and_client(store: Store)
     assert store.list_sessions("nobody") == []
 
 
+# Subjects come from whoever issues the tokens, token ids too: any string, of any length.
+ODD_VALUES = {
+    "long": "s" * 10_000,
+    "random-long": "".join(chr(0x4E00 + (i * 7919) % 20000) for i in range(5_000)),
+    "nul": "nul\x00inside",
+    "digest-like": "\x01sha256:" + "0" * 64,  # the look of jwtgate.stores._storable's digests
+    "wide": "ünïcödé " * 100,
+}
+
+
+@pytest.mark.parametrize("odd", ODD_VALUES.values(), ids=ODD_VALUES.keys())
+def test_any_string_is_a_subject_a_session_id_or_a_token_id(store: Store, odd: str) -> None:
+    """Every operation takes any string, on every store, and keeps values apart: text
+    columns with limits (PostgreSQL: no NUL, index entries of ~2.7 KB; the Django
+    store: 255 characters) must not turn a value into an outage or a collision."""
+    store.create_session(odd, "s1", odd, now=T0, ttl=60)
+    store.create_session(odd + "2", "s2", "r2", now=T0, ttl=60)
+    store.create_session("carol", odd, "q1", now=T0, ttl=60)
+    (info,) = store.list_sessions(odd)
+    assert (info.sid, info.subject) == ("s1", odd)
+    rotated = store.rotate(odd, "s1", odd, odd + "-next", now=T0 + 1, grace=0, ttl=60)
+    assert (rotated.outcome, rotated.current) == ("rotated", odd + "-next")
+    assert store.rotate(odd, "s1", odd, "x", now=T0 + 2, grace=0, ttl=60).outcome == "reused"
+    assert store.is_revoked(odd, "s1", None, T0) is True
+    assert store.is_revoked(odd + "2", "s2", None, T0) is False  # a neighbour is untouched
+    store.revoke_jti(odd, odd, ttl=60)
+    assert store.is_revoked(odd, None, odd, T0) is True
+    assert store.is_revoked(odd, None, odd + "?", T0) is False
+    assert store.is_revoked(odd + "2", None, odd, T0) is False
+    # A session with an odd id: listed under an id that finds it again.
+    (carols,) = store.list_sessions("carol")
+    assert store.session_subject(carols.sid) == "carol"
+    assert store.rotate("carol", odd, "q1", "q2", now=T0 + 1, grace=0, ttl=60).outcome == (
+        "rotated"
+    )
+    assert store.is_revoked("carol", odd, None, T0) is False
+    assert store.revoke_session("carol", carols.sid) is True
+    assert store.is_revoked("carol", odd, None, T0) is True
+    # Revoking a session found by its id alone, when its subject is odd.
+    owner = store.session_subject("s2")
+    assert owner is not None and store.revoke_session(owner, "s2") is True
+    assert store.list_sessions(odd + "2") == []
+    store.revoke_subject(odd, at=T0 + 5, ttl=60)
+    assert store.is_revoked(odd, None, None, T0) is True
+    assert store.is_revoked(odd + "2", None, None, T0) is False
+
+
+@pytest.mark.parametrize("other", ["alice ", "Alice", "alice\t", "ALICE", "alİce"])
+def test_subjects_that_a_collation_could_confuse_stay_apart(store: Store, other: str) -> None:
+    """Logging out ``alice`` must not log out ``alice `` or ``Alice``: databases that
+    compare text by collation (trailing spaces, case) would make them one subject."""
+    store.create_session("alice", "s1", "r1", now=T0, ttl=60)
+    store.create_session(other, "s2", "r2", now=T0, ttl=60)
+    store.revoke_subject(other, at=T0 + 5, ttl=60)
+    store.revoke_jti(other, "j1", ttl=60)
+    assert store.is_revoked("alice", "s1", None, T0) is False
+    assert store.is_revoked("alice", None, "j1", T0) is False
+    assert [info.sid for info in store.list_sessions("alice")] == ["s1"]
+    assert store.revoke_session(other, "s1") is False
+
+
 def test_inventory_leaves_out_ended_sessions(harness: Harness) -> None:
     """Revoked, reused, expired and logged-out-everywhere sessions are not listed."""
     store = harness.store

@@ -57,6 +57,7 @@ from ._feed import ChangeFeed
 from ._pg_schema import SCHEMA_VERSION, UPGRADES, compose, create_script
 from ._pg_url import PostgresTarget, parse
 from ._redis_ops import deadline_margin
+from ._storable import storable
 
 __all__ = ["PostgresFeed", "PostgresStore"]
 
@@ -261,6 +262,7 @@ class PostgresStore(SyncContext):
     ) -> None:
         """See :meth:`jwtgate.stores.Store.create_session`."""
         recorded = json.dumps(client_record(client), separators=(",", ":"))
+        sid, subject, jti = storable(sid), storable(subject), storable(jti)
 
         def work(conn: BoundedConnection) -> None:
             wall = self._clock()
@@ -289,38 +291,41 @@ class PostgresStore(SyncContext):
         """See :meth:`jwtgate.stores.Store.rotate` (one statement, one transaction)."""
         if deadline is None:  # this call's own: the client gives up after the timeout
             deadline = time.time() + self.timeout - deadline_margin(self.timeout)
+        keys = (storable(subject), storable(sid), storable(presented), storable(new))
 
         def work(conn: BoundedConnection) -> Rotation:
             row = conn.execute(
-                self._q["rotate"],
-                (subject, sid, presented, new, now, grace, ttl, deadline, self._clock()),
+                self._q["rotate"], (*keys, now, grace, ttl, deadline, self._clock())
             ).fetchone()
             assert row is not None  # the function always returns one row
-            return Rotation(row[0], row[1])
+            return Rotation(row[0], new if row[1] == keys[3] else row[1])
 
         return self._run(work)
 
     def revoke_session(self, subject: str, sid: str) -> bool:
         """See :meth:`jwtgate.stores.Store.revoke_session`."""
 
+        keys = (storable(subject), storable(sid))
+
         def work(conn: BoundedConnection) -> bool:
-            row = conn.execute(self._q["revoke_session"], (subject, sid, self._clock())).fetchone()
+            row = conn.execute(self._q["revoke_session"], (*keys, self._clock())).fetchone()
             return bool(row and row[0])
 
         return self._run(work)
 
     def revoke_jti(self, subject: str, jti: str, *, ttl: float) -> None:
         """See :meth:`jwtgate.stores.Store.revoke_jti`."""
-        self._run(
-            lambda conn: conn.execute(self._q["revoke_jti"], (subject, jti, self._clock() + ttl))
-        )
+        keys = (storable(subject), storable(jti))
+        self._run(lambda conn: conn.execute(self._q["revoke_jti"], (*keys, self._clock() + ttl)))
 
     def revoke_subject(self, subject: str, *, at: float, ttl: float) -> None:
         """See :meth:`jwtgate.stores.Store.revoke_subject`."""
 
+        key = storable(subject)
+
         def work(conn: BoundedConnection) -> None:
             wall = self._clock()
-            conn.execute(self._q["revoke_subject"], (subject, at, wall + ttl, wall))
+            conn.execute(self._q["revoke_subject"], (key, at, wall + ttl, wall))
 
         self._run(work)
 
@@ -329,11 +334,14 @@ class PostgresStore(SyncContext):
     ) -> bool:
         """See :meth:`jwtgate.stores.Store.is_revoked` (one SQL statement)."""
 
+        keys = {
+            "sub": storable(subject),
+            "sid": None if sid is None else storable(sid),
+            "jti": None if jti is None else storable(jti),
+        }
+
         def work(conn: BoundedConnection) -> bool:
-            row = conn.execute(
-                self._q["check"],
-                {"sub": subject, "sid": sid, "jti": jti, "now": self._clock()},
-            ).fetchone()
+            row = conn.execute(self._q["check"], {**keys, "now": self._clock()}).fetchone()
             assert row is not None
             jti_hit, created, logout_at = row
             family = FamilyRow(subject, "", None, None, created) if created is not None else None
@@ -348,19 +356,23 @@ class PostgresStore(SyncContext):
     def session_subject(self, sid: str) -> str | None:
         """See :meth:`jwtgate.stores.Store.session_subject`."""
 
+        key = storable(sid)
+
         def work(conn: BoundedConnection) -> str | None:
             wall = self._clock()
-            found = conn.execute(self._q["owner"], (sid, wall)).fetchone()
+            found = conn.execute(self._q["owner"], (key, wall)).fetchone()
             if found is None:
                 return None
             alive = {info.sid for info in self._sessions_of(conn, found[0], wall)}
-            return str(found[0]) if sid in alive else None
+            return str(found[0]) if key in alive else None
 
         return self._run(work)
 
     def claim_once(self, key: str, ttl: float) -> bool:
         """See :meth:`jwtgate.stores.Store.claim_once`: one statement; a claim never
         moves the change feed."""
+
+        key = storable(key)
 
         def work(conn: BoundedConnection) -> bool:
             wall = self._clock()
@@ -378,7 +390,7 @@ class PostgresStore(SyncContext):
         return int(row[0]) if row else 0
 
     def _sessions_of(self, conn: BoundedConnection, subject: str, wall: float) -> list[SessionInfo]:
-        rows = conn.execute(self._q["list"], {"sub": subject, "now": wall}).fetchall()
+        rows = conn.execute(self._q["list"], {"sub": storable(subject), "now": wall}).fetchall()
         families = []
         for sid, rotated_at, created, ends, client, _ in rows:
             family = FamilyRow(subject, "", None, rotated_at, created, ends=ends)

@@ -41,10 +41,10 @@ from django.db.models import Case, Exists, F, OuterRef, QuerySet, Value, When
 from django.db.models.functions import Greatest
 from django.utils.connection import ConnectionDoesNotExist
 
-from jwtgate.contrib.django_store.fields import ID_LENGTH
 from jwtgate.stores._base import FamilyRow, SyncContext, decide, is_late, revoked
 from jwtgate.stores._contract import Rotation, SessionInfo, client_record, unavailable
 from jwtgate.stores._feed import ChangeFeed
+from jwtgate.stores._storable import storable
 from jwtgate.stores.threaded import SyncToAsync
 
 if TYPE_CHECKING:
@@ -176,7 +176,7 @@ class DjangoStore(SyncContext):
         client: Mapping[str, str] | None = None,
     ) -> None:
         """See :meth:`jwtgate.stores.Store.create_session`."""
-        _fitting(self.using, subject, sid, jti)
+        subject, sid, jti = storable(subject), storable(sid), storable(jti)
         recorded = client_record(client)
 
         def work(models: Any) -> None:
@@ -220,7 +220,8 @@ class DjangoStore(SyncContext):
         deadline: float | None = None,
     ) -> Rotation:
         """See :meth:`jwtgate.stores.Store.rotate`."""
-        _fitting(self.using, new)
+        given = new
+        subject, sid, presented, new = (storable(v) for v in (subject, sid, presented, new))
 
         def work(models: Any) -> Rotation:
             wall = self._clock()
@@ -257,12 +258,13 @@ class DjangoStore(SyncContext):
                         expires=wall + ttl,
                         ends=keep.ends,
                     )
-                return result
+                return Rotation(result.outcome, given) if result.current == new else result
 
         return self._run(work)
 
     def revoke_session(self, subject: str, sid: str) -> bool:
         """See :meth:`jwtgate.stores.Store.revoke_session`."""
+        subject, sid = storable(subject), storable(sid)
 
         def work(models: Any) -> bool:
             with self._write():
@@ -278,7 +280,7 @@ class DjangoStore(SyncContext):
 
     def revoke_jti(self, subject: str, jti: str, *, ttl: float) -> None:
         """See :meth:`jwtgate.stores.Store.revoke_jti`."""
-        _fitting(self.using, subject, jti)
+        subject, jti = storable(subject), storable(jti)
 
         def work(models: Any) -> None:
             expires = self._clock() + ttl
@@ -296,7 +298,7 @@ class DjangoStore(SyncContext):
 
     def revoke_subject(self, subject: str, *, at: float, ttl: float) -> None:
         """See :meth:`jwtgate.stores.Store.revoke_subject`."""
-        _fitting(self.using, subject)
+        subject = storable(subject)
 
         def work(models: Any) -> None:
             wall = self._clock()
@@ -323,10 +325,13 @@ class DjangoStore(SyncContext):
         self, subject: str, sid: str | None, jti: str | None, issued_at: float | None
     ) -> bool:
         """See :meth:`jwtgate.stores.Store.is_revoked` (one SQL statement)."""
+        key = storable(subject)
+        sid_key = None if sid is None else storable(sid)
+        jti_key = None if jti is None else storable(jti)
 
         def work(models: Any) -> bool:
             conn, wall = connections[self.using], self._clock()
-            params = [subject, jti, wall, sid, subject, wall, subject, wall]
+            params = [key, jti_key, wall, sid_key, key, wall, key, wall]
             with conn.cursor() as cursor:
                 cursor.execute(_check_sql(conn, models), params)
                 jti_hit, created, logout_at = cursor.fetchone()
@@ -339,8 +344,8 @@ class DjangoStore(SyncContext):
         """See :meth:`jwtgate.stores.Store.list_sessions`."""
 
         def work(models: Any) -> list[SessionInfo]:
-            rows = live_sessions(self.using, self._clock()).filter(subject=subject)
-            return [session_info(row) for row in rows.order_by("created", "sid")]
+            rows = live_sessions(self.using, self._clock()).filter(subject=storable(subject))
+            return [session_info(row, subject) for row in rows.order_by("created", "sid")]
 
         return self._run(work)
 
@@ -348,7 +353,7 @@ class DjangoStore(SyncContext):
         """See :meth:`jwtgate.stores.Store.session_subject`."""
 
         def work(models: Any) -> str | None:
-            found = live_sessions(self.using, self._clock()).filter(sid=sid)
+            found = live_sessions(self.using, self._clock()).filter(sid=storable(sid))
             subject: str | None = found.values_list("subject", flat=True).first()
             return subject
 
@@ -357,7 +362,7 @@ class DjangoStore(SyncContext):
     def claim_once(self, key: str, ttl: float) -> bool:
         """See :meth:`jwtgate.stores.Store.claim_once`. The change marker is left alone:
         a claim revokes nothing, so no revocation cache is flushed for it."""
-        _fitting(self.using, key)
+        key = storable(key)
 
         def work(models: Any) -> bool:
             wall = self._clock()
@@ -401,10 +406,12 @@ class DjangoStore(SyncContext):
         self._closed = True
 
 
-def session_info(row: Any) -> SessionInfo:
-    """A ``Session`` row as the session inventory reports it."""
+def session_info(row: Any, subject: str | None = None) -> SessionInfo:
+    """A ``Session`` row as the session inventory reports it (``subject``: as asked
+    for, when the row may hold its digest)."""
     client = row.client if isinstance(row.client, dict) else {}
-    return SessionInfo(row.sid, row.subject, row.created, row.rotated_at, row.ends, client)
+    owner = row.subject if subject is None else subject
+    return SessionInfo(row.sid, owner, row.created, row.rotated_at, row.ends, client)
 
 
 def _check_sql(conn: BaseDatabaseWrapper, models: Any) -> str:
@@ -421,14 +428,6 @@ def _check_sql(conn: BaseDatabaseWrapper, models: Any) -> str:
         f"AND {subject} = %s AND {expires} > %s), "
         f"(SELECT {q('logout_at')} FROM {marks} WHERE {subject} = %s AND {expires} > %s)"
     )
-
-
-def _fitting(using: str, *ids: str) -> None:
-    """Refuse an id longer than a column holds (MySQL's INSERT IGNORE would cut it)."""
-    for value in ids:
-        if len(value) > ID_LENGTH:
-            too_long = ValueError(f"an id of {len(value)} characters (at most {ID_LENGTH})")
-            raise unavailable(f"django ({using})", too_long)
 
 
 class AsyncDjangoStore(SyncToAsync):
