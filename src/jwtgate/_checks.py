@@ -25,7 +25,7 @@ from ._issuer_checks import JWKS_OPTIONS, IssuerChecks
 from ._issuers import normal_typ
 from ._remote import JWKSOptions, is_loopback_url
 from ._rules import HTTP_METHODS, Rule, rule_methods
-from ._store_checks import STORE_EXAMPLES, STORE_SCHEMES, StoreChecks
+from ._store_checks import STORE_EXAMPLES, STORE_SCHEMES, StoreChecks, url_parts
 from .errors import ConfigurationError, Problem
 from .keyfiles import load_keys
 from .keys import ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, SUPPORTED_ALGORITHMS, StaticKeys
@@ -442,7 +442,7 @@ class _Checks(IssuerChecks, StoreChecks, DPoPChecks):
         if not isinstance(value, str):
             self.type_error("store", "a URL string")
             return None
-        parts = urlsplit(value)
+        parts = url_parts(value)
         scheme, sqlite_path = parts.scheme, value[10:].split("?", 1)[0]
         if (
             scheme not in STORE_SCHEMES

@@ -131,9 +131,10 @@ class _Verify:
 class _Refresh:
     token: str
     client: Mapping[str, str]
+    issued: bool = True  # False: consumed only (logout-all), no refresh event
 
     def on(self, sessions: Sessions | AsyncSessions) -> Any:
-        return sessions.refresh(self.token, client=self.client)
+        return sessions._rotate(self.token, self.client, issued=self.issued)
 
 
 @dataclass(frozen=True)
@@ -303,7 +304,7 @@ class _Core:
                 # /refresh, so a used one is a replay (its family ends, 400), not a
                 # way for whoever kept it to log the user out everywhere.
                 if identity.claims.get("token_use") == "refresh":
-                    yield _Refresh(token, request.client)
+                    yield _Refresh(token, request.client, issued=False)
                 elif (yield _IsRevoked(identity)):
                     raise RevokedToken()
                 yield _LogoutAll(str(identity.subject), request.client)

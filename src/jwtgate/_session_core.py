@@ -224,17 +224,21 @@ class _Core:
         return _Refresh(str(identity.subject), claims["sid"], claims["jti"], extra, auth_time)
 
     def after_rotation(
-        self, token: _Refresh, rotation: Rotation, new: str, client: Client
+        self, token: _Refresh, rotation: Rotation, new: str, client: Client, *, issued: bool
     ) -> TokenPair:
+        """The next pair; ``issued``: it reaches the client (a refresh), so it is reported
+        (a logout-all that only consumes the token reports the logout alone)."""
         report = functools.partial(self.reporter.report, subject=token.subject, client=client)
         if rotation.outcome == "rotated":
             # The successor the store recorded: ``new``, or the one a rotation in
             # doubt already chose (this request retries it).
             successor = rotation.current if rotation.current is not None else new
-            report("refresh", "success", session_id=token.sid)
+            if issued:
+                report("refresh", "success", session_id=token.sid)
             return self.next_pair(token, successor, grace=False)
         if rotation.outcome == "grace" and rotation.current is not None:
-            report("refresh", "grace", session_id=token.sid)
+            if issued:
+                report("refresh", "grace", session_id=token.sid)
             return self.next_pair(token, rotation.current, grace=True)
         if rotation.outcome == "reused":
             # Worth an alert: either a client bug or a stolen refresh token.
@@ -275,14 +279,14 @@ class _Core:
             started,
         )
 
-    def refresh(self, token: _Refresh, client: Client) -> Op[TokenPair]:
+    def refresh(self, token: _Refresh, client: Client, *, issued: bool = True) -> Op[TokenPair]:
         new, now, grace, ttl = new_jti(), self.clock(), self.grace, self.family_ttl
         recorded = client_record(client)
         return Op(
             lambda store: store.rotate(
                 token.subject, token.sid, token.jti, new, now=now, grace=grace, ttl=ttl
             ),
-            lambda rotation: self.after_rotation(token, rotation, new, recorded),
+            lambda rotation: self.after_rotation(token, rotation, new, recorded, issued=issued),
         )
 
     def logout(self, identity: Identity, client: Client) -> Op[bool]:

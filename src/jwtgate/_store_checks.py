@@ -7,7 +7,7 @@ what is wrong with it), so a URL that could only fail later is refused at startu
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from ._problems import Report
 from .stores._pg_url import SCHEMES as POSTGRES_SCHEMES
@@ -15,7 +15,7 @@ from .stores._pg_url import parse as parse_postgres
 from .stores._redis_connect import SCHEMES as REDIS_SCHEMES
 from .stores._redis_connect import parse
 
-__all__ = ["STORE_EXAMPLES", "STORE_SCHEMES", "StoreChecks"]
+__all__ = ["STORE_EXAMPLES", "STORE_SCHEMES", "StoreChecks", "url_parts"]
 
 # The store URLs the E020 hint shows.
 STORE_EXAMPLES = (
@@ -23,6 +23,15 @@ STORE_EXAMPLES = (
     "'postgresql://host/db' or 'django://'"
 )
 STORE_SCHEMES = ("memory", "sqlite", *sorted(REDIS_SCHEMES), *sorted(POSTGRES_SCHEMES), "django")
+
+
+def url_parts(value: str) -> SplitResult:
+    """``value`` split; one that is no URL at all (``redis://[::1``) as no scheme, which
+    is jwtgate.E020 (urlsplit's ValueError was a traceback, not a settings problem)."""
+    try:
+        return urlsplit(value)
+    except ValueError:
+        return urlsplit("")
 
 
 class StoreChecks(Report):

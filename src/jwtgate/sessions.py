@@ -123,10 +123,15 @@ class Sessions(_Twin[Store]):
         is then revoked), ``RevokedToken`` for an ended session, any
         ``InvalidToken`` for a bad token.
         """
+        return self._rotate(refresh_token, client, issued=True)
+
+    def _rotate(self, refresh_token: str, client: Client, *, issued: bool) -> TokenPair:
+        # issued=False: the pair reaches nobody (the endpoints' logout-all by refresh
+        # token consumes it): no refresh event, only a replay's or a dead session's.
         core = self._core
         token = core.parse_refresh(core.refreshing.verify(refresh_token))
         hooked = core.with_claims(token, self._hook(token.subject, token.claims))
-        return self._run(core.refresh(hooked, client))
+        return self._run(core.refresh(hooked, client, issued=issued))
 
     def _hook(self, subject: str, claims: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
         hook = self.claims_hook
@@ -195,10 +200,13 @@ class AsyncSessions(_Twin[AsyncStore]):
 
     async def refresh(self, refresh_token: str, *, client: Client = None) -> TokenPair:
         """See :meth:`Sessions.refresh`."""
+        return await self._rotate(refresh_token, client, issued=True)
+
+    async def _rotate(self, refresh_token: str, client: Client, *, issued: bool) -> TokenPair:
         core = self._core
         token = core.parse_refresh(await core.refreshing.verify_async(refresh_token))
         hooked = core.with_claims(token, await self._hook(token.subject, token.claims))
-        return await self._run(core.refresh(hooked, client))
+        return await self._run(core.refresh(hooked, client, issued=issued))
 
     async def _hook(
         self, subject: str, claims: Mapping[str, Any] | None

@@ -94,14 +94,21 @@ CLIENT_VALUE_MAX = 256
 
 
 def client_record(client: Mapping[str, str] | None) -> dict[str, str]:
-    """What a store keeps of a login's client: the known fields, each at most 256 characters."""
+    """What a store keeps of a login's client: the known fields, each at most 256 characters,
+    a NUL or a lone surrogate as U+FFFD (no PostgreSQL text holds one, nor any UTF-8)."""
     if not client:
         return {}
     return {
-        name: str(client[name])[:CLIENT_VALUE_MAX]
+        name: _storable(str(client[name])[:CLIENT_VALUE_MAX])
         for name in CLIENT_FIELDS
         if client.get(name) is not None
     }
+
+
+def _storable(value: str) -> str:
+    if value.isprintable() or ("\x00" not in value and value.isascii()):
+        return value  # the usual case, at no cost
+    return "".join("\ufffd" if c == "\x00" or "\ud800" <= c <= "\udfff" else c for c in value)
 
 
 @runtime_checkable

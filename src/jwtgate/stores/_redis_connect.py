@@ -78,7 +78,7 @@ def _host(text: str, default_port: int) -> tuple[str, int]:
         port = rest.removeprefix(":")
     elif ":" in text:
         host, _, port = text.rpartition(":")
-    if not host or (port and not port.isdigit()):
+    if not host or (port and not (port.isdigit() and int(port) < 65536)):
         raise ValueError(f"{text!r} is not host:port")
     return host, int(port) if port else default_port
 

@@ -25,7 +25,7 @@ from jwtgate._sansio import Op
 
 from ._contract import Rotation, SessionInfo, client_record
 
-__all__ = ["RedisKeys", "deadline_margin", "split_url"]
+__all__ = ["RedisKeys", "deadline_margin", "live_owner", "split_url", "text"]
 
 _ROTATE = """
 if redis.replicate_commands then redis.replicate_commands() end -- TIME, then writes (Redis < 5)
@@ -133,6 +133,17 @@ def _ms(ttl: float) -> int:
 
 def _num(value: float | None) -> str:
     return "" if value is None else repr(float(value))
+
+
+def text(reply: bytes | None) -> str | None:
+    """A string reply, decoded."""
+    return reply.decode() if reply is not None else None
+
+
+def live_owner(sid: str, owner: str, listed: list[SessionInfo]) -> str | None:
+    """``owner`` (the value of ``p o:<sid>``) while ``sid`` is among its live sessions:
+    the owner key outlives a family ended by reuse or by a logout everywhere."""
+    return owner if any(info.sid == sid for info in listed) else None
 
 
 def split_url(url: str, prefix: str) -> tuple[str, str]:

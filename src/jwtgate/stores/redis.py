@@ -86,8 +86,10 @@ from ._redis_ops import (
     _ms,
     _rotation,
     claim_op,
+    live_owner,
     sessions_listed,
     split_url,
+    text,
 )
 from ._redis_ops import deadline_margin as deadline_margin  # documented in docs/stores.md
 
@@ -222,7 +224,7 @@ class _RedisBase:
 
     def _owner_op(self, sid: str) -> Op[str | None]:
         owner = self.keys.owner(sid)
-        return Op(lambda _store: self.client.get(owner), _text)
+        return Op(lambda _store: self.client.get(owner), text)
 
     def _revoke_jti_op(self, subject: str, jti: str, ttl: float) -> Op[None]:
         call = self.keys.revoke_jti(subject, jti, ttl)
@@ -240,8 +242,6 @@ class _RedisBase:
         return Op(self._read(self._check, self.keys.check(subject, sid, jti, issued_at)), bool)
 
     def _ping_op(self) -> Op[int]:
-        # Nothing to purge (every key carries its own TTL), once Redis answers: a store
-        # that cannot be reached is StoreUnavailable, not "0 purged".
         return Op(lambda _store: self.writer.ping(), lambda _reply: 0)
 
     def _announcement(self) -> Any:
@@ -260,10 +260,6 @@ def _always(_result: object) -> bool:
 
 def _revokes(rotation: Rotation) -> bool:
     return rotation.outcome in _REVOKING
-
-
-def _text(reply: bytes | None) -> str | None:
-    return reply.decode() if reply is not None else None
 
 
 class RedisStore(_RedisBase, SyncContext):
@@ -358,8 +354,9 @@ class RedisStore(_RedisBase, SyncContext):
         return self._run(self._list_op(subject))
 
     def session_subject(self, sid: str) -> str | None:
-        """See :meth:`jwtgate.stores.Store.session_subject`."""
-        return self._run(self._owner_op(sid))
+        """See :meth:`jwtgate.stores.Store.session_subject` (and :func:`live_owner`)."""
+        owner = self._run(self._owner_op(sid))
+        return owner and live_owner(sid, owner, self.list_sessions(owner))
 
     def claim_once(self, key: str, ttl: float) -> bool:
         """See :meth:`jwtgate.stores.Store.claim_once`: ``SET NX PX``, one key."""
@@ -479,8 +476,9 @@ class AsyncRedisStore(_RedisBase, AsyncContext):
         return await self._run(self._list_op(subject))
 
     async def session_subject(self, sid: str) -> str | None:
-        """See :meth:`jwtgate.stores.Store.session_subject`."""
-        return await self._run(self._owner_op(sid))
+        """See :meth:`RedisStore.session_subject`."""
+        owner = await self._run(self._owner_op(sid))
+        return owner and live_owner(sid, owner, await self.list_sessions(owner))
 
     async def claim_once(self, key: str, ttl: float) -> bool:
         """See :meth:`RedisStore.claim_once`."""
