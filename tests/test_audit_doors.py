@@ -576,6 +576,7 @@ def test_a_key_rotation_is_one_event_for_every_verifier_of_the_settings() -> Non
     assert dict(trail.events[0].detail) == {
         "kids_added": "r2",
         "kids_removed": "r1",
+        "kids_replaced": "",
         "jwks_url": server.url,
     }
 

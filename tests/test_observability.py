@@ -224,6 +224,26 @@ def test_a_key_rotation_seen_at_the_jwks_is_one_event() -> None:
     assert trail.names() == ["key_rotation"]
     assert trail.events[0].detail["kids_added"] == "k2"
     assert trail.events[0].detail["kids_removed"] == "k1"
+    assert trail.events[0].detail["kids_replaced"] == ""
+
+
+def test_new_key_material_under_the_same_kid_is_a_rotation() -> None:
+    """A provider that swaps the key behind a kid (a compromise, a botched rotation) is
+    reported, naming the kid, though the set of kids stayed the same."""
+    old, new = keypair("RS256", kid="same"), keypair("RS256", kid="same")
+    trail = Trail()
+    with JWKSServer(old.jwks) as server:
+        source = remote_keys(server, audit_hook=trail)
+        server.document = new.jwks
+        source._run_fetch()
+        source._run_fetch()  # the same new key again: no event
+    assert trail.names() == ["key_rotation"]
+    detail = trail.events[0].detail
+    assert (detail["kids_added"], detail["kids_removed"], detail["kids_replaced"]) == (
+        "",
+        "",
+        "same",
+    )
 
 
 def test_a_key_rotation_at_one_of_several_issuers_is_one_event() -> None:

@@ -20,7 +20,8 @@ setting also gets each :class:`AuditEvent`, for apps that send events elsewhere
 ``logout_all``     every session of the subject ended (``success``)
 ``revoke``         an operator revoked a token, a session or a subject (the CLI)
 ``key_rotation``   the JWKS provider's key set changed (``detail``: the ``kid``
-                   values added and removed, and the JWKS URL)
+                   values added, removed and replaced (new key material under
+                   a known ``kid``), and the JWKS URL)
 =================  ============================================================
 
 A store outage is not an audit event (nothing was decided): the metrics
