@@ -71,7 +71,7 @@ class DPoPDoor:
         )
         # A proof passes while its iat is within the window either side of now.
         self.ttl = 2 * window
-        self.replay = ReplayGuard.of(settings)
+        self.replay = ReplayGuard.of(settings, gate.revocation)
         resource = settings.resource
         self.origin = None
         if resource:  # behind a proxy, the resource's own origin is what clients address

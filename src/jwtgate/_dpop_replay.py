@@ -21,6 +21,7 @@ from .telemetry import timed
 
 if TYPE_CHECKING:
     from .config import Settings
+    from .revocation import RevocationCheck
 
 __all__ = ["ReplayGuard", "replay_key"]
 
@@ -52,16 +53,24 @@ class ReplayGuard:
         self._breaker = breaker_for(url or "memory://", prefix)
         self._store: Any = None
         self._async_store: Any = None
+        self._revocation: RevocationCheck | None = None
 
     @classmethod
-    def of(cls, settings: Settings) -> ReplayGuard:
-        """The guard of ``settings``: its store, key prefix, timeout and telemetry."""
-        return cls(
+    def of(cls, settings: Settings, revocation: RevocationCheck | None = None) -> ReplayGuard:
+        """The guard of ``settings``: its store, key prefix, timeout and telemetry.
+
+        With the Gate's ``revocation`` check on the same store, proofs are claimed
+        through the store object it opened (one connection pool per process, not two).
+        """
+        guard = cls(
             settings.store,
             prefix=settings.store_key_prefix,
             timeout=settings.store_timeout,
             instrument=lambda store, url: timed(settings, store, url),
         )
+        if revocation is not None and revocation.opens_settings_store and not guard.in_process:
+            guard._revocation = revocation
+        return guard
 
     def _stamped(self, store: Any) -> Any:
         if self._instrument is None:
@@ -70,18 +79,21 @@ class ReplayGuard:
 
     def _sync(self) -> Any:
         if self._store is None:
-            store = (
-                memory_store()
-                if self.url is None
-                else open_store(self.url, prefix=self.prefix, timeout=self.timeout)
-            )
+            if self._revocation is not None:
+                store = self._revocation.store.store  # timed already, closed by its owner
+            elif self.url is None:
+                store = memory_store()
+            else:
+                store = self._stamped(
+                    open_store(self.url, prefix=self.prefix, timeout=self.timeout)
+                )
             if not callable(getattr(store, "claim_once", None)):
                 logger.warning(
                     "jwtgate: the store has no claim_once; DPoP proofs are remembered in "
                     "this process only"
                 )
                 store = memory_store()
-            self._store = self._stamped(store)
+            self._store = store
         return self._store
 
     def claim(self, key: str, ttl: float) -> bool:
@@ -101,8 +113,14 @@ class ReplayGuard:
         if self.in_process:
             return self.claim(key, ttl)
         if self._async_store is None:
-            self._async_store = self._stamped(
-                open_async_store(self.url or "memory://", prefix=self.prefix, timeout=self.timeout)
+            self._async_store = (
+                self._revocation.async_store.store
+                if self._revocation is not None
+                else self._stamped(
+                    open_async_store(
+                        self.url or "memory://", prefix=self.prefix, timeout=self.timeout
+                    )
+                )
             )
         claim = getattr(self._async_store, "claim_once", None)
         if claim is None:
@@ -111,14 +129,15 @@ class ReplayGuard:
             return bool(await claim(key, ttl))
 
     def close(self) -> None:
-        """Close the store this guard opened (never the shared memory store)."""
+        """Close the store this guard opened (never the shared memory store, nor the
+        revocation check's)."""
         store, self._store = self._store, None
-        if store is not None and not self.in_process:
+        if store is not None and not self.in_process and self._revocation is None:
             store.close()
 
     async def aclose(self) -> None:
         """Close both stores this guard opened."""
         store, self._async_store = self._async_store, None
-        if store is not None:
+        if store is not None and self._revocation is None:
             await store.aclose()
         self.close()

@@ -204,6 +204,11 @@ class RevocationCheck:
                 self._async_store = self._layer(given, open_async_store, AsyncCachedStore)
             return self._async_store
 
+    @property
+    def opens_settings_store(self) -> bool:
+        """Whether the store is the one the ``store`` setting names (not one given)."""
+        return self._given is None and self._given_async is None
+
     def view(self, sync: bool = True) -> RevocationView | None:
         """The per-process view of answers for the sync or async path (None: no cache)."""
         return self.store.view if sync else self.async_store.view

@@ -87,3 +87,37 @@ def test_a_per_route_gate_shares_the_clock_and_the_replay_store() -> None:
     replayed = gate.decide(request)  # type: ignore[arg-type]
     assert isinstance(replayed, Rejection)
     assert replayed.error.description == "DPoP proof already used"
+
+
+def test_proofs_are_claimed_through_the_revocation_checks_store(tmp_path: Path) -> None:
+    """With check_revocation on the same store, the Gate opens it once: the replay claims
+    use the revocation check's store object (one pool per process), sync and async, and
+    closing the Gate closes it once; replays are still refused on both paths."""
+    clock = FrozenClock(NOW)
+    settings = dpop_settings(store=f"sqlite:///{tmp_path}/s.db", check_revocation=True)
+    key = dpop_key()
+    gate = Gate(settings, clock=clock)
+    assert gate.revocation is not None
+    token = mint(settings, key, clock=clock)
+    request = _request(token, key.proof("GET", URL, token, clock=clock))
+    assert isinstance(gate.decide(request), Identity)  # type: ignore[arg-type]
+    replayed = asyncio.run(gate.decide_async(request))  # type: ignore[arg-type]
+    assert isinstance(replayed, Rejection)
+    assert replayed.error.description == "DPoP proof already used"
+    guard = gate.dpop_door.replay
+    assert guard._sync() is gate.revocation.store.store
+    assert guard._async_store is gate.revocation.async_store.store
+    asyncio.run(gate.aclose())  # the check closes its stores; the guard leaves them
+
+
+def test_a_gate_without_revocation_checks_opens_its_own_claim_store(tmp_path: Path) -> None:
+    clock = FrozenClock(NOW)
+    settings = dpop_settings(store=f"sqlite:///{tmp_path}/s.db")
+    gate = Gate(settings, clock=clock)
+    key = dpop_key()
+    token = mint(settings, key, clock=clock)
+    request = _request(token, key.proof("GET", URL, token, clock=clock))
+    assert isinstance(gate.decide(request), Identity)  # type: ignore[arg-type]
+    assert isinstance(gate.decide(request), Rejection)  # type: ignore[arg-type]
+    assert gate.revocation is None and gate.dpop_door.replay._sync() is not None
+    gate.close()
