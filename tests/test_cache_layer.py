@@ -251,3 +251,24 @@ def test_a_view_of_8_kb_tokens_stays_within_its_bytes(max_bytes: int | None) -> 
         assert len(view) == max_bytes // (8192 + ENTRY_OVERHEAD)
         assert held < 1.25 * max_bytes
     view.close()
+
+
+def test_sessions_given_a_store_object_announce_their_revocations(tmp_path: Path) -> None:
+    """Sessions(store=obj) writes through the cache layer as Sessions(store=url) does: a
+    Gate in the same process refuses a logged-out token on its very next request,
+    before any poll of the change feed."""
+    path = tmp_path / "given.db"
+    # A poll interval long enough that only an announcement can explain the refusal.
+    settings = make_settings(
+        store=f"sqlite:///{path}", check_revocation=True, revocation_poll_interval=5
+    )
+    with SQLiteStore(path) as given, Sessions(settings, store=given) as sessions:
+        gate = Gate(settings)
+        pair = sessions.login("alice")
+        request = RequestInfo("GET", "/", (f"Bearer {pair.access_token}",))
+        assert not isinstance(gate.decide(request), Rejection)
+        assert not isinstance(gate.decide(request), Rejection)  # answered from the view
+        assert sessions.logout(pair.access_token) is True
+        refused = gate.decide(request)
+        assert isinstance(refused, Rejection) and refused.status == 401
+        gate.close()

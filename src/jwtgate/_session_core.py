@@ -167,7 +167,11 @@ class _Core:
                 if want_async
                 else "this store is async: use AsyncSessions"
             )
-        return store, False
+        if isinstance(store, CachedStore | AsyncCachedStore):
+            return store, False
+        # A store object too: each revocation is announced to this process's views.
+        given: Any = store  # a Store or an AsyncStore, as checked just above
+        return (AsyncCachedStore(given) if want_async else CachedStore(given)), False
 
     def check_claims(self, claims: Mapping[str, Any] | None) -> dict[str, Any]:
         if claims is not None and not isinstance(claims, Mapping):

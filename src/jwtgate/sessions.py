@@ -91,8 +91,10 @@ class _Twin(Generic[StoreT]):
         self._core = core = _Core(settings, clock)
         self.settings = core.settings
         self.claims_hook = claims if claims is not None else core.settings.claims_hook
-        self.store: StoreT
-        self.store, self._owns_store = core.resolve_store(store, want_async=self._is_async)
+        # Calls go through the cache layer (each revocation announced to this process's
+        # views); ``store`` is the object given, or else the layer over the one opened.
+        self._through, self._owns_store = core.resolve_store(store, want_async=self._is_async)
+        self.store: StoreT = self._through if store is None or isinstance(store, str) else store
 
 
 class Sessions(_Twin[Store]):
@@ -171,7 +173,7 @@ class Sessions(_Twin[Store]):
         return self._run(self._core.revoke_jti(identity))
 
     def _run(self, op: Op[R]) -> R:
-        return op.read(None if op.call is None else op.call(self.store))
+        return op.read(None if op.call is None else op.call(self._through))
 
     def close(self) -> None:
         """Close the store if these Sessions opened it."""
@@ -246,7 +248,7 @@ class AsyncSessions(_Twin[AsyncStore]):
         return await self._run(self._core.revoke_jti(identity))
 
     async def _run(self, op: Op[R]) -> R:
-        return op.read(None if op.call is None else await op.call(self.store))
+        return op.read(None if op.call is None else await op.call(self._through))
 
     async def aclose(self) -> None:
         """Close the store if these sessions opened it."""
