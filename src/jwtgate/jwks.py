@@ -54,7 +54,6 @@ info and never contain tokens or key material.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -66,7 +65,6 @@ from typing import TYPE_CHECKING
 
 import anyio
 import anyio.to_thread
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ._flight import Flight, waker
 from ._jwks_fetch import (
@@ -105,21 +103,6 @@ Clock = Callable[[], float]
 
 REFRESH_AHEAD = 0.2  # refresh in the background during the last fifth of the lifetime
 DEFAULT_OPTIONS = JWKSOptions()
-
-
-def _key_prints(index: KeyIndex) -> dict[str, frozenset[str]]:
-    """Each ``kid`` (``(none)`` for keys without one) with digests of its keys'
-    material: new material under a known ``kid`` is a rotation too."""
-    prints: dict[str, set[str]] = {}
-    for key in index.keys:
-        material = key.key
-        raw = (
-            material
-            if isinstance(material, bytes)
-            else material.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-        )
-        prints.setdefault(key.kid or "(none)", set()).add(hashlib.sha256(raw).hexdigest())
-    return {kid: frozenset(found) for kid, found in prints.items()}
 
 
 class JWKSKeys:
@@ -415,7 +398,7 @@ class JWKSKeys:
             return False
         now = self._clock()
         with self._lock:
-            before = _key_prints(self._keys) if self._keys is not None else None
+            before = self._keys.prints() if self._keys is not None else None
             self._keys = KeyIndex(keys)
             self._expires_at = now + lifetime
             self._refresh_at = now + lifetime * (1 - REFRESH_AHEAD)
@@ -432,7 +415,7 @@ class JWKSKeys:
             ", ".join(self._keys.kids()),
             lifetime,
         )
-        after = _key_prints(self._keys)
+        after = self._keys.prints()
         if before is not None and before != after:
             self._rotation_seen(before, after, final)
         return True

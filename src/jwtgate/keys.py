@@ -12,6 +12,7 @@ sources implement the same :class:`KeySource` protocol.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -19,7 +20,12 @@ from typing import Any, Protocol, TypeAlias
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
-from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    PublicFormat,
+    load_pem_private_key,
+    load_pem_public_key,
+)
 from cryptography.x509 import load_pem_x509_certificate
 
 from .errors import UnknownKey
@@ -219,6 +225,20 @@ class KeyIndex:
     def kids(self) -> list[str]:
         """The ``kid`` values held, sorted, ``(none)`` for keys without one (for logs)."""
         return sorted({k.kid or "(none)" for k in self.keys})
+
+    def prints(self) -> dict[str, frozenset[str]]:
+        """Each ``kid`` (``(none)`` for keys without one) with SHA-256 digests of its
+        keys' material, to tell new material under a known ``kid`` (never logged)."""
+        found: dict[str, set[str]] = {}
+        for key in self.keys:
+            material = key.key
+            raw = (
+                material
+                if isinstance(material, bytes)
+                else material.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+            )
+            found.setdefault(key.kid or "(none)", set()).add(hashlib.sha256(raw).hexdigest())
+        return {kid: frozenset(digests) for kid, digests in found.items()}
 
 
 class StaticKeys(KeyIndex):
