@@ -47,3 +47,12 @@ def test_redis_session_subject_of_an_ended_session_is_none_for_an_empty_subject(
         store.revoke_subject("", at=now + 1, ttl=60)  # the owner key outlives the family
         assert store.list_sessions("") == []
         assert store.session_subject("s-empty") is None
+
+
+def test_tls_is_not_a_backend_for_cluster_and_sentinel_urls() -> None:
+    """backend_of names rediss:// 'redis' but rediss+cluster:// 'rediss+cluster', a label
+    outside the documented set (redis, redis+cluster, redis+sentinel, ...)."""
+    from jwtgate.telemetry import backend_of
+
+    assert backend_of("rediss+cluster://h:1") == "redis+cluster"
+    assert backend_of("rediss+sentinel://h:1/mymaster") == "redis+sentinel"
