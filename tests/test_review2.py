@@ -56,3 +56,25 @@ def test_tls_is_not_a_backend_for_cluster_and_sentinel_urls() -> None:
 
     assert backend_of("rediss+cluster://h:1") == "redis+cluster"
     assert backend_of("rediss+sentinel://h:1/mymaster") == "redis+sentinel"
+
+
+def test_revocations_written_before_the_digest_mapping_still_apply(postgres_url: str) -> None:
+    """PostgreSQL kept 'alice ' and subjects of 256 to ~2700 bytes as themselves before
+    3633fb4..854a00d (same schema version, no data migration); a logout everywhere or a
+    revoked jti written then (the unchanged SQL functions, raw arguments) is looked up
+    under the digest afterwards, so a sessionless token revoked before the upgrade
+    passes again after it."""
+    now = time.time()
+    with PostgresStore.from_url(postgres_url) as store:
+        for subject in ("alice ", "x" * 300):
+            # What the previous PostgresStore.revoke_subject / revoke_jti executed.
+            store._run(
+                lambda conn, s=subject: conn.execute(
+                    store._q["revoke_subject"], (s, now, now + 600, now)
+                )
+            )
+            store._run(
+                lambda conn, s=subject: conn.execute(store._q["revoke_jti"], (s, "j1", now + 600))
+            )
+            assert store.is_revoked(subject, None, None, now - 10) is True, subject
+            assert store.is_revoked(subject, None, "j1", now + 10) is True, subject
