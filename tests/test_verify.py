@@ -722,3 +722,21 @@ def test_a_surrogate_pair_escape_is_the_character_it_spells() -> None:
     token = raw_hs256({}, f'{{"sub":"smile \\ud83d\\ude00","exp":{NOW + 300}}}')
     identity = Verifier(make_settings(), clock=FakeClock(NOW)).verify(token)
     assert identity.subject == "smile \U0001f600"
+
+
+@pytest.mark.parametrize("depth", [400, 500, 900])
+def test_a_deeply_nested_lone_surrogate_in_the_header_is_malformed(depth: int) -> None:
+    """review2: json.loads takes a header nested a few hundred levels (its RecursionError
+    is caught), but the lone-surrogate walk that follows recurses twice as deep per level
+    (a generator frame each) outside that try: an unsigned header from anyone made
+    RecursionError escape the Verifier (a 500 in the middleware) instead of 401."""
+    nested = "[" * depth + '"\\ud800"' + "]" * depth
+    token = raw_hs256(f'{{"alg":"HS256","x":{nested}}}', claims())
+    with pytest.raises(MalformedToken):
+        Verifier(make_settings(), clock=FakeClock(NOW)).verify(token)
+    from jwtgate import Gate, RequestInfo
+    from jwtgate.gate import Rejection
+
+    gate = Gate(make_settings(), clock=FakeClock(NOW))
+    decision = gate.decide(RequestInfo("GET", "/", (f"Bearer {token}",)))
+    assert isinstance(decision, Rejection) and decision.status == 401

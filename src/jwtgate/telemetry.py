@@ -384,7 +384,8 @@ def backend_of(url: str) -> str:
     """The ``backend`` attribute of a store URL: its scheme, never the rest (a URL may
     carry a host, a path or a password)."""
     scheme = url.partition(":")[0].lower()
-    scheme = _SCHEME_ALIASES.get(scheme, scheme)
+    tls, plus, mode = scheme.partition("+")
+    scheme = _SCHEME_ALIASES.get(tls, tls) + plus + mode
     return scheme if scheme.isalnum() or "+" in scheme else "custom"
 
 

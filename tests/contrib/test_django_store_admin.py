@@ -154,3 +154,30 @@ def test_an_unknown_session_page_is_not_found(admin_client: Client) -> None:
     """A session id that is not live is a 404-style redirect, not an error."""
     response = admin_client.get(f"{CHANGELIST}{uuid.uuid4().hex}/change/")
     assert response.status_code == 302  # the admin's "does not exist" message and redirect
+
+
+@pytest.mark.usefixtures("jwtgate")
+@pytest.mark.parametrize("subject", ["u" * 300, "alice "], ids=["long", "trailing-space"])
+def test_the_admin_logs_out_a_subject_the_store_keeps_as_a_digest(
+    staff: Client, subject: str
+) -> None:
+    """review2: a subject the Django store keeps as its digest (over 255 characters, a
+    trailing space) reads back from the table as the digest, a plain string; the admin's
+    "log out everywhere" passes it to Sessions.logout_all, which hashes it again, so the
+    user's tokens stay valid while the admin reports success."""
+    pair = get_sessions().login(subject)
+    assert status(pair) == 200
+    done = act(staff, "log_out_everywhere", sid_of(pair))
+    assert "Logged out everywhere" in done.content.decode()
+    assert status(pair) == 401
+
+
+@pytest.mark.usefixtures("jwtgate")
+def test_the_admin_revokes_a_session_the_store_keeps_under_a_digest(staff: Client) -> None:
+    """review2: the same for a session id kept as its digest (a store caller's own sid)."""
+    odd = "s" * 300
+    DjangoStore().create_session("carol", odd, "r1", now=time.time(), ttl=60)
+    (listed,) = shown(staff, "?subject=carol")
+    done = act(staff, "revoke_sessions", listed)
+    assert re.findall(r"Revoked \d session\(s\)\.", done.content.decode()) == ["Revoked 1 session(s)."]
+    assert DjangoStore().list_sessions("carol") == []

@@ -356,7 +356,7 @@ class RedisStore(_RedisBase, SyncContext):
     def session_subject(self, sid: str) -> str | None:
         """See :meth:`jwtgate.stores.Store.session_subject` (and :func:`live_owner`)."""
         owner = self._run(self._owner_op(sid))
-        return owner and live_owner(sid, owner, self.list_sessions(owner))
+        return None if owner is None else live_owner(sid, owner, self.list_sessions(owner))
 
     def claim_once(self, key: str, ttl: float) -> bool:
         """See :meth:`jwtgate.stores.Store.claim_once`: ``SET NX PX``, one key."""
@@ -478,7 +478,9 @@ class AsyncRedisStore(_RedisBase, AsyncContext):
     async def session_subject(self, sid: str) -> str | None:
         """See :meth:`RedisStore.session_subject`."""
         owner = await self._run(self._owner_op(sid))
-        return owner and live_owner(sid, owner, await self.list_sessions(owner))
+        if owner is None:
+            return None
+        return live_owner(sid, owner, await self.list_sessions(owner))
 
     async def claim_once(self, key: str, ttl: float) -> bool:
         """See :meth:`RedisStore.claim_once`."""

@@ -37,6 +37,7 @@ from jwtgate.contrib.django_store.store import DjangoStore, live_sessions
 from jwtgate.errors import StoreUnavailable
 from jwtgate.feed import CachedStore
 from jwtgate.sessions import Sessions
+from jwtgate.stores._storable import Stored
 
 __all__ = ["SessionAdmin"]
 
@@ -94,7 +95,7 @@ class SessionAdmin(admin.ModelAdmin):
         return actions
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        _sessions().revoke_session(obj.sid, client=_client(request))
+        _sessions().revoke_session(Stored(obj.sid), client=_client(request))
 
     # -- columns ------------------------------------------------------------------
 
@@ -127,7 +128,9 @@ class SessionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke the selected sessions", permissions=["delete"])
     def revoke_sessions(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        sids, client = list(queryset.values_list("sid", flat=True)), _client(request)
+        # Read back from the table: as the store keeps them (a digest for an odd value).
+        sids = [Stored(sid) for sid in queryset.values_list("sid", flat=True)]
+        client = _client(request)
         try:
             sessions = _sessions()
             count = sum(sessions.revoke_session(sid, client=client) for sid in sids)
@@ -140,7 +143,7 @@ class SessionAdmin(admin.ModelAdmin):
         description="Log the selected sessions' users out everywhere", permissions=["delete"]
     )
     def log_out_everywhere(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        subjects = sorted(set(queryset.values_list("subject", flat=True)))
+        subjects = sorted({Stored(s) for s in queryset.values_list("subject", flat=True)})
         client = _client(request)
         try:
             sessions = _sessions()
