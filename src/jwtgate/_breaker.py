@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 from .errors import StoreUnavailable
 
-__all__ = ["BREAK_MAX", "BREAK_MIN", "Breaker", "breaker_for"]
+__all__ = ["BREAK_MAX", "BREAK_MIN", "Breaker", "NeverOpens", "breaker_for"]
 
 logger = logging.getLogger("jwtgate")
 
@@ -98,6 +98,22 @@ class Breaker:
 
 _breakers: dict[tuple[str, str], Breaker] = {}
 _breakers_lock = threading.Lock()
+
+
+class NeverOpens(Breaker):
+    """A breaker that lets every call through: for a store object an app hands to
+    ``Sessions``, whose failures (and retries, as after a 503 in doubt) are its own."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        return None
 
 
 def breaker_for(url: str, prefix: str) -> Breaker:

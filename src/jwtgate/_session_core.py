@@ -12,7 +12,7 @@ from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from ._breaker import breaker_for
+from ._breaker import NeverOpens, breaker_for
 from ._sansio import Op
 from .audit import EventName, Reporter
 from .config import Settings
@@ -169,9 +169,11 @@ class _Core:
             )
         if isinstance(store, CachedStore | AsyncCachedStore):
             return store, False
-        # A store object too: each revocation is announced to this process's views.
+        # A store object too: each revocation is announced to this process's views; its
+        # calls are the app's to pace (a retry after a 503 goes straight to the store).
         given: Any = store  # a Store or an AsyncStore, as checked just above
-        return (AsyncCachedStore(given) if want_async else CachedStore(given)), False
+        layer = AsyncCachedStore if want_async else CachedStore
+        return layer(given, None, NeverOpens()), False
 
     def check_claims(self, claims: Mapping[str, Any] | None) -> dict[str, Any]:
         if claims is not None and not isinstance(claims, Mapping):
