@@ -399,6 +399,7 @@ def test_cli_arguments_that_are_not_utf8_are_usage_errors(cli_settings: Path) ->
         (["sessions", "list", b"\xffx", "--settings", settings], "subject"),
         (["revoke", "--settings", settings, "--subject", b"\xff"], "subject"),
         (["revoke", "--settings", settings, "--subject", "x", b"--jti=\xff"], "jti"),
+        (["issue", "alice", "--settings", settings, "--claim", b"role=\xff"], "claim"),
     ]
     for argv, named in cases:
         result = subprocess.run(
@@ -423,6 +424,26 @@ def test_cli_output_quotes_what_would_not_print(cli_settings: Path) -> None:
     args = ("revoke", "--settings", str(cli_settings), "--subject", "ivy", "--jti=j\x1b")
     code, out, _ = _cli(*args)
     assert (code, out) == (EXIT_OK, "revoked token 'j\\x1b' of 'ivy'\n")
+
+
+def test_cli_revokes_a_session_it_lists_under_a_digest(postgres_url: str, tmp_path: Path) -> None:
+    """PostgreSQL keeps a session id over 255 characters (a caller's own) as its digest,
+    and `sessions list --json` shows that digest: `sessions revoke` takes it back as the
+    store keeps it (an id pasted by an operator, never a request's input)."""
+    from jwtgate.stores.postgres import PostgresStore
+
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps({"SECRET": SECRET, "STORE": postgres_url}))
+    with PostgresStore.from_url(postgres_url) as store:
+        store.create_session("carol", "s" * 300, "r1", now=time.time(), ttl=60)
+    code, out, _ = _cli("sessions", "list", "carol", "--json", "--settings", str(settings))
+    assert code == EXIT_OK
+    (listed,) = [info["sid"] for info in json.loads(out)]
+    assert listed.startswith("\x01sha256:")
+    code, out, _ = _cli("sessions", "revoke", listed, "--settings", str(settings))
+    assert (code, out) == (EXIT_OK, f"revoked session {listed!r}\n")
+    code, out, _ = _cli("sessions", "list", "carol", "--json", "--settings", str(settings))
+    assert json.loads(out) == []
 
 
 def test_cli_sessions_on_an_unreachable_store_exits_4(tmp_path: Path) -> None:
@@ -698,5 +719,7 @@ def test_the_backend_attribute_names_each_backend_once() -> None:
     assert backend_of("postgres://u:pw@db/x") == backend_of("postgresql://db/x") == "postgresql"
     assert backend_of("rediss://:pw@cache:6380/0") == backend_of("redis://cache") == "redis"
     assert backend_of("redis+cluster://a,b") == "redis+cluster"
+    assert backend_of("rediss+cluster://h:1") == "redis+cluster"
+    assert backend_of("rediss+sentinel://h:1/mymaster") == "redis+sentinel"
     assert backend_of("sqlite:////var/lib/x.db") == "sqlite"
     assert backend_of("my store://secret@host") == "custom"

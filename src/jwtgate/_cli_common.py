@@ -36,9 +36,13 @@ def refuse_undecodable(values: Mapping[str, object], paths: frozenset[str]) -> N
     bytes as lone surrogates, which no store and no JSON encoder accepts. The
     arguments named in ``paths`` are file names, which may hold any bytes."""
     for name, value in values.items():
-        if isinstance(value, str) and name not in paths:
+        if name in paths:
+            continue
+        for text in value if isinstance(value, list) else [value]:  # --claim, repeated
+            if not isinstance(text, str):
+                continue
             try:
-                value.encode("utf-8")
+                text.encode("utf-8")
             except UnicodeEncodeError:
                 raise UsageError(
                     f"the {name.replace('_', ' ')} argument is not valid UTF-8"

@@ -11,13 +11,14 @@ from typing import TextIO
 from ._cli_common import EXIT_FAILED, EXIT_OK, describe_time, load_settings_file, printable
 from .config import Settings
 from .sessions import list_sessions, revoke_session
+from .stores._storable import as_read_back
 
 __all__ = ["cmd_sessions_list", "cmd_sessions_revoke"]
 
 
 def cmd_sessions_list(args: argparse.Namespace, out: TextIO) -> int:
     settings = Settings.from_dict(load_settings_file(args.settings))
-    found = list_sessions(settings, args.subject)
+    found = list_sessions(settings, as_read_back(args.subject))
     if args.json:
         print(json.dumps([info.as_dict() for info in found], indent=2), file=out)
         return EXIT_OK
@@ -39,7 +40,7 @@ def cmd_sessions_list(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_sessions_revoke(args: argparse.Namespace, out: TextIO) -> int:
     settings = Settings.from_dict(load_settings_file(args.settings))
-    revoked = revoke_session(settings, args.session_id)
+    revoked = revoke_session(settings, as_read_back(args.session_id))
     if args.json:
         print(json.dumps({"session_id": args.session_id, "revoked": revoked}), file=out)
     elif revoked:

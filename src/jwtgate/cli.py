@@ -59,6 +59,7 @@ from ._cli_common import (
     printable,
     refuse_undecodable,
 )
+from .stores._storable import as_read_back
 
 # -- unverified decoding ---------------------------------------------------------
 
@@ -295,11 +296,11 @@ def cmd_revoke(args: argparse.Namespace, out: TextIO) -> int:
     elif args.jti:
         if not args.subject:
             raise UsageError("--jti needs --subject (revocations are kept per subject)")
-        sessions.revoke_jti(settings, args.subject, args.jti)
+        sessions.revoke_jti(settings, as_read_back(args.subject), as_read_back(args.jti))
         done = {"revoked": "jti", "subject": args.subject, "jti": args.jti}
         text = f"revoked token {printable(args.jti)} of {args.subject!r}"
     elif args.subject:
-        sessions.revoke_subject(settings, args.subject)
+        sessions.revoke_subject(settings, as_read_back(args.subject))
         done = {"revoked": "subject", "subject": args.subject}
         text = f"logged {args.subject!r} out everywhere"
     else:

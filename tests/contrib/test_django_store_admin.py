@@ -179,5 +179,7 @@ def test_the_admin_revokes_a_session_the_store_keeps_under_a_digest(staff: Clien
     DjangoStore().create_session("carol", odd, "r1", now=time.time(), ttl=60)
     (listed,) = shown(staff, "?subject=carol")
     done = act(staff, "revoke_sessions", listed)
-    assert re.findall(r"Revoked \d session\(s\)\.", done.content.decode()) == ["Revoked 1 session(s)."]
+    assert re.findall(r"Revoked \d session\(s\)\.", done.content.decode()) == [
+        "Revoked 1 session(s)."
+    ]
     assert DjangoStore().list_sessions("carol") == []

@@ -319,3 +319,16 @@ def test_a_failed_announcement_never_turns_a_stored_write_into_a_refusal(
         other = sessions.login("alice")
         assert sessions.logout(other.access_token) is True
     assert "announcing it failed" in caplog.text
+
+
+def test_redis_session_subject_of_an_ended_session_is_none_for_an_empty_subject(
+    redis_url: str,
+) -> None:
+    """The liveness check holds for the subject "" too (``owner and …`` skipped it): an
+    ended session has no owner on Redis, as on every other store."""
+    with RedisStore.from_url(redis_url) as store:
+        now = time.time()
+        store.create_session("", "s-empty", "r1", now=now, ttl=60)
+        store.revoke_subject("", at=now + 1, ttl=60)  # the owner key outlives the family
+        assert store.list_sessions("") == []
+        assert store.session_subject("s-empty") is None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jwtgate.stores._storable import MARK, Stored, storable
+from jwtgate.stores._storable import MARK, Stored, as_read_back, storable
 
 TRICKY = [
     "alice",
@@ -50,3 +50,10 @@ def test_a_given_value_spelling_a_digest_is_not_taken_for_one() -> None:
     digest = storable("x" * 300)
     assert storable(digest) != digest
     assert storable(Stored(digest)) == digest
+
+
+def test_an_operator_pasting_a_listed_digest_gets_it_as_read_back() -> None:
+    digest = storable("x" * 300)
+    assert type(as_read_back(digest)) is Stored and storable(as_read_back(digest)) == digest
+    for other in ("alice", MARK + "z" * 64, MARK + "0" * 63, digest + "0"):
+        assert type(as_read_back(other)) is str

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 
-__all__ = ["MARK", "Stored", "storable"]
+__all__ = ["MARK", "Stored", "as_read_back", "storable"]
 
 MARK = "\x01sha256:"
 
@@ -50,3 +50,15 @@ def storable(value: str, limit: int = 255) -> str:
         else:
             return value
     return MARK + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def as_read_back(value: str) -> str:
+    """``value`` marked :class:`Stored` when it spells a digest: for an operator who
+    pastes an id that ``jwtgate sessions list`` showed (never for request input)."""
+    digest = value.removeprefix(MARK)
+    if len(value) == len(MARK) + 64 and digest != value and all(c in _HEX for c in digest):
+        return Stored(value)
+    return value
+
+
+_HEX = frozenset("0123456789abcdef")
