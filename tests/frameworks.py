@@ -13,7 +13,6 @@ import re
 import socket
 import subprocess
 import sys
-import threading
 import time
 import types
 from collections.abc import Callable, Iterator, Mapping
@@ -234,17 +233,10 @@ def server_process(args: list[str], port: int, env: Mapping[str, str], log: Path
 @contextlib.contextmanager
 def waitress_thread(app: Any) -> Iterator[str]:
     """Serve the WSGI ``app`` with waitress on 127.0.0.1 in a thread; yield its base URL."""
-    from waitress.server import create_server
+    from servers import waitress_server
 
-    server = create_server(app, host="127.0.0.1", port=0, threads=2)
-    port = server.socket.getsockname()[1]  # type: ignore[union-attr]
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.close()
-        thread.join(timeout=10)
+    with waitress_server(app) as url:
+        yield url
 
 
 __all__ = ["SECRET"]

@@ -1,5 +1,6 @@
 """Real servers for tests on 127.0.0.1, on free ports: an ASGI app under uvicorn in a
-thread, the WSGI e2e site under gunicorn in processes of its own."""
+thread, a WSGI app under waitress in a thread, the WSGI e2e site under gunicorn in
+processes of its own."""
 
 from __future__ import annotations
 
@@ -35,6 +36,35 @@ def uvicorn_server(app: Any) -> Iterator[str]:
         server.should_exit = True
         thread.join(5)
         sock.close()
+
+
+@contextmanager
+def waitress_server(app: Any, threads: int = 2) -> Iterator[str]:
+    """Serve the WSGI ``app`` with waitress in a thread; yield its base URL; stop it on exit.
+
+    ``server.close()`` from another thread races waitress's ``select`` over the same
+    sockets (EBADF in the server thread): the loop runs in short steps instead and the
+    serving thread closes everything itself once told to stop.
+    """
+    from waitress import wasyncore
+    from waitress.server import create_server
+
+    server = create_server(app, host="127.0.0.1", port=0, threads=threads)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            server.asyncore.loop(timeout=0.05, map=server._map, count=1)
+        server.task_dispatcher.shutdown()
+        wasyncore.close_all(server._map)  # the listener and any open connection
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        stop.set()
+        thread.join(timeout=20)
 
 
 @contextmanager

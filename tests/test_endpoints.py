@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from waitress.server import create_server
 
 from conftest import make_settings
 from e2e_sites import USERS, asgi_site, authenticate, wsgi_site
@@ -30,6 +29,7 @@ from jwtgate.endpoints import (
 )
 from redis_server import free_port
 from servers import gunicorn_e2e
+from servers import waitress_server as serving_with_waitress
 
 JSON = {"content-type": "application/json"}
 
@@ -503,12 +503,8 @@ def uvicorn_server(e2e_settings: Settings) -> Iterator[str]:
 def waitress_server(e2e_settings: Settings) -> Iterator[str]:
     """A real waitress server on 127.0.0.1 serving the WSGI site; yields its base URL."""
     app, _ = wsgi_site(e2e_settings)
-    server = create_server(app, host="127.0.0.1", port=free_port(), threads=4)
-    thread = threading.Thread(target=server.run)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
-    thread.join(timeout=20)
+    with serving_with_waitress(app, threads=4) as url:
+        yield url
     app.close()
 
 
