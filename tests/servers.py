@@ -15,12 +15,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import uvicorn
-
 
 @contextmanager
 def uvicorn_server(app: Any) -> Iterator[str]:
     """Run ``app`` under uvicorn in a thread; yield its base URL; stop it on exit."""
+    import uvicorn  # here: the Flask and Django tox corners have waitress, not uvicorn
+
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
