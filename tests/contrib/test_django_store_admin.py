@@ -16,7 +16,7 @@ from django.test import Client, override_settings
 
 from django_project import settings as project_settings
 from jwtgate import TokenPair
-from jwtgate.contrib.django import get_sessions
+from jwtgate.contrib.django import get_gate, get_sessions
 from jwtgate.contrib.django_store.store import DjangoStore
 
 CHANGELIST = "/admin/jwtgate_store/session/"
@@ -183,3 +183,19 @@ def test_the_admin_revokes_a_session_the_store_keeps_under_a_digest(staff: Clien
         "Revoked 1 session(s)."
     ]
     assert DjangoStore().list_sessions("carol") == []
+
+
+def test_a_settings_change_stops_the_revocation_feed_of_the_gate_it_replaces() -> None:
+    """The Gate built for the old JWTGATE polls the store in a thread: replacing the
+    settings stops it, so no thread reads the database while the test runner flushes
+    it (a teardown failed with "database table is locked: jwtgate_change")."""
+    changed = {**project_settings.JWTGATE, "STORE": "django://", "CHECK_REVOCATION": True}
+    with override_settings(JWTGATE=changed):
+        pair = get_sessions().login("alice")
+        assert status(pair) == 200
+        gate = get_gate()
+        assert gate.revocation is not None
+        view = gate.revocation.view()
+        assert view is not None and view.feed._thread is not None
+        assert view.feed._thread.is_alive()
+    assert not view.feed._thread.is_alive()

@@ -156,9 +156,15 @@ def get_sessions() -> Sessions:
 def _reset(*, setting: str, **kwargs: Any) -> None:
     if setting == SETTING:
         sessions = _Cache.sessions
+        gates = (_Cache.gate, _Cache.optional_gate, _Cache.view_gate)
         _Cache.gate = _Cache.optional_gate = _Cache.view_gate = _Cache.sessions = None
         if sessions is not None:
             sessions.close()
+        # Each Gate's revocation feed is a thread polling the store: stop it with the
+        # settings it served (under the test runner, before it flushes the database).
+        for gate in gates:
+            if gate is not None:
+                gate.close()
 
 
 setting_changed.connect(_reset, dispatch_uid="jwtgate.contrib.django.reset")
